@@ -1,0 +1,100 @@
+/**
+ * The data model: the product's public contract, defined once. Every warehouse renders these
+ * definitions into its own DDL (see src/warehouse/*), and the CSV reader produces rows in
+ * exactly the order of LOADED_COLUMNS.
+ */
+
+/** Logical column types. `money` is an exact decimal with MONEY_SCALE decimal places. */
+export type ColumnType = 'text' | 'date' | 'bigint' | 'money' | 'json' | 'timestamp';
+
+export const MONEY_PRECISION = 18;
+export const MONEY_SCALE = 4;
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** What the column means, for docs and the README. */
+  readonly doc: string;
+}
+
+/** Columns whose values come from a report row (after normalisation), in load order. */
+export const LOADED_COLUMNS = [
+  { name: '_date', type: 'date', doc: 'Reference day: the day the row was requested for (its window day).' },
+  { name: 'transaction_date', type: 'date', doc: 'Transaction Date from the report.' },
+  { name: 'order_id', type: 'text', doc: 'Order ID (empty for click/impression-only rows).' },
+  { name: 'publisher_id', type: 'text', doc: 'Publisher ID (text: ids are identifiers, not numbers).' },
+  { name: 'publisher_name', type: 'text', doc: 'Publisher Name.' },
+  { name: 'publisher_url', type: 'text', doc: 'Publisher URL.' },
+  { name: 'publisher_group_id', type: 'text', doc: 'Publisher Group ID.' },
+  { name: 'publisher_group_name', type: 'text', doc: 'Publisher Group Name.' },
+  { name: 'sub_publisher_id', type: 'text', doc: 'Sub-Publisher ID.' },
+  { name: 'sub_publisher_name', type: 'text', doc: 'Sub-Publisher Name.' },
+  { name: 'sub_publisher_url', type: 'text', doc: 'Sub-Publisher URL.' },
+  { name: 'offer_id', type: 'text', doc: 'Offer ID.' },
+  { name: 'offer_name', type: 'text', doc: 'Offer Name.' },
+  { name: 'link_id', type: 'text', doc: 'Link ID.' },
+  { name: 'link_name', type: 'text', doc: 'Link Name.' },
+  { name: 'impressions', type: 'bigint', doc: '# of Impressions.' },
+  { name: 'clicks', type: 'bigint', doc: '# of Clicks.' },
+  { name: 'orders', type: 'bigint', doc: '# of Orders.' },
+  { name: 'sales', type: 'money', doc: 'Sales (negative for returns and cancellations).' },
+  { name: 'gross_commissions', type: 'money', doc: 'Gross Commissions.' },
+  { name: 'total_commissions', type: 'money', doc: 'Total Commission(s).' },
+  { name: '_extra', type: 'json', doc: 'JSON object of report columns the connector does not map, as text.' },
+] as const satisfies readonly ColumnDef[];
+
+/** Columns the warehouse fills per window (the same value for every row of a load). */
+export const WINDOW_COLUMNS = [
+  { name: '_connector', type: 'text', doc: 'Name of the connector that loaded the row.' },
+  { name: '_synced_at', type: 'timestamp', doc: 'When the window holding the row was committed (UTC).' },
+  { name: '_sync_id', type: 'text', doc: 'Id of the sync run that loaded the row (see the sync-run history).' },
+] as const satisfies readonly ColumnDef[];
+
+export type LoadedColumn = (typeof LOADED_COLUMNS)[number]['name'];
+
+/** Table layout: `_connector` first, then the loaded columns, then the sync bookkeeping columns. */
+export const REPORT_TABLE = {
+  name: 'rakuten_affiliate_report',
+  columns: [WINDOW_COLUMNS[0], ...LOADED_COLUMNS, WINDOW_COLUMNS[1], WINDOW_COLUMNS[2]] as readonly ColumnDef[],
+  /** Rows are replaced per (connector, day): the natural partition / sort key. */
+  key: ['_connector', '_date'] as const,
+};
+
+/** A normalised report row: one value per LOADED_COLUMNS entry, as canonical text or null. */
+export type ReportRow = (string | null)[];
+
+export const COLUMN_INDEX: Readonly<Record<LoadedColumn, number>> = Object.fromEntries(
+  LOADED_COLUMNS.map((c, i) => [c.name, i]),
+) as Record<LoadedColumn, number>;
+
+/**
+ * Current-state dimensions per connector, derived from loaded rows: one row per id with the
+ * name (and url) seen on the latest transaction date, and the first/last transaction dates seen.
+ */
+export interface DimensionDef {
+  readonly table: string;
+  readonly id: LoadedColumn;
+  readonly name: LoadedColumn;
+  readonly url?: LoadedColumn;
+}
+
+export const DIMENSIONS: readonly DimensionDef[] = [
+  { table: 'rakuten_publishers', id: 'publisher_id', name: 'publisher_name', url: 'publisher_url' },
+  { table: 'rakuten_offers', id: 'offer_id', name: 'offer_name' },
+  { table: 'rakuten_links', id: 'link_id', name: 'link_name' },
+];
+
+/** Dimension table columns: connector, id, name, [url], first_seen, last_seen. */
+export function dimensionColumns(d: DimensionDef): ColumnDef[] {
+  const cols: ColumnDef[] = [
+    { name: '_connector', type: 'text', doc: 'Connector name.' },
+    { name: 'id', type: 'text', doc: `${d.id} of the report.` },
+    { name: 'name', type: 'text', doc: `Latest ${d.name} seen.` },
+  ];
+  if (d.url) cols.push({ name: 'url', type: 'text', doc: `Latest ${d.url} seen.` });
+  cols.push(
+    { name: 'first_seen', type: 'date', doc: 'First transaction date with this id.' },
+    { name: 'last_seen', type: 'date', doc: 'Last transaction date with this id.' },
+  );
+  return cols;
+}

@@ -1,0 +1,51 @@
+/**
+ * Token secrecy. Every token the process learns is registered here; `redact` replaces each one
+ * (and its URL-encoded form) with its mask. Logs, error messages and CLI output pass through it,
+ * so a token cannot leak even through a third-party error that quotes a URL.
+ */
+const known = new Set<string>();
+
+/** `tok…05`: enough to tell tokens apart, useless to an attacker. */
+export function maskToken(token: string): string {
+  if (token.length <= 6) return '…';
+  return `${token.slice(0, 3)}…${token.slice(-2)}`;
+}
+
+export function registerSecret(secret: string): void {
+  if (secret && secret.length >= 4) known.add(secret);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of known) {
+    const mask = maskToken(s);
+    for (const form of new Set([s, encodeURIComponent(s)])) {
+      if (out.includes(form)) out = out.split(form).join(mask);
+    }
+  }
+  // Belt and braces: a `token=` query parameter that slipped through unregistered.
+  return out.replace(/([?&]token=)([^&\s"'#]+)/gi, (_m, p: string, v: string) =>
+    v.includes('…') ? `${p}${v}` : `${p}${maskToken(decodeURIComponentSafe(v))}`,
+  );
+}
+
+function decodeURIComponentSafe(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}
+
+/** An Error safe to show: redacted message, no cause chain, a stack without secrets. */
+export function safeError(err: unknown): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const safe = new Error(redact(e.message));
+  safe.name = e.name;
+  safe.stack = e.stack ? redact(e.stack) : undefined;
+  for (const key of ['code', 'kind', 'hint', 'retryable'] as const) {
+    const v = (e as unknown as Record<string, unknown>)[key];
+    if (v !== undefined) (safe as unknown as Record<string, unknown>)[key] = v;
+  }
+  return safe;
+}

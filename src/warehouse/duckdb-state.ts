@@ -1,0 +1,133 @@
+/**
+ * Bookkeeping in the same DuckDB file as the data: connectors, cursors, leases and the sync-run
+ * history. See docs/DATA_MODEL.md for the tables.
+ */
+import { openDuckDb, releaseDuckDb, SerialConnection } from './duckdb-connection.js';
+import type { ConnectorRecord, RunRecord, StateStore } from './types.js';
+import { connectorFromRow, runFromRow, RUN_COLUMNS, STATE_DDL } from './state-sql.js';
+
+export class DuckDbStateStore implements StateStore {
+  readonly kind = 'duckdb';
+  private conn!: SerialConnection;
+  private constructor(private readonly path: string) {}
+
+  static async open(path: string): Promise<DuckDbStateStore> {
+    const s = new DuckDbStateStore(path);
+    s.conn = await SerialConnection.open(await openDuckDb(path));
+    return s;
+  }
+
+  async init(): Promise<void> {
+    for (const ddl of STATE_DDL({ text: 'VARCHAR', int: 'BIGINT', ts: 'VARCHAR' })) await this.conn.run(ddl);
+  }
+
+  async listConnectors(): Promise<ConnectorRecord[]> {
+    return (await this.conn.rows('SELECT * FROM rakuten_connectors ORDER BY name')).map(connectorFromRow);
+  }
+
+  async getConnector(name: string): Promise<ConnectorRecord | undefined> {
+    const [r] = await this.conn.rows('SELECT * FROM rakuten_connectors WHERE name = $1', [name]);
+    return r ? connectorFromRow(r) : undefined;
+  }
+
+  async saveConnector(rec: ConnectorRecord): Promise<void> {
+    await this.conn.run(
+      `INSERT INTO rakuten_connectors (name, url, token_sealed, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (name) DO UPDATE SET url = excluded.url, token_sealed = excluded.token_sealed, settings = excluded.settings,
+         updated_at = excluded.updated_at`,
+      [rec.name, rec.url, rec.tokenSealed, JSON.stringify(rec.settings), rec.createdAt, rec.updatedAt],
+    );
+  }
+
+  async deleteConnector(name: string): Promise<void> {
+    await this.conn.run('DELETE FROM rakuten_connectors WHERE name = $1', [name]);
+    await this.conn.run('DELETE FROM rakuten_sync_state WHERE connector = $1', [name]);
+    await this.conn.run('DELETE FROM rakuten_sync_runs WHERE connector = $1', [name]);
+  }
+
+  async getCursor(connector: string): Promise<string | undefined> {
+    const [r] = await this.conn.rows('SELECT cursor_day FROM rakuten_sync_state WHERE connector = $1', [connector]);
+    return (r?.cursor_day as string | null) ?? undefined;
+  }
+
+  async advanceCursor(connector: string, day: string): Promise<void> {
+    await this.ensureState(connector);
+    await this.conn.run(
+      `UPDATE rakuten_sync_state SET cursor_day = $2 WHERE connector = $1 AND (cursor_day IS NULL OR cursor_day < $2)`,
+      [connector, day],
+    );
+  }
+
+  async startRun(run: RunRecord): Promise<void> {
+    await this.conn.run(
+      `INSERT INTO rakuten_sync_runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+      [run.id, run.connector, run.startedAt, run.finishedAt, run.status, run.rangeStart, run.rangeEnd, run.windowsTotal,
+        run.windowsDone, run.rows, run.error, run.worker],
+    );
+  }
+
+  async updateRun(id: string, patch: Partial<Omit<RunRecord, 'id' | 'connector'>>): Promise<void> {
+    const sets: string[] = [];
+    const values: (string | number | null)[] = [id];
+    for (const [k, v] of Object.entries(patch)) {
+      const col = k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+      if (!RUN_COLUMNS.includes(col)) continue;
+      values.push(v as string | number | null);
+      sets.push(`${col} = $${values.length}`);
+    }
+    if (sets.length) await this.conn.run(`UPDATE rakuten_sync_runs SET ${sets.join(', ')} WHERE id = $1`, values);
+  }
+
+  async listRuns(connector: string | null, limit: number): Promise<RunRecord[]> {
+    const rows = await this.conn.rows(
+      `SELECT * FROM rakuten_sync_runs WHERE ($1::VARCHAR IS NULL OR connector = $1) ORDER BY started_at DESC, id DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [connector],
+    );
+    return rows.map(runFromRow);
+  }
+
+  async markInterrupted(connector: string, exceptRunId?: string): Promise<void> {
+    await this.conn.run(
+      `UPDATE rakuten_sync_runs SET status = 'interrupted', finished_at = coalesce(finished_at, $3),
+         error = coalesce(error, 'the sync process stopped before finishing (killed or crashed); the next sync resumed')
+       WHERE connector = $1 AND status = 'running' AND id <> $2`,
+      [connector, exceptRunId ?? '', new Date().toISOString()],
+    );
+  }
+
+  /** One process owns a DuckDB file, so the lease guards against overlapping syncs inside it and survives crashes by expiry. */
+  async acquireLease(connector: string, owner: string, ttlMs: number): Promise<boolean> {
+    await this.ensureState(connector);
+    const now = new Date();
+    return this.conn.exclusive(async (c) => {
+      const r = await c.runAndReadAll(
+        `UPDATE rakuten_sync_state SET lease_owner = $2, lease_expires = $3
+         WHERE connector = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires < $4) RETURNING connector`,
+        [connector, owner, new Date(now.getTime() + ttlMs).toISOString(), now.toISOString()],
+      );
+      return r.currentRowCount > 0;
+    });
+  }
+
+  async releaseLease(connector: string, owner: string): Promise<void> {
+    await this.conn.run(
+      'UPDATE rakuten_sync_state SET lease_owner = NULL, lease_expires = NULL WHERE connector = $1 AND lease_owner = $2',
+      [connector, owner],
+    );
+  }
+
+  async leaseHolder(connector: string): Promise<{ owner: string; expiresAt: string } | undefined> {
+    const [r] = await this.conn.rows('SELECT lease_owner, lease_expires FROM rakuten_sync_state WHERE connector = $1', [connector]);
+    if (!r?.lease_owner || String(r.lease_expires) < new Date().toISOString()) return undefined;
+    return { owner: String(r.lease_owner), expiresAt: String(r.lease_expires) };
+  }
+
+  private async ensureState(connector: string): Promise<void> {
+    await this.conn.run('INSERT INTO rakuten_sync_state (connector) VALUES ($1) ON CONFLICT DO NOTHING', [connector]);
+  }
+
+  async close(): Promise<void> {
+    this.conn.close();
+    releaseDuckDb(this.path);
+  }
+}

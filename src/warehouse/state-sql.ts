@@ -1,0 +1,53 @@
+/**
+ * The bookkeeping tables, shared by the SQL state stores (DuckDB, PostgreSQL). Timestamps are
+ * ISO-8601 UTC text so every store compares and returns them the same way.
+ */
+import type { ConnectorRecord, ConnectorSettings, RunRecord, RunStatus } from './types.js';
+
+export const RUN_COLUMNS = [
+  'id', 'connector', 'started_at', 'finished_at', 'status', 'range_start', 'range_end', 'windows_total', 'windows_done', 'rows',
+  'error', 'worker',
+];
+
+export function STATE_DDL(t: { text: string; int: string; ts: string }): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS rakuten_connectors (
+      name ${t.text} PRIMARY KEY, url ${t.text} NOT NULL, token_sealed ${t.text} NOT NULL, settings ${t.text} NOT NULL,
+      created_at ${t.ts} NOT NULL, updated_at ${t.ts} NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS rakuten_sync_state (
+      connector ${t.text} PRIMARY KEY, cursor_day ${t.text}, lease_owner ${t.text}, lease_expires ${t.ts})`,
+    `CREATE TABLE IF NOT EXISTS rakuten_sync_runs (
+      id ${t.text} PRIMARY KEY, connector ${t.text} NOT NULL, started_at ${t.ts} NOT NULL, finished_at ${t.ts},
+      status ${t.text} NOT NULL, range_start ${t.text} NOT NULL, range_end ${t.text} NOT NULL, windows_total ${t.int} NOT NULL,
+      windows_done ${t.int} NOT NULL, rows ${t.int} NOT NULL, error ${t.text}, worker ${t.text} NOT NULL)`,
+  ];
+}
+
+export function connectorFromRow(r: Record<string, unknown>): ConnectorRecord {
+  return {
+    name: String(r.name),
+    url: String(r.url),
+    tokenSealed: String(r.token_sealed),
+    settings: JSON.parse(String(r.settings)) as ConnectorSettings,
+    createdAt: String(r.created_at),
+    updatedAt: String(r.updated_at),
+  };
+}
+
+export function runFromRow(r: Record<string, unknown>): RunRecord {
+  const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+  return {
+    id: String(r.id),
+    connector: String(r.connector),
+    startedAt: String(r.started_at),
+    finishedAt: str(r.finished_at),
+    status: String(r.status) as RunStatus,
+    rangeStart: String(r.range_start),
+    rangeEnd: String(r.range_end),
+    windowsTotal: Number(r.windows_total),
+    windowsDone: Number(r.windows_done),
+    rows: Number(r.rows),
+    error: str(r.error),
+    worker: String(r.worker),
+  };
+}
