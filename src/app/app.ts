@@ -1,0 +1,234 @@
+/**
+ * The connector application: what the CLI and the web server both do, in one place.
+ * Holds the open warehouse and state store for a home directory.
+ */
+import { mkdirSync } from 'node:fs';
+import { parseReportUrl, type ReportSource, sourceFromKey } from '../rakuten/url.js';
+import { addDays, isIsoDay, todayIn } from '../util/days.js';
+import { ConnectorError } from '../util/errors.js';
+import { maskToken } from '../util/secrets.js';
+import { Vault } from '../util/vault.js';
+import { runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
+import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
+import type { ConnectorRecord, ConnectorSettings, Coverage, RunRecord } from '../warehouse/types.js';
+import { saveAndTestChecks, type TestReport } from './save-and-test.js';
+import type { RequestOptions } from '../rakuten/client.js';
+
+export const DEFAULT_SCHEDULE = '0 6 * * *';
+export const DEFAULT_LOOKBACK_DAYS = 30;
+export const DEFAULT_START_DAYS_AGO = 90;
+
+export interface ConnectorInput {
+  name: string;
+  /** The "Get API" URL, or reportKey + token. */
+  url?: string;
+  reportKey?: string;
+  token?: string;
+  startDate?: string;
+  lookbackDays?: number;
+  windowDays?: number;
+  schedule?: string;
+  paused?: boolean;
+}
+
+export interface SaveResult extends TestReport {
+  saved: boolean;
+  connector?: ConnectorView;
+}
+
+/** What may be shown about a connector: never the token, only its mask. */
+export interface ConnectorView {
+  name: string;
+  url: string;
+  tokenMasked: string;
+  reportKey: string;
+  dateType: string;
+  timeZone: string;
+  settings: ConnectorSettings;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ConnectorStatus extends ConnectorView {
+  cursor: string | null;
+  coverage: Coverage;
+  lastRun: RunRecord | null;
+  lastSuccess: RunRecord | null;
+  running: { owner: string; expiresAt: string } | null;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export class App {
+  private constructor(readonly home: string, readonly warehouseUrl: string, readonly db: Opened, readonly vault: Vault) {}
+
+  static async open(opts: { home: string; warehouse?: string }): Promise<App> {
+    mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+    const url = opts.warehouse || defaultWarehouseUrl(opts.home);
+    const db = await openWarehouse(url, opts.home);
+    return new App(opts.home, url, db, Vault.forHome(opts.home));
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  /** Save & Test: validate settings, run every check, save only when all pass. */
+  async saveAndTest(input: ConnectorInput, opts: { replace?: boolean; request?: RequestOptions } = {}): Promise<SaveResult> {
+    if (!NAME_RE.test(input.name ?? '')) {
+      throw new ConnectorError('config', `invalid connector name "${input.name ?? ''}"`, {
+        hint: 'use letters, digits, "-", "_" or "." (up to 63 characters), starting with a letter or digit',
+      });
+    }
+    const existing = await this.db.state.getConnector(input.name);
+    if (existing && !opts.replace) {
+      throw new ConnectorError('config', `a connector named "${input.name}" already exists`, { hint: 'choose another name, or remove it first' });
+    }
+    const url = connectorUrl(input, existing ? this.vault.open(existing.tokenSealed) : undefined, existing?.url);
+    const report = await saveAndTestChecks(url, { request: opts.request });
+    if (!report.ok || !report.source) return { ...report, saved: false };
+    const src = report.source;
+    const settings = this.settingsFor(input, src, existing?.settings);
+    const now = new Date().toISOString();
+    const rec: ConnectorRecord = {
+      name: input.name,
+      url: stripToken(url),
+      tokenSealed: this.vault.seal(src.token),
+      settings,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    await this.db.state.saveConnector(rec);
+    return { ...report, saved: true, connector: this.view(rec) };
+  }
+
+  /** Re-run the checks for a saved connector. */
+  async test(name: string, opts: { request?: RequestOptions } = {}): Promise<TestReport> {
+    return saveAndTestChecks(this.source(await this.get(name)), opts);
+  }
+
+  /** Change settings that need no new test (schedule, pause, lookback…). */
+  async updateSettings(name: string, patch: Partial<ConnectorSettings>): Promise<ConnectorView> {
+    const rec = await this.get(name);
+    const settings = validateSettings({ ...rec.settings, ...patch });
+    const next = { ...rec, settings, updatedAt: new Date().toISOString() };
+    await this.db.state.saveConnector(next);
+    return this.view(next);
+  }
+
+  async sync(name: string, opts: SyncOptions = {}): Promise<RunRecord> {
+    const rec = await this.get(name);
+    if (opts.range) {
+      for (const d of [opts.range.from, opts.range.to]) {
+        if (!isIsoDay(d)) throw new ConnectorError('config', `invalid date "${d}"`, { hint: 'use YYYY-MM-DD' });
+      }
+      if (opts.range.from > opts.range.to) throw new ConnectorError('config', '--from is after --to', { hint: 'swap the dates' });
+    }
+    return runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID }, rec, this.source(rec), opts);
+  }
+
+  async list(): Promise<ConnectorView[]> {
+    return (await this.db.state.listConnectors()).map((r) => this.view(r));
+  }
+
+  async status(name: string, runs = 10): Promise<ConnectorStatus & { runs: RunRecord[] }> {
+    const rec = await this.get(name);
+    const history = await this.db.state.listRuns(name, Math.max(runs, 50));
+    return {
+      ...this.view(rec),
+      cursor: (await this.db.state.getCursor(name)) ?? null,
+      coverage: await this.db.warehouse.coverage(name),
+      lastRun: history[0] ?? null,
+      lastSuccess: history.find((r) => r.status === 'success') ?? null,
+      running: (await this.db.state.leaseHolder(name)) ?? null,
+      runs: history.slice(0, runs),
+    };
+  }
+
+  async remove(name: string, dropData: boolean): Promise<void> {
+    await this.get(name);
+    if (await this.db.state.leaseHolder(name)) {
+      throw new ConnectorError('busy', `connector "${name}" is syncing right now`, { hint: 'wait for the sync to finish, then remove it' });
+    }
+    if (dropData) await this.db.warehouse.deleteConnectorData(name);
+    await this.db.state.deleteConnector(name);
+  }
+
+  async get(name: string): Promise<ConnectorRecord> {
+    const rec = await this.db.state.getConnector(name);
+    if (!rec) throw new ConnectorError('config', `no connector named "${name}"`, { hint: 'see `rakuten-connector list`' });
+    return rec;
+  }
+
+  source(rec: ConnectorRecord): ReportSource {
+    const token = this.vault.open(rec.tokenSealed);
+    const u = new URL(rec.url);
+    u.searchParams.set('token', token);
+    return parseReportUrl(u.toString());
+  }
+
+  view(rec: ConnectorRecord): ConnectorView {
+    const u = new URL(rec.url);
+    const src = parseReportUrl(`${rec.url}${u.search ? '&' : '?'}token=x`);
+    return {
+      name: rec.name,
+      url: `${rec.url}${u.search ? '&' : '?'}token=${maskToken(this.vault.open(rec.tokenSealed))}`,
+      tokenMasked: maskToken(this.vault.open(rec.tokenSealed)),
+      reportKey: src.reportKey,
+      dateType: src.dateType,
+      timeZone: src.tz,
+      settings: rec.settings,
+      createdAt: rec.createdAt,
+      updatedAt: rec.updatedAt,
+    };
+  }
+
+  private settingsFor(input: ConnectorInput, src: ReportSource, prev?: ConnectorSettings): ConnectorSettings {
+    const today = todayIn(src.tz);
+    return validateSettings({
+      startDate: input.startDate ?? prev?.startDate ?? addDays(today, -DEFAULT_START_DAYS_AGO),
+      lookbackDays: input.lookbackDays ?? prev?.lookbackDays ?? DEFAULT_LOOKBACK_DAYS,
+      windowDays: input.windowDays ?? prev?.windowDays ?? 1,
+      schedule: input.schedule ?? prev?.schedule ?? DEFAULT_SCHEDULE,
+      paused: input.paused ?? prev?.paused ?? false,
+    });
+  }
+}
+
+export function validateSettings(s: ConnectorSettings): ConnectorSettings {
+  if (!isIsoDay(s.startDate)) throw new ConnectorError('config', `invalid start date "${s.startDate}"`, { hint: 'use YYYY-MM-DD' });
+  for (const [k, v, max] of [['lookback days', s.lookbackDays, 365], ['window days', s.windowDays, 31]] as const) {
+    if (!Number.isInteger(v) || v < (k === 'window days' ? 1 : 0) || v > max) {
+      throw new ConnectorError('config', `invalid ${k}: ${v}`, { hint: `use a whole number from ${k === 'window days' ? 1 : 0} to ${max}` });
+    }
+  }
+  return { ...s, schedule: s.schedule.trim() };
+}
+
+/** The URL to test: as pasted, or built from key + token; a saved token is kept when only settings change. */
+function connectorUrl(input: ConnectorInput, savedToken?: string, savedUrl?: string): string {
+  if (input.url) return input.url;
+  if (input.reportKey || input.token) {
+    const token = input.token || savedToken;
+    if (!input.reportKey || !token) {
+      throw new ConnectorError('config', input.reportKey ? 'the token is missing' : 'the report key is missing', {
+        hint: 'give the "Get API" URL, or both the report key and the token',
+      });
+    }
+    return sourceFromKey(input.reportKey, token, process.env.RAKUTEN_API_BASE);
+  }
+  if (savedUrl && savedToken) {
+    const u = new URL(savedUrl);
+    u.searchParams.set('token', savedToken);
+    return u.toString();
+  }
+  throw new ConnectorError('config', 'no API URL given', { hint: 'paste the URL from "Get API" in Rakuten reporting' });
+}
+
+function stripToken(url: string): string {
+  const u = new URL(url.trim());
+  u.searchParams.delete('token');
+  u.searchParams.delete('start_date');
+  u.searchParams.delete('end_date');
+  return u.toString();
+}

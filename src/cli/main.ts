@@ -1,0 +1,258 @@
+/**
+ * `rakuten-connector` command line. Exit codes: 0 success, 1 failure, 2 usage error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { App, type ConnectorInput } from '../app/app.js';
+import type { TestReport } from '../app/save-and-test.js';
+import { ConnectorError, describeError } from '../util/errors.js';
+import { redact, safeError } from '../util/secrets.js';
+import type { SyncOptions } from '../sync/engine.js';
+import type { RunRecord } from '../warehouse/types.js';
+import { fmtInt, Output } from './output.js';
+import { requestOptionsFromEnv, retryPolicyFromEnv } from './env.js';
+
+// Files we create (DuckDB, secret key, temp files) are private to the user: the token is a password.
+process.umask(0o077);
+
+interface Globals {
+  home: string;
+  warehouse?: string;
+  json?: boolean;
+}
+
+class UsageError extends Error {}
+
+const program = new Command('rakuten-connector')
+  .description('Keep a data warehouse in sync with Rakuten Advertising affiliate reports')
+  .option('--home <dir>', 'connector home (state, default warehouse file)', process.env.RAKUTEN_CONNECTOR_HOME || './.rakuten-connector')
+  .option('--warehouse <url>', 'duckdb:<file> (default: <home>/warehouse.duckdb), postgres://… or clickhouse://…', process.env.RAKUTEN_WAREHOUSE)
+  .option('--json', 'machine-readable output (JSON lines)')
+  .showHelpAfterError()
+  .exitOverride();
+
+function globals(): Globals & { out: Output } {
+  const g = program.opts<Globals>();
+  return { ...g, home: resolve(g.home), out: new Output(Boolean(g.json)) };
+}
+
+async function withApp<T>(fn: (app: App, out: Output) => Promise<T>): Promise<T> {
+  const g = globals();
+  const app = await App.open({ home: g.home, warehouse: g.warehouse });
+  try {
+    return await fn(app, g.out);
+  } finally {
+    await app.close();
+  }
+}
+
+function int(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new UsageError(`${name} must be a whole number, got "${v}"`);
+    return Number(v);
+  };
+}
+
+function printChecks(out: Output, report: TestReport): void {
+  for (const c of report.checks) {
+    const mark = c.ok === true ? 'ok  ' : c.ok === false ? 'FAIL' : '-   ';
+    out.line(`  ${mark} ${c.label}${c.ok === false ? `: ${c.detail}` : c.ok === null ? ' (not checked)' : ''}`);
+    if (c.ok === false && c.hint) out.line(`       fix: ${c.hint}`);
+  }
+  for (const w of report.warnings) out.line(`  warn ${w}`);
+}
+
+program
+  .command('add')
+  .description('Save & Test a connector: check the report URL, token and columns; save only if all pass')
+  .requiredOption('--name <name>', 'connector name')
+  .option('--url <url>', 'the "Get API" URL copied from Rakuten reporting')
+  .option('--report-key <key>', 'report key (instead of --url, with --token)')
+  .option('--token <token>', 'API token (instead of --url, with --report-key); prefer RAKUTEN_TOKEN in the environment')
+  .option('--start-date <day>', 'first day to sync (YYYY-MM-DD; default 90 days ago)')
+  .option('--lookback-days <n>', 'days re-fetched on every sync to catch restatements (default 30)', int('--lookback-days'))
+  .option('--window-days <n>', 'days per request (transaction-date reports only; default 1)', int('--window-days'))
+  .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone (default "0 6 * * *")')
+  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string }) => {
+    const input: ConnectorInput = { ...o, token: o.token ?? (o.reportKey ? process.env.RAKUTEN_TOKEN : undefined) };
+    if (!input.url && !input.reportKey) throw new UsageError('give --url, or --report-key with --token');
+    await withApp(async (app, out) => {
+      const res = await app.saveAndTest(input, { request: requestOptionsFromEnv() });
+      if (out.json) out.data({ saved: res.saved, checks: res.checks, warnings: res.warnings, connector: res.connector });
+      else {
+        out.line(`Save & Test ${o.name}:`);
+        printChecks(out, res);
+        out.line(res.saved ? `saved connector "${o.name}" (${res.connector?.url}); run: rakuten-connector sync ${o.name}` : 'nothing was saved.');
+      }
+      if (!res.saved) process.exitCode = 1;
+    });
+  });
+
+program
+  .command('test')
+  .description('re-run Save & Test for a saved connector')
+  .argument('<name>')
+  .action(async (name: string) => {
+    await withApp(async (app, out) => {
+      const res = await app.test(name, { request: requestOptionsFromEnv() });
+      if (out.json) out.data({ ok: res.ok, checks: res.checks, warnings: res.warnings });
+      else {
+        out.line(`Test ${name}:`);
+        printChecks(out, res);
+        out.line(res.ok ? 'all checks passed.' : 'some checks failed.');
+      }
+      if (!res.ok) process.exitCode = 1;
+    });
+  });
+
+program
+  .command('sync')
+  .description('bring the warehouse up to date (or re-sync --from/--to)')
+  .argument('[name]')
+  .option('--all', 'every connector that is not paused')
+  .option('--from <day>', 'backfill from this day (YYYY-MM-DD), with --to')
+  .option('--to <day>', 'backfill to this day (YYYY-MM-DD), with --from')
+  .option('--concurrency <n>', 'windows fetched at once (default 3)', int('--concurrency'))
+  .action(async (name: string | undefined, o: { all?: boolean; from?: string; to?: string; concurrency?: number }) => {
+    if (!name && !o.all) throw new UsageError('give a connector name or --all');
+    if (name && o.all) throw new UsageError('give a connector name or --all, not both');
+    if (Boolean(o.from) !== Boolean(o.to)) throw new UsageError('--from and --to go together');
+    await withApp(async (app, out) => {
+      const names = o.all ? (await app.list()).filter((c) => !c.settings.paused).map((c) => c.name) : [name!];
+      let failed = 0;
+      for (const n of names) {
+        const opts: SyncOptions = {
+          range: o.from && o.to ? { from: o.from, to: o.to } : undefined,
+          concurrency: o.concurrency,
+          retry: retryPolicyFromEnv(),
+          request: requestOptionsFromEnv(),
+          onEvent: out.syncListener(n),
+        };
+        try {
+          const run = await app.sync(n, opts);
+          printRun(out, run);
+        } catch (e) {
+          failed++;
+          out.log('error', `[${n}] sync failed: ${describeError(e)}`, { connector: n, event: 'failed' });
+          if (!o.all) throw new Reported(e);
+        }
+      }
+      if (failed) process.exitCode = 1;
+    });
+  });
+
+function printRun(out: Output, run: RunRecord): void {
+  const secs = run.finishedAt ? (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 : 0;
+  if (out.json) out.data({ event: 'summary', run });
+  else out.line(`synced ${run.connector}: ${run.windowsDone} windows, ${fmtInt(run.rows)} rows in ${secs.toFixed(1)}s (${run.rangeStart}..${run.rangeEnd}), run ${run.id}`);
+}
+
+program
+  .command('list')
+  .description('list connectors')
+  .action(async () => {
+    await withApp(async (app, out) => {
+      const list = await app.list();
+      if (out.json) return out.data(list);
+      if (!list.length) return out.line('no connectors yet: rakuten-connector add --name NAME --url "<Get API URL>"');
+      for (const c of list) {
+        const st = await app.status(c.name, 1);
+        out.line(`${c.name}\t${c.reportKey}\t${c.dateType}\ttoken ${c.tokenMasked}\tsynced to ${st.cursor ?? '-'}\t${fmtInt(st.coverage.rows)} rows\t${st.lastRun ? st.lastRun.status : 'never synced'}${c.settings.paused ? '\tpaused' : ''}`);
+      }
+    });
+  });
+
+program
+  .command('status')
+  .description('a connector\'s settings, coverage and recent runs')
+  .argument('<name>')
+  .option('--runs <n>', 'runs to show', int('--runs'), 10)
+  .action(async (name: string, o: { runs: number }) => {
+    await withApp(async (app, out) => {
+      const st = await app.status(name, o.runs);
+      if (out.json) return out.data(st);
+      out.line(`${st.name}: report ${st.reportKey} (${st.dateType} dates, tz ${st.timeZone}), token ${st.tokenMasked}`);
+      out.line(`  url          ${st.url}`);
+      out.line(`  settings     start ${st.settings.startDate}, lookback ${st.settings.lookbackDays} days, window ${st.settings.windowDays} day(s), schedule "${st.settings.schedule}"${st.settings.paused ? ', paused' : ''}`);
+      out.line(`  synced to    ${st.cursor ?? 'never'}${st.running ? ` (sync running: ${st.running.owner.split(':').slice(0, 2).join(' pid ')})` : ''}`);
+      out.line(`  warehouse    ${fmtInt(st.coverage.rows)} rows over ${st.coverage.days} days (${st.coverage.firstDay ?? '-'}..${st.coverage.lastDay ?? '-'})`);
+      out.line('  recent runs:');
+      if (!st.runs.length) out.line('    none');
+      for (const r of st.runs) {
+        const secs = r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)}s` : '…';
+        out.line(`    ${r.startedAt}  ${r.status.padEnd(11)} ${r.rangeStart}..${r.rangeEnd}  ${r.windowsDone}/${r.windowsTotal} windows  ${fmtInt(r.rows)} rows  ${secs}${r.error ? `  ${r.error}` : ''}`);
+      }
+    });
+  });
+
+program
+  .command('remove')
+  .description('remove a connector (its rows stay unless --drop-data)')
+  .argument('<name>')
+  .option('--drop-data', 'also delete its rows from the warehouse')
+  .action(async (name: string, o: { dropData?: boolean }) => {
+    await withApp(async (app, out) => {
+      await app.remove(name, Boolean(o.dropData));
+      out.line(`removed connector "${name}"${o.dropData ? ' and its data' : ' (its rows stay in the warehouse; use --drop-data to delete them)'}`);
+    });
+  });
+
+program
+  .command('demo')
+  .description('start the Rakuten simulator, add a demo connector, sync it and show what landed')
+  .option('--days <n>', 'days of demo data', int('--days'), 30)
+  .option('--no-serve', 'do not start the dashboard afterwards')
+  .addOption(new Option('--port <n>', 'dashboard port').argParser(int('--port')).default(8080))
+  .action(async (o: { days: number; serve: boolean; port: number }) => {
+    const { runDemo } = await import('./demo.js');
+    const g = globals();
+    await runDemo({ home: g.home, warehouse: g.warehouse, out: g.out, days: o.days, serve: o.serve, port: o.port });
+  });
+
+program
+  .command('serve')
+  .description('web app and scheduler: setup form, dashboard, scheduled syncs')
+  .option('--host <host>', 'interface to bind', '127.0.0.1')
+  .option('--port <n>', 'port', int('--port'), 8080)
+  .action(async (o: { host: string; port: number }) => {
+    const g = globals();
+    const { serveCommand } = await import('../server/command.js');
+    await serveCommand({ home: g.home, warehouse: g.warehouse, out: g.out, host: o.host, port: o.port });
+  });
+
+/** An error already printed by the command. */
+class Reported extends Error {
+  constructor(readonly inner: unknown) {
+    super('reported');
+  }
+}
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`error: ${redact(e.message)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (e instanceof Reported) {
+      process.exitCode = 1;
+      return;
+    }
+    const out = new Output(Boolean(program.opts<Globals>().json));
+    if (e instanceof ConnectorError) {
+      out.log('error', describeError(e), { kind: e.kind });
+    } else {
+      const safe = safeError(e);
+      out.log('error', safe.message, process.env.RAKUTEN_DEBUG ? { stack: safe.stack } : {});
+    }
+    process.exitCode = 1;
+  }
+}
+
+await main();
