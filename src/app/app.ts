@@ -8,7 +8,7 @@ import { addDays, isIsoDay, todayIn } from '../util/days.js';
 import { ConnectorError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
-import { runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
+import { liveLeaseHolder, runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, RunRecord } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
@@ -140,14 +140,14 @@ export class App {
       coverage: await this.db.warehouse.coverage(name),
       lastRun: history[0] ?? null,
       lastSuccess: history.find((r) => r.status === 'success') ?? null,
-      running: (await this.db.state.leaseHolder(name)) ?? null,
+      running: (await liveLeaseHolder(this.db.state, name)) ?? null,
       runs: history.slice(0, runs),
     };
   }
 
   async remove(name: string, dropData: boolean): Promise<void> {
     await this.get(name);
-    if (await this.db.state.leaseHolder(name)) {
+    if (await liveLeaseHolder(this.db.state, name)) {
       throw new ConnectorError('busy', `connector "${name}" is syncing right now`, { hint: 'wait for the sync to finish, then remove it' });
     }
     if (dropData) await this.db.warehouse.deleteConnectorData(name);

@@ -15,6 +15,28 @@ import { requestOptionsFromEnv, retryPolicyFromEnv } from './env.js';
 // Files we create (DuckDB, secret key, temp files) are private to the user: the token is a password.
 process.umask(0o077);
 
+// Even a crash prints through the redactor: Node's default handler would dump raw errors (URLs included).
+for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(ev, (e: unknown) => {
+    const safe = safeError(e);
+    process.stderr.write(`error: unexpected failure: ${safe.message}\n${process.env.RAKUTEN_DEBUG ? `${safe.stack}\n` : ''}`);
+    process.exit(1);
+  });
+}
+
+/** SIGINT/SIGTERM cancel running syncs: the window in flight is rolled back whole, the run is marked interrupted. */
+const cancel = new AbortController();
+function cancelOnSignals(): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (cancel.signal.aborted) process.exit(130);
+      cancel.abort(new ConnectorError('internal', `cancelled by ${sig}`));
+      process.stderr.write(`\n${sig}: stopping; the window in flight is rolled back (send again to force)\n`);
+      setTimeout(() => process.exit(130), 30_000).unref();
+    });
+  }
+}
+
 interface Globals {
   home: string;
   warehouse?: string;
@@ -117,16 +139,19 @@ program
     if (!name && !o.all) throw new UsageError('give a connector name or --all');
     if (name && o.all) throw new UsageError('give a connector name or --all, not both');
     if (Boolean(o.from) !== Boolean(o.to)) throw new UsageError('--from and --to go together');
+    cancelOnSignals();
     await withApp(async (app, out) => {
       const names = o.all ? (await app.list()).filter((c) => !c.settings.paused).map((c) => c.name) : [name!];
       let failed = 0;
       for (const n of names) {
+        if (cancel.signal.aborted) break;
         const opts: SyncOptions = {
           range: o.from && o.to ? { from: o.from, to: o.to } : undefined,
           concurrency: o.concurrency,
           retry: retryPolicyFromEnv(),
           request: requestOptionsFromEnv(),
           onEvent: out.syncListener(n),
+          signal: cancel.signal,
         };
         try {
           const run = await app.sync(n, opts);

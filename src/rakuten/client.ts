@@ -43,6 +43,8 @@ export async function openReport(src: ReportSource, start: string, end: string, 
   } catch (e) {
     throw transportError(e, 'connecting to');
   }
+  // A body we abandon (error paths, aborts) errors out; nothing may surface as an unhandled event.
+  res.body.on('error', () => undefined);
   const contentType = String(res.headers['content-type'] ?? '').toLowerCase();
   const status = res.statusCode;
   if (status >= 300) {

@@ -32,6 +32,7 @@ export class CsvParser {
 
   push(chunk: string): void {
     const n = chunk.length;
+    if (n === 0) return; // keep pending CR/quote decisions for a chunk that has a character
     let i = 0;
     if (this.pendingCR) {
       this.pendingCR = false;

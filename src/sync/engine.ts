@@ -89,7 +89,7 @@ export async function runSync(ctx: SyncContext, connector: ConnectorRecord, sour
       Object.assign(run, { status: 'success', finishedAt: now().toISOString() });
     } catch (err) {
       Object.assign(run, {
-        status: 'failed',
+        status: opts.signal?.aborted ? 'interrupted' : 'failed',
         finishedAt: now().toISOString(),
         error: redact(describeError(err)),
       });
@@ -118,6 +118,12 @@ async function takeLease(state: StateStore, name: string, worker: string, ttl: n
   throw new ConnectorError('busy', `a sync of connector "${name}" is already running (worker ${holder?.owner.split(':').slice(0, 2).join(' pid ') ?? 'unknown'})`, {
     hint: 'wait for it to finish; `rakuten-connector status` shows its progress',
   });
+}
+
+/** The connector's lease holder, ignoring a holder on this host whose process is gone. */
+export async function liveLeaseHolder(state: StateStore, name: string): Promise<{ owner: string; expiresAt: string } | undefined> {
+  const holder = await state.leaseHolder(name);
+  return holder && !isDeadLocalProcess(holder.owner) ? holder : undefined;
 }
 
 function isDeadLocalProcess(owner: string): boolean {

@@ -1,0 +1,3 @@
+import { defineE2E } from './helpers/e2e-suite.js';
+
+defineE2E('duckdb');
