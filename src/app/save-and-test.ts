@@ -61,7 +61,8 @@ export async function saveAndTestChecks(input: string | ReportSource, opts: { re
   if (source.dateRange) warnings.push(`date_range=${source.dateRange} is ignored: the connector requests each day itself`);
   if (source.includeSummary) warnings.push('include_summary=Y is ignored: the connector asks for the report without summary lines');
   const end = todayIn(source.tz, opts.now);
-  const start = addDays(end, -1);
+  // Process-date rows carry earlier transaction dates: only a one-day request assigns them a day.
+  const start = source.dateType === 'process' ? end : addDays(end, -1);
   let rows = 0;
   try {
     // One quick retry for a passing hiccup; a user is waiting for the answer.

@@ -42,6 +42,9 @@ function cellParser(col: ReportColumn, parseDate: (s: string) => string): CellPa
 export async function* readReport(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions): AsyncGenerator<ReportRow[]> {
   const parseDate = dateParser(opts.dateFormat);
   const singleDay = opts.start === opts.end;
+  if (!singleDay && opts.dateType === 'process') {
+    throw new ConnectorError('config', 'process-date reports are read one day per request', { hint: 'use one-day windows' });
+  }
   const batchRows = opts.batchRows ?? 5000;
   let header: string[] | null = null;
   let targets: number[] = [];
