@@ -1,0 +1,159 @@
+/**
+ * Bookkeeping in PostgreSQL, in the warehouse's schema: the same tables as DuckDB (state-sql.ts),
+ * timestamps as ISO-8601 UTC text. Many workers on many machines share these tables, so every
+ * check-and-set is one statement, and leases are judged by the database clock (`now()`), never a
+ * worker's, so clock skew between machines cannot hand one lease to two owners.
+ */
+import type pg from 'pg';
+import { inTransaction, isoSql, mapPgError, runDdl, type PostgresTarget } from './postgres-connection.js';
+import { connectorFromRow, runFromRow, RUN_COLUMNS, STATE_DDL } from './state-sql.js';
+import type { ConnectorRecord, RunRecord, StateStore } from './types.js';
+
+/** Caps absurd TTLs (Infinity) at ten years so now() + ttl stays a valid timestamp. */
+const MAX_TTL_MS = 10 * 365 * 86_400_000;
+/** Lease expiry as written: DB clock + ttl, fixed-width ISO text (ms precision). */
+const EXPIRES = isoSql(`now() + $3::bigint * interval '1 millisecond'`);
+/** A lease is live while its expiry (parsed, not compared as text) is still ahead of the DB clock. */
+const EXPIRED = (col: string): string => `(${col} IS NULL OR ${col}::timestamptz < now())`;
+
+export class PostgresStateStore implements StateStore {
+  readonly kind = 'postgres';
+  private closed = false;
+
+  constructor(private readonly target: PostgresTarget, private readonly pool: pg.Pool) {}
+
+  async init(): Promise<void> {
+    await runDdl(this.pool, this.target.location, this.target.schema, STATE_DDL({ text: 'text', int: 'bigint', ts: 'text' }), [
+      'rakuten_connectors', 'rakuten_sync_state', 'rakuten_sync_runs',
+    ]);
+  }
+
+  async listConnectors(): Promise<ConnectorRecord[]> {
+    return (await this.rows('SELECT * FROM rakuten_connectors ORDER BY name COLLATE "C"')).map(connectorFromRow);
+  }
+
+  async getConnector(name: string): Promise<ConnectorRecord | undefined> {
+    const [r] = await this.rows('SELECT * FROM rakuten_connectors WHERE name = $1', [name]);
+    return r ? connectorFromRow(r) : undefined;
+  }
+
+  async saveConnector(rec: ConnectorRecord): Promise<void> {
+    await this.rows(
+      `INSERT INTO rakuten_connectors (name, url, token_sealed, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (name) DO UPDATE SET url = excluded.url, token_sealed = excluded.token_sealed, settings = excluded.settings,
+         updated_at = excluded.updated_at`,
+      [rec.name, rec.url, rec.tokenSealed, JSON.stringify(rec.settings), rec.createdAt, rec.updatedAt],
+    );
+  }
+
+  async deleteConnector(name: string): Promise<void> {
+    await inTransaction(this.pool, this.target.location, async (c) => {
+      await c.query('DELETE FROM rakuten_connectors WHERE name = $1', [name]);
+      await c.query('DELETE FROM rakuten_sync_state WHERE connector = $1', [name]);
+      await c.query('DELETE FROM rakuten_sync_runs WHERE connector = $1', [name]);
+    });
+  }
+
+  async getCursor(connector: string): Promise<string | undefined> {
+    const [r] = await this.rows('SELECT cursor_day FROM rakuten_sync_state WHERE connector = $1', [connector]);
+    return (r?.cursor_day as string | null) ?? undefined;
+  }
+
+  async advanceCursor(connector: string, day: string): Promise<void> {
+    // One statement: two workers advancing at once can only move it forward.
+    await this.rows(
+      `INSERT INTO rakuten_sync_state AS s (connector, cursor_day) VALUES ($1, $2)
+       ON CONFLICT (connector) DO UPDATE SET cursor_day = excluded.cursor_day
+       WHERE s.cursor_day IS NULL OR s.cursor_day COLLATE "C" < excluded.cursor_day`,
+      [connector, day],
+    );
+  }
+
+  async startRun(run: RunRecord): Promise<void> {
+    await this.rows(
+      `INSERT INTO rakuten_sync_runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+      [run.id, run.connector, run.startedAt, run.finishedAt, run.status, run.rangeStart, run.rangeEnd, run.windowsTotal,
+        run.windowsDone, run.rows, run.error, run.worker],
+    );
+  }
+
+  async updateRun(id: string, patch: Partial<Omit<RunRecord, 'id' | 'connector'>>): Promise<void> {
+    const sets: string[] = [];
+    const values: (string | number | null)[] = [id];
+    for (const [k, v] of Object.entries(patch)) {
+      const col = k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+      if (!RUN_COLUMNS.includes(col) || col === 'id' || col === 'connector' || v === undefined) continue;
+      values.push(v as string | number | null);
+      sets.push(`${col} = $${values.length}`);
+    }
+    if (sets.length) await this.rows(`UPDATE rakuten_sync_runs SET ${sets.join(', ')} WHERE id = $1`, values);
+  }
+
+  async listRuns(connector: string | null, limit: number): Promise<RunRecord[]> {
+    const where = connector === null ? '' : 'WHERE connector = $1';
+    const rows = await this.rows(
+      `SELECT * FROM rakuten_sync_runs ${where}
+       ORDER BY started_at COLLATE "C" DESC, id COLLATE "C" DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+      connector === null ? [] : [connector],
+    );
+    return rows.map(runFromRow);
+  }
+
+  async markInterrupted(connector: string, exceptRunId?: string): Promise<void> {
+    await this.rows(
+      `UPDATE rakuten_sync_runs SET status = 'interrupted', finished_at = coalesce(finished_at, ${isoSql('now()')}),
+         error = coalesce(error, 'the sync process stopped before finishing (killed or crashed); the next sync resumed')
+       WHERE connector = $1 AND status = 'running' AND id <> $2`,
+      [connector, exceptRunId ?? ''],
+    );
+  }
+
+  /**
+   * Atomic across processes and machines: the row is created or taken over in one statement, and
+   * ON CONFLICT DO UPDATE … WHERE re-checks the committed row under its row lock, so of two racing
+   * owners exactly one gets a row back. Free = no owner, same owner (renewal), or expired by the
+   * DB clock.
+   */
+  async acquireLease(connector: string, owner: string, ttlMs: number): Promise<boolean> {
+    const rows = await this.rows(
+      `INSERT INTO rakuten_sync_state AS s (connector, lease_owner, lease_expires) VALUES ($1, $2, ${EXPIRES})
+       ON CONFLICT (connector) DO UPDATE SET lease_owner = excluded.lease_owner, lease_expires = excluded.lease_expires
+       WHERE s.lease_owner IS NULL OR s.lease_owner = excluded.lease_owner OR ${EXPIRED('s.lease_expires')}
+       RETURNING connector`,
+      [connector, owner, Math.round(Math.min(Math.max(0, ttlMs), MAX_TTL_MS)) || 0],
+    );
+    return rows.length > 0;
+  }
+
+  async releaseLease(connector: string, owner: string): Promise<void> {
+    await this.rows(
+      'UPDATE rakuten_sync_state SET lease_owner = NULL, lease_expires = NULL WHERE connector = $1 AND lease_owner = $2',
+      [connector, owner],
+    );
+  }
+
+  async leaseHolder(connector: string): Promise<{ owner: string; expiresAt: string } | undefined> {
+    const [r] = await this.rows(
+      `SELECT lease_owner, lease_expires FROM rakuten_sync_state
+       WHERE connector = $1 AND lease_owner IS NOT NULL AND NOT ${EXPIRED('lease_expires')}`,
+      [connector],
+    );
+    return r ? { owner: String(r.lease_owner), expiresAt: String(r.lease_expires) } : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** pool.query: checkout, release, and a client whose connection broke is discarded, not reused. */
+  private async rows(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+    try {
+      return (await this.pool.query(sql, params)).rows as Record<string, unknown>[];
+    } catch (e) {
+      throw mapPgError(e, this.target.location);
+    }
+  }
+
+}
