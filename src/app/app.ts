@@ -9,6 +9,7 @@ import { ConnectorError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
 import { liveLeaseHolder, runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
+import { sleep } from '../sync/retry.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, RunRecord } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
@@ -125,6 +126,63 @@ export class App {
       if (opts.range.from > opts.range.to) throw new ConnectorError('config', '--from is after --to', { hint: 'swap the dates' });
     }
     return runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID }, rec, this.source(rec), opts);
+  }
+
+  /**
+   * Sync every connector that is not paused — the job of one worker among many. A connector
+   * another worker is syncing is not an error: we come back to it until that worker has
+   * finished a sync (then it is fresh) or its lease has expired because it died (then we take
+   * it over), so when every worker's `sync --all` ends, every connector has been synced.
+   */
+  async syncAll(
+    options: (name: string) => SyncOptions,
+    o: { busyWaitMs?: number; pollMs?: number; signal?: AbortSignal; onBusy?: (name: string, owner: string) => void;
+      onDone?: (name: string, result: RunRecord | 'synced-elsewhere' | Error) => void } = {},
+  ): Promise<{ synced: string[]; failed: string[]; elsewhere: string[]; stillBusy: string[] }> {
+    const started = new Date().toISOString();
+    const deadline = Date.now() + (o.busyWaitMs ?? 30 * 60_000);
+    let pending = (await this.db.state.listConnectors()).filter((c) => !c.settings.paused).map((c) => c.name);
+    const out = { synced: [] as string[], failed: [] as string[], elsewhere: [] as string[], stillBusy: [] as string[] };
+    while (pending.length > 0 && !o.signal?.aborted) {
+      const busy: string[] = [];
+      for (const name of pending) {
+        if (o.signal?.aborted) break;
+        const last = (await this.db.state.listRuns(name, 20)).find((r) => r.status === 'success');
+        if (last?.finishedAt && last.finishedAt >= started && last.worker !== WORKER_ID) {
+          out.elsewhere.push(name);
+          o.onDone?.(name, 'synced-elsewhere');
+          continue;
+        }
+        try {
+          const run = await this.sync(name, options(name));
+          out.synced.push(name);
+          o.onDone?.(name, run);
+        } catch (e) {
+          if (e instanceof ConnectorError && e.kind === 'busy') {
+            busy.push(name);
+            o.onBusy?.(name, (await liveLeaseHolder(this.db.state, name))?.owner ?? 'another worker');
+          } else {
+            out.failed.push(name);
+            o.onDone?.(name, e instanceof Error ? e : new Error(String(e)));
+          }
+        }
+      }
+      pending = [];
+      for (const name of busy) {
+        const last = (await this.db.state.listRuns(name, 20)).find((r) => r.status === 'success');
+        if (last?.finishedAt && last.finishedAt >= started) {
+          out.elsewhere.push(name);
+          o.onDone?.(name, 'synced-elsewhere');
+        } else pending.push(name);
+      }
+      if (pending.length === 0) break;
+      if (Date.now() > deadline) {
+        out.stillBusy.push(...pending);
+        break;
+      }
+      await sleep(o.pollMs ?? 2000, o.signal).catch(() => undefined);
+    }
+    return out;
   }
 
   async list(): Promise<ConnectorView[]> {

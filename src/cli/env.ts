@@ -25,3 +25,8 @@ export function requestOptionsFromEnv(): RequestOptions {
   if (body !== undefined) out.bodyTimeoutMs = body;
   return out;
 }
+
+/** How long a worker's claim on a connector lasts without renewal (renewed every third of it). */
+export function leaseTtlFromEnv(): number {
+  return num('RAKUTEN_LEASE_TTL_MS') ?? 60_000;
+}

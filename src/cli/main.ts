@@ -10,7 +10,7 @@ import { redact, safeError } from '../util/secrets.js';
 import type { SyncOptions } from '../sync/engine.js';
 import type { RunRecord } from '../warehouse/types.js';
 import { fmtInt, Output } from './output.js';
-import { requestOptionsFromEnv, retryPolicyFromEnv } from './env.js';
+import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv } from './env.js';
 
 // Files we create (DuckDB, secret key, temp files) are private to the user: the token is a password.
 process.umask(0o077);
@@ -141,27 +141,36 @@ program
     if (Boolean(o.from) !== Boolean(o.to)) throw new UsageError('--from and --to go together');
     cancelOnSignals();
     await withApp(async (app, out) => {
-      const names = o.all ? (await app.list()).filter((c) => !c.settings.paused).map((c) => c.name) : [name!];
-      let failed = 0;
-      for (const n of names) {
-        if (cancel.signal.aborted) break;
-        const opts: SyncOptions = {
-          range: o.from && o.to ? { from: o.from, to: o.to } : undefined,
-          concurrency: o.concurrency,
-          retry: retryPolicyFromEnv(),
-          request: requestOptionsFromEnv(),
-          onEvent: out.syncListener(n),
-          signal: cancel.signal,
-        };
+      const options = (n: string): SyncOptions => ({
+        range: o.from && o.to ? { from: o.from, to: o.to } : undefined,
+        concurrency: o.concurrency,
+        retry: retryPolicyFromEnv(),
+        request: requestOptionsFromEnv(),
+        leaseTtlMs: leaseTtlFromEnv(),
+        onEvent: out.syncListener(n),
+        signal: cancel.signal,
+      });
+      if (!o.all) {
         try {
-          const run = await app.sync(n, opts);
-          printRun(out, run);
+          printRun(out, await app.sync(name!, options(name!)));
         } catch (e) {
-          failed++;
-          out.log('error', `[${n}] sync failed: ${describeError(e)}`, { connector: n, event: 'failed' });
-          if (!o.all) throw new Reported(e);
+          out.log('error', `[${name}] sync failed: ${describeError(e)}`, { connector: name, event: 'failed' });
+          throw new Reported(e);
         }
+        return;
       }
+      const res = await app.syncAll(options, {
+        signal: cancel.signal,
+        pollMs: Math.min(2000, leaseTtlFromEnv() / 3),
+        onBusy: (n, owner) => out.log('info', `[${n}] being synced by worker ${owner.split(':').slice(0, 2).join(' pid ')}; will check again`, { connector: n, event: 'busy' }),
+        onDone: (n, r) => {
+          if (r === 'synced-elsewhere') out.log('info', `[${n}] synced by another worker`, { connector: n, event: 'elsewhere' });
+          else if (r instanceof Error) out.log('error', `[${n}] sync failed: ${describeError(r)}`, { connector: n, event: 'failed' });
+          else printRun(out, r);
+        },
+      });
+      for (const n of res.stillBusy) out.log('warn', `[${n}] still being synced by another worker; not waiting longer`, { connector: n });
+      const failed = res.failed.length + res.stillBusy.length;
       if (failed) process.exitCode = 1;
     });
   });
