@@ -1,14 +1,22 @@
 /**
- * Report body → batches of normalised rows. Bytes are decoded incrementally (a multi-byte
+ * Report body → normalised rows. Bytes are validated as UTF-8 incrementally (a multi-byte
  * character may straddle network chunks), summary lines before the header are skipped, header
  * names are mapped to the data model, and every cell is parsed. A row that cannot be read
  * fails the whole window with an error naming the row and the column.
+ *
+ * Two outputs from one parser:
+ * - batches of ReportRow (the Warehouse interface), for any consumer;
+ * - canonical CSV bytes (`canonicalCsv(rows)`), for a warehouse whose fastest load is its own
+ *   CSV reader (DuckDB): common cells are validated and copied byte for byte, with no string or
+ *   array per cell. Both go through the same cell rules: a cell outside the common forms takes
+ *   the string parsers of values.ts, which decide exactly (value or error) in both modes.
  */
-import { COLUMN_INDEX, LOADED_COLUMNS, type ReportRow } from '../model/schema.js';
+import { isUtf8 } from 'node:buffer';
+import { COLUMN_INDEX, LOADED_COLUMNS, type LoadedColumn, type ReportRow } from '../model/schema.js';
 import { ConnectorError } from '../util/errors.js';
-import { CsvError, CsvParser } from './csv.js';
-import { type HeaderMapping, looksLikeHeader, mapHeader, missingColumnsHint, type ReportColumn } from './columns.js';
-import { dateParser, parseCount, parseMoney, parseText, ValueError } from './values.js';
+import { CsvError, type CsvRecord, CsvTokenizer, fieldText, PLAIN, RAW, recordTexts } from './csv.js';
+import { type HeaderMapping, looksLikeHeader, mapHeader, missingColumnsHint } from './columns.js';
+import { countBytes, dateParser, moneyBytes, needsTrim, parseCount, parseMoney, parseText, ValueError } from './values.js';
 import type { DateType } from './url.js';
 
 export interface ReadOptions {
@@ -22,146 +30,456 @@ export interface ReadOptions {
   batchRows?: number;
 }
 
+/**
+ * Canonical CSV of a window: RFC-4180, `\n` line ends, empty unquoted cell = NULL, ISO dates, plain
+ * decimals. `_date` is not in it: it is `day` for every row, or (multi-day windows) the row's
+ * transaction_date; `_extra` is only there when the report has extra columns.
+ */
+export interface CsvPart {
+  /** The CSV's columns, in order (data model names). */
+  columns: readonly LoadedColumn[];
+  /** `_date` of every row, or null when `_date` is the row's transaction_date. */
+  day: string | null;
+  /** Bytes to append, in order. */
+  chunks: Uint8Array[];
+  /** Rows completed in these chunks. */
+  rows: number;
+  /** Longest line so far, in bytes (line break included). */
+  maxLine: number;
+}
+
+const CANONICAL = Symbol('rakuten-connector.canonical-csv');
+
+export type ReportRows = AsyncGenerator<ReportRow[]> & { [CANONICAL]: () => AsyncGenerator<CsvPart> };
+
+/**
+ * The canonical CSV form of `rows` when it came from readReport (and has not been iterated):
+ * the same rows, the same errors, without building a row per line.
+ */
+export function canonicalCsv(rows: AsyncIterable<ReportRow[]>): AsyncGenerator<CsvPart> | undefined {
+  const f = (rows as Partial<ReportRows>)[CANONICAL];
+  return typeof f === 'function' ? f() : undefined;
+}
+
+export function readReport(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions): ReportRows {
+  return Object.assign(readRows(body, opts), { [CANONICAL]: () => readCsv(body, opts) });
+}
+
+async function* readRows(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions): AsyncGenerator<ReportRow[]> {
+  const batchRows = opts.batchRows ?? 5000;
+  const r = new Reader(opts, false);
+  for await (const _ of pump(body, r)) {
+    while (r.batch.length >= batchRows) yield r.batch.splice(0, batchRows);
+    if (r.batch.length > 0) {
+      const out = r.batch;
+      r.batch = [];
+      yield out;
+    }
+  }
+}
+
+async function* readCsv(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions): AsyncGenerator<CsvPart> {
+  const r = new Reader(opts, true);
+  for await (const last of pump(body, r)) {
+    const part = r.takeCsv(last);
+    if (part) yield part;
+  }
+}
+
+/**
+ * Feeds the body through the reader; yields after each network chunk (false) and once at the end (true).
+ * Maps every failure to the ConnectorError the user sees.
+ */
+async function* pump(body: AsyncIterable<Uint8Array | string>, r: Reader): AsyncGenerator<boolean> {
+  const utf8 = new Utf8Stream();
+  const invalid = () => new ConnectorError('data', `the response is not valid UTF-8 (after data row ${r.dataRow})`, {
+    hint: 'Rakuten reports are UTF-8; check the report in the Rakuten UI',
+  });
+  for await (const chunk of body) {
+    const bytes = utf8.take(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    if (bytes === null) throw invalid();
+    try {
+      r.tokenizer.push(bytes);
+    } catch (e) {
+      if (e instanceof CsvError) throw new ConnectorError('data', `line ${e.line}: ${e.message}`);
+      throw e;
+    }
+    if (r.failure) throw r.failure;
+    yield false;
+  }
+  if (!utf8.atEnd()) throw new ConnectorError('data', 'the response is not valid UTF-8 at its end');
+  try {
+    r.tokenizer.end();
+  } catch (e) {
+    if (e instanceof CsvError) throw new ConnectorError('truncated', `line ${e.line}: ${e.message}`);
+    throw e;
+  }
+  if (r.failure) throw r.failure;
+  if (!r.header) {
+    throw new ConnectorError('not_csv', r.dataRow === 0 ? 'the response has no report header line' : 'no report header found', {
+      hint: 'the report returned no CSV header; check the report in the Rakuten UI',
+    });
+  }
+  yield true;
+}
+
+/**
+ * Incremental UTF-8 check: hands on whole characters only, keeps an unfinished one for the next
+ * chunk, drops a byte order mark at the start (as TextDecoder does).
+ */
+class Utf8Stream {
+  private pending: Uint8Array | null = null;
+  private started = false;
+
+  /** The valid, complete-character prefix of pending + chunk, or null when it is not UTF-8. */
+  take(chunk: Uint8Array): Uint8Array | null {
+    let data = chunk;
+    if (data.length === 0) return data;
+    if (this.pending) {
+      data = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    let from = 0;
+    if (!this.started) {
+      // Byte order mark: EF BB BF, possibly split over chunks.
+      const m = Math.min(3, data.length);
+      let prefix = true;
+      for (let k = 0; k < m; k++) if (data[k] !== BOM[k]) prefix = false;
+      if (prefix && m < 3) {
+        this.pending = Uint8Array.from(data);
+        return data.subarray(0, 0);
+      }
+      this.started = true;
+      if (prefix) from = 3;
+    }
+    const cut = completeLength(data);
+    if (cut < data.length) this.pending = Uint8Array.from(data.subarray(cut));
+    const out = data.subarray(from, cut);
+    return isUtf8(out) ? out : null;
+  }
+
+  /** No unfinished character is left. */
+  atEnd(): boolean {
+    return this.pending === null;
+  }
+}
+
+const BOM = [0xef, 0xbb, 0xbf];
+
+/**
+ * Length of data without an unfinished character at its end. Only a valid prefix of a character
+ * is held back (as a streaming TextDecoder would): anything else is left in, to fail the check now.
+ */
+function completeLength(data: Uint8Array): number {
+  const n = data.length;
+  for (let k = n - 1, seen = 0; k >= 0 && seen < 3; k--, seen++) {
+    const b = data[k]!;
+    if ((b & 0xc0) === 0x80) continue;
+    if (b < 0xc2 || b > 0xf4) return n;
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+    if (k + need <= n) return n;
+    if (k + 1 < n) {
+      const b1 = data[k + 1]!;
+      const lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+      const hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+      if (b1 < lo || b1 > hi) return n;
+    }
+    return k;
+  }
+  return n;
+}
+
 const WIDTH = LOADED_COLUMNS.length;
 const I_DATE = COLUMN_INDEX._date;
 const I_TX = COLUMN_INDEX.transaction_date;
 const I_EXTRA = COLUMN_INDEX._extra;
 
-type CellParser = (raw: string) => string | null;
+/** Cell kinds per report column. */
+const SKIP = 0, TEXT = 1, COUNT = 2, MONEY = 3, DATE = 4;
 
-function cellParser(col: ReportColumn, parseDate: (s: string) => string): CellParser {
-  const type = LOADED_COLUMNS[COLUMN_INDEX[col.field]].type;
-  switch (type) {
-    case 'money': return parseMoney;
-    case 'bigint': return parseCount;
-    case 'date': return (s) => (s.trim() === '' ? null : parseDate(s));
-    default: return parseText;
+const OUT_SIZE = 256 * 1024;
+const FLUSH_AT = 128 * 1024;
+const QUOTE = 34, COMMA = 44, LF = 10;
+
+class Reader {
+  readonly tokenizer: CsvTokenizer;
+  header: string[] | null = null;
+  dataRow = 0;
+  failure: Error | null = null;
+  batch: ReportRow[] = [];
+
+  private readonly singleDay: boolean;
+  private readonly parseDate: (s: string) => string;
+  private kinds = new Uint8Array(0);
+  private targets = new Int32Array(0);
+  private labels: string[] = [];
+  private extras: { index: number; name: string }[] = [];
+  /** Canonical CSV: output buffer, finished chunks, rows in them, column layout. */
+  private out: Buffer = Buffer.allocUnsafe(0);
+  private o = 0;
+  /** Start of the row being written, and room it may still need (see csvRow). */
+  private rowStart = 0;
+  private rowBudget = 0;
+  private done: Uint8Array[] = [];
+  private rows = 0;
+  private maxLine = 0;
+  private columns: LoadedColumn[] = [];
+  /** Small scratch for a canonical number (rows mode). */
+  private readonly scratch = Buffer.allocUnsafe(64);
+  /** Last date cell (raw bytes) and its ISO form: reports come mostly in date order. */
+  private readonly lastDateRaw = Buffer.allocUnsafe(32);
+  private lastDateLen = -1;
+  private lastDateIso = '';
+  private readonly lastDateBytes = Buffer.allocUnsafe(10);
+
+  constructor(private readonly opts: ReadOptions, private readonly csv: boolean) {
+    this.parseDate = dateParser(opts.dateFormat);
+    this.singleDay = opts.start === opts.end;
+    if (!this.singleDay && opts.dateType === 'process') {
+      throw new ConnectorError('config', 'process-date reports are read one day per request', { hint: 'use one-day windows' });
+    }
+    this.tokenizer = new CsvTokenizer((rec) => this.onRecord(rec));
   }
-}
 
-export async function* readReport(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions): AsyncGenerator<ReportRow[]> {
-  const parseDate = dateParser(opts.dateFormat);
-  const singleDay = opts.start === opts.end;
-  if (!singleDay && opts.dateType === 'process') {
-    throw new ConnectorError('config', 'process-date reports are read one day per request', { hint: 'use one-day windows' });
+  /** Canonical CSV produced so far, when worth writing (or at the end). */
+  takeCsv(last: boolean): CsvPart | null {
+    if (this.o >= FLUSH_AT || (last && this.o > 0)) {
+      this.done.push(this.out.subarray(0, this.o));
+      this.out = Buffer.allocUnsafe(0);
+      this.o = 0;
+    }
+    if (this.done.length === 0) return null;
+    const part = { columns: this.columns, day: this.singleDay ? this.opts.start : null, chunks: this.done, rows: this.rows, maxLine: this.maxLine };
+    this.done = [];
+    this.rows = 0;
+    return part;
   }
-  const batchRows = opts.batchRows ?? 5000;
-  let header: string[] | null = null;
-  let targets: number[] = [];
-  let parsers: (CellParser | null)[] = [];
-  let labels: string[] = [];
-  let extras: { index: number; name: string }[] = [];
-  let dataRow = 0;
-  let batch: ReportRow[] = [];
-  let failure: Error | null = null;
 
-  const onRecord = (fields: string[], line: number): void => {
-    if (failure) return;
-    if (!header) {
-      if (!looksLikeHeader(fields)) return; // a summary line (include_summary=Y) or a preamble
-      header = fields;
-      const mapping = mapHeader(fields);
-      if (mapping.missing.length > 0) {
-        failure = new ConnectorError('columns', `the report is missing ${mapping.missing.length === 1 ? 'column' : 'columns'} ${mapping.missing.join(', ')}`, {
-          hint: missingColumnsHint(mapping.missing),
-        });
-        return;
-      }
-      targets = mapping.fields.map((f) => (f ? COLUMN_INDEX[f.field] : -1));
-      parsers = mapping.fields.map((f) => (f ? cellParser(f, parseDate) : null));
-      labels = fields.map((f) => f.trim());
-      extras = mapping.extra;
-      opts.onHeader?.(mapping, fields);
+  private onRecord(rec: CsvRecord): void {
+    if (this.failure) return;
+    if (!this.header) {
+      this.onHeader(rec);
       return;
     }
-    dataRow++;
-    if (fields.length !== targets.length) {
-      failure = new ConnectorError('data', `row ${dataRow} (line ${line}) has ${fields.length} fields but the header has ${targets.length}`, {
+    this.dataRow++;
+    if (rec.count !== this.kinds.length) {
+      this.failure = new ConnectorError('data', `row ${this.dataRow} (line ${rec.line}) has ${rec.count} fields but the header has ${this.kinds.length}`, {
         hint: 'the report file is malformed; if it persists, re-run it in the Rakuten UI',
       });
       return;
     }
-    const row: ReportRow = new Array(WIDTH).fill(null);
-    for (let c = 0; c < fields.length; c++) {
-      const p = parsers[c];
-      if (!p) continue;
-      try {
-        row[targets[c]!] = p(fields[c]!);
-      } catch (e) {
-        const why = e instanceof ValueError ? e.message : String(e);
-        failure = new ConnectorError('data', `row ${dataRow} (line ${line}), column "${labels[c]}": ${why}`, {
-          hint: 'the report holds a value the connector cannot read exactly; nothing of this window was saved',
-        });
-        return;
-      }
-    }
-    const tx = row[I_TX] ?? null;
-    if (singleDay) {
-      row[I_DATE] = opts.start;
-    } else if (tx === null || tx < opts.start || tx > opts.end) {
-      failure = new ConnectorError('data', `row ${dataRow} (line ${line}): Transaction Date ${tx ?? '(empty)'} is outside the requested ${opts.start}..${opts.end}`, {
-        hint: 'use one-day windows (--window-days 1) for this report',
+    if (this.csv) this.csvRow(rec);
+    else this.arrayRow(rec);
+  }
+
+  private onHeader(rec: CsvRecord): void {
+    const fields = recordTexts(rec);
+    if (!looksLikeHeader(fields)) return; // a summary line (include_summary=Y) or a preamble
+    this.header = fields;
+    const mapping = mapHeader(fields);
+    if (mapping.missing.length > 0) {
+      this.failure = new ConnectorError('columns', `the report is missing ${mapping.missing.length === 1 ? 'column' : 'columns'} ${mapping.missing.join(', ')}`, {
+        hint: missingColumnsHint(mapping.missing),
       });
       return;
-    } else {
-      row[I_DATE] = tx;
     }
-    if (extras.length > 0) {
-      const extra: Record<string, string> = {};
-      let any = false;
-      for (const x of extras) {
-        const v = fields[x.index]!;
-        if (v !== '') {
-          extra[x.name] = v;
-          any = true;
-        }
-      }
-      row[I_EXTRA] = any ? JSON.stringify(extra) : null;
-    }
-    batch.push(row);
-  };
+    const n = fields.length;
+    this.kinds = new Uint8Array(n);
+    this.targets = new Int32Array(n).fill(-1);
+    this.columns = [];
+    mapping.fields.forEach((f, c) => {
+      if (!f) return;
+      const t = COLUMN_INDEX[f.field];
+      this.targets[c] = t;
+      const type = LOADED_COLUMNS[t]!.type;
+      this.kinds[c] = type === 'money' ? MONEY : type === 'bigint' ? COUNT : type === 'date' ? DATE : TEXT;
+      this.columns.push(f.field);
+    });
+    if (mapping.extra.length > 0) this.columns.push('_extra');
+    this.labels = fields.map((f) => f.trim());
+    this.extras = mapping.extra;
+    this.opts.onHeader?.(mapping, fields);
+  }
 
-  const parser = new CsvParser(onRecord);
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-  const feed = (text: string): void => {
-    try {
-      parser.push(text);
-    } catch (e) {
-      if (e instanceof CsvError) throw new ConnectorError('data', `line ${e.line}: ${e.message}`);
-      throw e;
-    }
-  };
-  for await (const chunk of body) {
-    let text: string;
-    try {
-      text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    } catch {
-      throw new ConnectorError('data', `the response is not valid UTF-8 (after data row ${dataRow})`, {
-        hint: 'Rakuten reports are UTF-8; check the report in the Rakuten UI',
-      });
-    }
-    feed(text);
-    if (failure) throw failure;
-    while (batch.length >= batchRows) yield batch.splice(0, batchRows);
-    if (batch.length > 0) {
-      const out = batch;
-      batch = [];
-      yield out;
-    }
-  }
-  try {
-    feed(decoder.decode());
-    parser.end();
-  } catch (e) {
-    if (e instanceof ConnectorError) throw e;
-    if (e instanceof CsvError) throw new ConnectorError('truncated', `line ${e.line}: ${e.message}`);
-    throw new ConnectorError('data', 'the response is not valid UTF-8 at its end');
-  }
-  if (failure) throw failure;
-  if (!header) {
-    throw new ConnectorError('not_csv', dataRow === 0 ? 'the response has no report header line' : 'no report header found', {
-      hint: 'the report returned no CSV header; check the report in the Rakuten UI',
+  private cellError(rec: CsvRecord, c: number, e: unknown): void {
+    const why = e instanceof ValueError ? e.message : String(e);
+    this.failure = new ConnectorError('data', `row ${this.dataRow} (line ${rec.line}), column "${this.labels[c]}": ${why}`, {
+      hint: 'the report holds a value the connector cannot read exactly; nothing of this window was saved',
     });
   }
-  if (batch.length > 0) yield batch;
+
+  private rangeError(rec: CsvRecord, tx: string | null): void {
+    this.failure = new ConnectorError('data', `row ${this.dataRow} (line ${rec.line}): Transaction Date ${tx ?? '(empty)'} is outside the requested ${this.opts.start}..${this.opts.end}`, {
+      hint: 'use one-day windows (--window-days 1) for this report',
+    });
+  }
+
+  /** A date cell → its ISO day (null when empty); the bytes of the last one are kept in lastDateBytes. */
+  private dateOf(rec: CsvRecord, c: number): string | null {
+    const buf = rec.buf;
+    const s = rec.start[c]!, e = rec.end[c]!;
+    if (s === e) return null;
+    const len = e - s;
+    if (len === this.lastDateLen && rec.kind[c] !== RAW) {
+      let k = 0;
+      while (k < len && buf[s + k] === this.lastDateRaw[k]) k++;
+      if (k === len) return this.lastDateIso;
+    }
+    const raw = fieldText(rec, c);
+    if (raw.trim() === '') return null;
+    const iso = this.parseDate(raw);
+    if (rec.kind[c] !== RAW && len <= this.lastDateRaw.length) {
+      buf.copy(this.lastDateRaw, 0, s, e);
+      this.lastDateLen = len;
+    } else {
+      this.lastDateLen = -1;
+    }
+    this.lastDateIso = iso;
+    this.lastDateBytes.write(iso, 0, 'latin1');
+    return iso;
+  }
+
+  private extraJson(rec: CsvRecord): string | null {
+    const extra: Record<string, string> = {};
+    let any = false;
+    for (const x of this.extras) {
+      const v = fieldText(rec, x.index);
+      if (v !== '') {
+        extra[x.name] = v;
+        any = true;
+      }
+    }
+    return any ? JSON.stringify(extra) : null;
+  }
+
+  /** The window day of a row (null after a range error). */
+  private dayOf(rec: CsvRecord, tx: string | null): string | null {
+    if (this.singleDay) return this.opts.start;
+    if (tx === null || tx < this.opts.start || tx > this.opts.end) {
+      this.rangeError(rec, tx);
+      return null;
+    }
+    return tx;
+  }
+
+  private arrayRow(rec: CsvRecord): void {
+    const buf = rec.buf;
+    const kinds = this.kinds;
+    const row: ReportRow = new Array(WIDTH).fill(null);
+    let c = 0;
+    try {
+      for (; c < rec.count; c++) {
+        const k = kinds[c]!;
+        if (k === SKIP) continue;
+        const s = rec.start[c]!, e = rec.end[c]!;
+        let v: string | null = null;
+        if (k === TEXT) {
+          if (s !== e) v = rec.kind[c] !== RAW && !needsTrim(buf, s, e) ? buf.toString('utf8', s, e) : parseText(fieldText(rec, c));
+        } else if (k === DATE) {
+          v = this.dateOf(rec, c);
+        } else if (s !== e) {
+          const r = rec.kind[c] === RAW || e - s > 40 ? -1 : k === COUNT ? countBytes(buf, s, e, this.scratch, 0) : moneyBytes(buf, s, e, this.scratch, 0);
+          v = r >= 0 ? this.scratch.toString('latin1', 0, r) : k === COUNT ? parseCount(fieldText(rec, c)) : parseMoney(fieldText(rec, c));
+        }
+        row[this.targets[c]!] = v;
+      }
+    } catch (e) {
+      this.cellError(rec, c, e);
+      return;
+    }
+    const day = this.dayOf(rec, row[I_TX] ?? null);
+    if (day === null) return;
+    row[I_DATE] = day;
+    if (this.extras.length > 0) row[I_EXTRA] = this.extraJson(rec);
+    this.batch.push(row);
+  }
+
+  /** Room for n more bytes; the row being written moves along to a new buffer. */
+  private ensure(n: number): void {
+    if (this.out.length - this.o >= n) return;
+    const keep = this.o - this.rowStart;
+    const next = Buffer.allocUnsafe(Math.max(OUT_SIZE, n + keep));
+    if (keep > 0) this.out.copy(next, 0, this.rowStart, this.o);
+    if (this.rowStart > 0) this.done.push(this.out.subarray(0, this.rowStart));
+    this.out = next;
+    this.o = keep;
+    this.rowStart = 0;
+  }
+
+  /** A text value from a string parser, quoted when needed; keeps the row's remaining budget. */
+  private putText(v: string): void {
+    this.ensure(Buffer.byteLength(v) * 2 + 3 + this.rowBudget);
+    const needs = v.includes('"') || v.includes(',') || v.includes('\n') || v.includes('\r');
+    const q = needs ? `"${v.replace(/"/g, '""')}"` : v;
+    this.o += this.out.write(q, this.o, 'utf8');
+  }
+
+  private csvRow(rec: CsvRecord): void {
+    const buf = rec.buf;
+    const kinds = this.kinds;
+    // Worst case of the common paths: every cell quoted, every date longer than written.
+    this.rowBudget = rec.bytes + 14 * rec.count + 32;
+    this.rowStart = this.o;
+    this.ensure(this.rowBudget);
+    let tx: string | null = null;
+    let c = 0;
+    try {
+      for (; c < rec.count; c++) {
+        const k = kinds[c]!;
+        if (k === SKIP) continue;
+        const s = rec.start[c]!, e = rec.end[c]!;
+        const fk = rec.kind[c]!;
+        if (s !== e) {
+          const out = this.out;
+          let o = this.o;
+          if (k === TEXT) {
+            if (fk !== RAW && !needsTrim(buf, s, e)) {
+              if (fk !== PLAIN) out[o++] = QUOTE;
+              if (e - s > 32) o += buf.copy(out, o, s, e);
+              else for (let p = s; p < e; p++) out[o++] = buf[p]!;
+              if (fk !== PLAIN) out[o++] = QUOTE;
+              this.o = o;
+            } else {
+              const v = parseText(fieldText(rec, c));
+              if (v !== null) this.putText(v);
+            }
+          } else if (k === DATE) {
+            const iso = this.dateOf(rec, c);
+            if (this.targets[c] === I_TX) tx = iso;
+            if (iso !== null) {
+              const d = this.lastDateBytes;
+              for (let p = 0; p < 10; p++) out[o + p] = d[p]!;
+              this.o = o + 10;
+            }
+          } else {
+            const r = fk === RAW ? -1 : k === COUNT ? countBytes(buf, s, e, out, o) : moneyBytes(buf, s, e, out, o);
+            if (r >= 0) this.o = r;
+            else {
+              const v = k === COUNT ? parseCount(fieldText(rec, c)) : parseMoney(fieldText(rec, c));
+              if (v !== null) this.o = o + out.write(v, o, 'latin1');
+            }
+          }
+        }
+        this.out[this.o++] = COMMA;
+      }
+      this.o--; // the last comma
+    } catch (e) {
+      this.o = this.rowStart;
+      this.cellError(rec, c, e);
+      return;
+    }
+    if (this.dayOf(rec, tx) === null) {
+      this.o = this.rowStart;
+      return;
+    }
+    if (this.extras.length > 0) {
+      this.out[this.o++] = COMMA;
+      const j = this.extraJson(rec);
+      if (j !== null) this.putText(j);
+    }
+    this.out[this.o++] = LF;
+    if (this.o - this.rowStart > this.maxLine) this.maxLine = this.o - this.rowStart;
+    this.rowStart = this.o;
+    this.rows++;
+  }
 }

@@ -115,3 +115,117 @@ export function parseText(raw: string): string | null {
   const t = raw.trim();
   return t === '' ? null : t;
 }
+
+/*
+ * Byte-level fast paths for the report reader. Each takes a cell's UTF-8 bytes src[s..e), writes
+ * the canonical text to dst at o and returns the new offset (nothing written = NULL), or -1 when
+ * the cell is not in the common form: the caller then uses the string parser above, which gives
+ * the exact answer or the exact error. A fast path only accepts cells for which the string parser
+ * returns the very same text.
+ */
+const D0 = 48, D9 = 57, MINUS = 45, COMMA_B = 44, DOT_B = 46, DOLLAR_B = 36;
+
+/** `123`, `-123`, `1,234` (strict groups of three) → digits; ≤ 18 digits. */
+export function countBytes(src: Uint8Array, s: number, e: number, dst: Uint8Array, o: number): number {
+  if (s === e) return o;
+  let i = s;
+  if (src[i] === MINUS) {
+    dst[o++] = MINUS;
+    i++;
+  }
+  let digits = 0;
+  let lead = 0; // digits before the first comma
+  let group = -1; // digits since the last comma; -1 before any comma
+  for (; i < e; i++) {
+    const c = src[i]!;
+    if (c >= D0 && c <= D9) {
+      dst[o++] = c;
+      digits++;
+      if (group < 0) lead++;
+      else group++;
+    } else if (c === COMMA_B) {
+      if (group < 0 ? lead < 1 || lead > 3 : group !== 3) return -1;
+      group = 0;
+    } else {
+      return -1;
+    }
+  }
+  if (digits === 0 || digits > 18 || (group >= 0 && group !== 3)) return -1;
+  return o;
+}
+
+/** `12.50`, `-45.10`, `$9.99`, `-$1,045.10`, `1,234.5` → plain decimal; ≤ 14 integer digits, ≤ 4 decimals (extra zeros dropped). */
+export function moneyBytes(src: Uint8Array, s: number, e: number, dst: Uint8Array, o: number): number {
+  if (s === e) return o;
+  let i = s;
+  if (src[i] === MINUS) {
+    dst[o++] = MINUS;
+    i++;
+  }
+  if (i < e && src[i] === DOLLAR_B) i++;
+  let digits = 0;
+  let lead = 0;
+  let group = -1;
+  let c = 0;
+  for (; i < e; i++) {
+    c = src[i]!;
+    if (c >= D0 && c <= D9) {
+      dst[o++] = c;
+      digits++;
+      if (group < 0) lead++;
+      else group++;
+    } else if (c === COMMA_B) {
+      if (group < 0 ? lead < 1 || lead > 3 : group !== 3) return -1;
+      group = 0;
+    } else if (c === DOT_B) {
+      break;
+    } else {
+      return -1;
+    }
+  }
+  if (digits === 0 || digits > MAX_INT_DIGITS || (group >= 0 && group !== 3)) return -1;
+  if (i < e) {
+    dst[o++] = DOT_B;
+    i++;
+    let frac = 0;
+    for (; i < e; i++) {
+      c = src[i]!;
+      if (c < D0 || c > D9) return -1;
+      if (frac < MONEY_SCALE) dst[o++] = c;
+      else if (c !== D0) return -1; // more than MONEY_SCALE decimals: the string parser says why
+      frac++;
+    }
+    if (frac === 0) return -1;
+  }
+  return o;
+}
+
+/**
+ * Would String.prototype.trim() remove the character starting at src[p]? True also for the few
+ * doubtful cases (control characters, U+180E): the caller then takes the exact string path.
+ */
+function trimmableAt(src: Uint8Array, p: number): boolean {
+  const b = src[p]!;
+  if (b <= 0x20) return true;
+  if (b < 0x80) return false;
+  switch (b) {
+    case 0xc2: return src[p + 1] === 0xa0; // U+00A0
+    case 0xe1: return (src[p + 1] === 0x9a && src[p + 2] === 0x80) || (src[p + 1] === 0xa0 && src[p + 2] === 0x8e); // U+1680, U+180E
+    case 0xe2: {
+      const b1 = src[p + 1], b2 = src[p + 2]!;
+      // U+2000–U+200A, U+2028, U+2029, U+202F, U+205F
+      return (b1 === 0x80 && ((b2 >= 0x80 && b2 <= 0x8a) || b2 === 0xa8 || b2 === 0xa9 || b2 === 0xaf)) || (b1 === 0x81 && b2 === 0x9f);
+    }
+    case 0xe3: return src[p + 1] === 0x80 && src[p + 2] === 0x80; // U+3000
+    case 0xef: return src[p + 1] === 0xbb && src[p + 2] === 0xbf; // U+FEFF
+    default: return false;
+  }
+}
+
+/** Does the non-empty text src[s..e) start or end with a character trim() removes? */
+export function needsTrim(src: Uint8Array, s: number, e: number): boolean {
+  if (trimmableAt(src, s)) return true;
+  let p = e - 1;
+  while (p > s && (src[p]! & 0xc0) === 0x80) p--;
+  return trimmableAt(src, p);
+}

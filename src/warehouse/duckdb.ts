@@ -2,15 +2,19 @@
  * The embedded default: a DuckDB file. A window's rows stream into a temporary CSV file in the
  * canonical text form (memory stays flat), then one transaction deletes the window's old rows,
  * bulk-loads the file with DuckDB's parallel CSV reader and refreshes the dimensions.
- * Parsing of several windows overlaps; the transactions themselves run one at a time.
+ * Parsing of several windows overlaps; the transactions run one at a time, and windows that are
+ * ready together share one (group commit, see drain()).
+ *
+ * Rows from the report reader arrive as canonical CSV bytes straight away (see canonicalCsv in
+ * report-reader.ts): no row arrays, no strings per cell. Any other row source is written here.
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { LOADED_COLUMNS, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, type ReportRow } from '../model/schema.js';
+import { LOADED_COLUMNS, type LoadedColumn, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, type ReportRow } from '../model/schema.js';
+import { canonicalCsv } from '../rakuten/report-reader.js';
 import { columnList, csvField, dimensionTables, type TypeMap } from './render.js';
 import { inTransaction, openDuckDb, releaseDuckDb, SerialConnection } from './duckdb-connection.js';
 import type { Coverage, DayTotals, TopEntry, Warehouse, WindowLoad } from './types.js';
@@ -25,6 +29,24 @@ export const DUCKDB_TYPES: TypeMap = {
 };
 
 const T = REPORT_TABLE.name;
+const TYPE_OF = new Map<string, string>(LOADED_COLUMNS.map((c) => [c.name, DUCKDB_TYPES[c.type]]));
+const LOADED_NAMES: readonly LoadedColumn[] = LOADED_COLUMNS.map((c) => c.name);
+
+/**
+ * Instance settings (measured in docs/BENCHMARKS.md):
+ * - insertion order means nothing for this table (every read groups or sorts); keeping it makes
+ *   DuckDB load a CSV with one thread and buffer it whole: without it the load is parallel (−40%);
+ * - the memory limit keeps the process flat whatever the report size (DuckDB spills beyond it);
+ * - a window is a small transaction: its rows go to the WAL, and a checkpoint later rewrites the
+ *   table's last, partly filled row group. At the default 16 MB threshold a 1M-row sync
+ *   checkpointed ~15 times, each rewriting up to a row group (commit time 8 s); at 256 MB it
+ *   checkpoints about once per 1M rows (1.3 s) and the WAL a crash must replay stays bounded.
+ */
+export const DUCKDB_SETTINGS: Record<string, string> = {
+  preserve_insertion_order: 'false',
+  memory_limit: '128MB',
+  checkpoint_threshold: '256MB',
+};
 
 export class DuckDbWarehouse implements Warehouse {
   readonly kind = 'duckdb';
@@ -37,6 +59,7 @@ export class DuckDbWarehouse implements Warehouse {
     mkdirSync(tempDir, { recursive: true, mode: 0o700 });
     const w = new DuckDbWarehouse(path, tempDir);
     w.conn = await SerialConnection.open(await openDuckDb(path));
+    for (const [k, v] of Object.entries(DUCKDB_SETTINGS)) await w.conn.run(`SET ${k} = '${v.replace(/'/g, "''")}'`);
     return w;
   }
 
@@ -52,31 +75,77 @@ export class DuckDbWarehouse implements Warehouse {
   async replaceWindow(load: WindowLoad, rows: AsyncIterable<ReportRow[]>): Promise<number> {
     const file = join(this.tempDir, `rakuten-window-${process.pid}-${randomUUID()}.csv`);
     try {
-      const count = await writeCsv(file, rows);
-      await this.conn.exclusive((c) =>
-        inTransaction(c, async () => {
-          await c.run(`DELETE FROM ${T} WHERE _connector = $1 AND _date BETWEEN $2::DATE AND $3::DATE`, [load.connector, load.start, load.end]);
-          if (count > 0) {
-            const cols = LOADED_COLUMNS.map((col) => `'${col.name}': '${DUCKDB_TYPES[col.type]}'`).join(', ');
-            const names = LOADED_COLUMNS.map((col) => col.name).join(', ');
-            await c.run(
-              `INSERT INTO ${T} (_connector, ${names}, _synced_at, _sync_id)
-               SELECT $1, ${names}, $2::TIMESTAMP, $3
-               FROM read_csv('${file.replace(/'/g, "''")}', header = false, delim = ',', quote = '"', escape = '"',
-                             nullstr = '', columns = {${cols}}, auto_detect = false)`,
-              [load.connector, load.syncedAt.toISOString().replace('T', ' ').replace('Z', ''), load.syncId],
-            );
-            await this.refreshDimensions(c, load);
-          }
-        }),
-      );
-      return count;
+      const csv = await writeCsv(file, rows);
+      return await new Promise<number>((resolve, reject) => {
+        this.pending.push({ load, file, ...csv, resolve, reject });
+        this.drain();
+      });
     } finally {
       await rm(file, { force: true });
     }
   }
 
-  private async refreshDimensions(c: Parameters<Parameters<SerialConnection['exclusive']>[0]>[0], load: WindowLoad): Promise<void> {
+  /**
+   * Windows whose files are ready while a transaction runs wait here, and the next transaction
+   * takes them all (group commit): per-transaction costs — the commit's WAL flush, the dimension
+   * refresh, statement overheads — are paid once per group instead of once per window. Each
+   * window is still replaced whole or not at all; if a group fails, its windows are retried one
+   * by one, so only a window that fails alone reports an error.
+   */
+  private pending: PendingLoad[] = [];
+  private draining = false;
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    void (async () => {
+      while (this.pending.length > 0) {
+        const group = takeGroup(this.pending);
+        try {
+          await this.loadGroup(group);
+          for (const g of group) g.resolve(g.count);
+        } catch (e) {
+          if (group.length === 1) group[0]!.reject(e);
+          else {
+            for (const g of group) {
+              await this.loadGroup([g]).then(() => g.resolve(g.count), (err: unknown) => g.reject(err));
+            }
+          }
+        }
+      }
+      this.draining = false;
+    })();
+  }
+
+  private loadGroup(group: PendingLoad[]): Promise<void> {
+    return this.conn.exclusive((c) =>
+      inTransaction(c, async () => {
+        for (const g of group) {
+          const { load } = g;
+          await c.run(`DELETE FROM ${T} WHERE _connector = $1 AND _date BETWEEN $2::DATE AND $3::DATE`, [load.connector, load.start, load.end]);
+          if (g.count === 0) continue;
+          const cols = g.columns.map((name) => `'${name}': '${TYPE_OF.get(name)}'`).join(', ');
+          const names = g.columns.join(', ');
+          // _date: in the file, or the window's day, or the row's transaction date (see CsvPart).
+          const date = g.columns.includes('_date') ? '' : g.day === null ? ', transaction_date' : `, '${g.day}'::DATE`;
+          await c.run(
+            `INSERT INTO ${T} (_connector, ${names}${date ? ', _date' : ''}, _synced_at, _sync_id)
+             SELECT $1, ${names}${date}, $2::TIMESTAMP, $3
+             FROM read_csv('${g.file.replace(/'/g, "''")}', header = false, delim = ',', quote = '"', escape = '"', new_line = '\\n',
+                           nullstr = '', columns = {${cols}}, auto_detect = false, ${readBuffers(g.maxLine)})`,
+            [load.connector, load.syncedAt.toISOString().replace('T', ' ').replace('Z', ''), load.syncId],
+          );
+        }
+        // Dimensions only see windows that brought rows (as before: an emptied window leaves them).
+        await this.refreshDimensions(c, group.filter((g) => g.count > 0).map((g) => g.load));
+      }),
+    );
+  }
+
+  private async refreshDimensions(c: Parameters<Parameters<SerialConnection['exclusive']>[0]>[0], loads: WindowLoad[]): Promise<void> {
+    if (loads.length === 0) return;
+    const where = loads.map((_, i) => `(_connector = $${3 * i + 1} AND _date BETWEEN $${3 * i + 2}::DATE AND $${3 * i + 3}::DATE)`).join(' OR ');
+    const params = loads.flatMap((l) => [l.connector, l.start, l.end]);
     for (const { table, def } of dimensionTables()) {
       const day = 'coalesce(transaction_date, _date)';
       const urlSel = def.url ? `, arg_max(${def.url}, ${day}) AS url` : '';
@@ -85,13 +154,13 @@ export class DuckDbWarehouse implements Warehouse {
       await c.run(
         `INSERT INTO ${table} (_connector, id, name${urlCol}, first_seen, last_seen)
          SELECT _connector, ${def.id}, arg_max(${def.name}, ${day})${urlSel}, min(${day}), max(${day})
-         FROM ${T} WHERE _connector = $1 AND _date BETWEEN $2::DATE AND $3::DATE AND ${def.id} IS NOT NULL
+         FROM ${T} WHERE (${where}) AND ${def.id} IS NOT NULL
          GROUP BY _connector, ${def.id}
          ON CONFLICT (_connector, id) DO UPDATE SET
            name = CASE WHEN excluded.last_seen >= ${table}.last_seen THEN excluded.name ELSE ${table}.name END${urlSet},
            first_seen = least(${table}.first_seen, excluded.first_seen),
            last_seen = greatest(${table}.last_seen, excluded.last_seen)`,
-        [load.connector, load.start, load.end],
+        params,
       );
     }
   }
@@ -154,30 +223,86 @@ export class DuckDbWarehouse implements Warehouse {
   }
 }
 
-/** Stream rows to a CSV file in canonical text; returns the row count. */
-async function writeCsv(file: string, rows: AsyncIterable<ReportRow[]>): Promise<number> {
-  const out = createWriteStream(file, { mode: 0o600 });
-  const failed = new Promise<never>((_, reject) => out.once('error', reject));
-  failed.catch(() => undefined);
+interface PendingLoad {
+  load: WindowLoad;
+  file: string;
+  count: number;
+  columns: readonly LoadedColumn[];
+  day: string | null;
+  maxLine: number;
+  resolve(rows: number): void;
+  reject(err: unknown): void;
+}
+
+/** Most windows one transaction takes. */
+const MAX_GROUP = 8;
+
+/**
+ * The next group from the queue, in order: stops before a window that overlaps one already taken
+ * (same connector, shared days), so two loads of the same days still apply in order.
+ */
+function takeGroup(queue: PendingLoad[]): PendingLoad[] {
+  const group: PendingLoad[] = [];
+  while (queue.length > 0 && group.length < MAX_GROUP) {
+    const next = queue[0]!.load;
+    if (group.some((g) => g.load.connector === next.connector && g.load.start <= next.end && next.start <= g.load.end)) break;
+    group.push(queue.shift()!);
+  }
+  return group;
+}
+
+/**
+ * read_csv buffer options for a file whose longest line is maxLine bytes. DuckDB reads the file in
+ * buffers that must hold a whole line; its default (16 × 2 MiB) costs memory and time for nothing on
+ * ordinary rows, while a report record may be up to 4 MiB (more once quoted).
+ */
+function readBuffers(maxLine: number): string {
+  const line = Math.max(1024 * 1024, maxLine + 1024);
+  return `max_line_size = ${line}, buffer_size = ${Math.max(4 * 1024 * 1024, 2 * line)}`;
+}
+
+/**
+ * Stream a window to a CSV file in canonical text; returns the row count and the file's columns.
+ * Rows from the report reader come as canonical CSV already (in the report's column order);
+ * other sources are written in the data model's order.
+ */
+async function writeCsv(
+  file: string, rows: AsyncIterable<ReportRow[]>,
+): Promise<{ count: number; columns: readonly LoadedColumn[]; day: string | null; maxLine: number }> {
+  const fh = await open(file, 'w', 0o600);
   let count = 0;
+  let maxLine = 0;
+  let day: string | null = null;
+  let columns: readonly LoadedColumn[] = LOADED_NAMES;
   try {
-    for await (const batch of rows) {
-      let text = '';
-      for (const row of batch) {
-        let line = '';
-        for (let i = 0; i < row.length; i++) {
-          const v = row[i];
-          if (i > 0) line += ',';
-          if (v !== null && v !== undefined) line += csvField(v);
-        }
-        text += line + '\n';
+    const csv = canonicalCsv(rows);
+    if (csv) {
+      for await (const part of csv) {
+        await fh.writev(part.chunks);
+        count += part.rows;
+        columns = part.columns;
+        day = part.day;
+        maxLine = part.maxLine;
       }
-      count += batch.length;
-      if (!out.write(text)) await Promise.race([once(out, 'drain'), failed]);
+    } else {
+      for await (const batch of rows) {
+        let text = '';
+        for (const row of batch) {
+          let line = '';
+          for (let i = 0; i < row.length; i++) {
+            const v = row[i];
+            if (i > 0) line += ',';
+            if (v !== null && v !== undefined) line += csvField(v);
+          }
+          text += line + '\n';
+          if (line.length >= maxLine / 3) maxLine = Math.max(maxLine, Buffer.byteLength(line) + 1);
+        }
+        count += batch.length;
+        await fh.write(text);
+      }
     }
   } finally {
-    out.end();
-    await Promise.race([once(out, 'close'), failed]);
+    await fh.close();
   }
-  return count;
+  return { count, columns, day, maxLine };
 }

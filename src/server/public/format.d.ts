@@ -1,0 +1,10 @@
+export function groupDigits(intPart: string): string;
+export function formatDecimal(s: string, minFrac?: number): string;
+export function formatMoney(s: string): string;
+export function formatCount(s: string): string;
+export function formatCompact(n: number): string;
+export function niceScale(max: number, ticks?: number): { max: number; step: number };
+export function shortDay(day: string): string;
+export function formatDuration(ms: number | null | undefined): string;
+export function relativeTime(iso: string | null | undefined, now?: number): string;
+export function localDateTime(iso: string | null | undefined): string;

@@ -1,0 +1,88 @@
+// Number and time formatting for the web app. Pure functions, no DOM: the tests import them too.
+// Decimals arrive as exact strings from the warehouse and are formatted as strings: no floats.
+
+/** "1234567" → "1,234,567". */
+export function groupDigits(intPart) {
+  return intPart.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/**
+ * An exact decimal string for display: thousands separators, at least `minFrac` decimals,
+ * trailing zeros beyond them dropped, nothing rounded. "1424355.9200" → "1,424,355.92";
+ * "12.3450" → "12.345"; "7" → "7.00".
+ */
+export function formatDecimal(s, minFrac = 2) {
+  const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(String(s).trim());
+  if (!m) return String(s);
+  const int = (m[2] || '0').replace(/^0+(?=\d)/, '');
+  let frac = (m[3] || '').replace(/0+$/, '');
+  if (frac.length < minFrac) frac = frac.padEnd(minFrac, '0');
+  const neg = m[1] && (/[1-9]/.test(int) || /[1-9]/.test(frac));
+  return `${neg ? '-' : ''}${groupDigits(int)}${frac ? `.${frac}` : ''}`;
+}
+
+export const formatMoney = (s) => formatDecimal(s, 2);
+export const formatCount = (s) => formatDecimal(s, 0);
+
+/** Axis labels: 1200 → "1.2k", 3400000 → "3.4M". */
+export function formatCompact(n) {
+  const a = Math.abs(n);
+  const fmt = (v, unit) => `${Number(v.toFixed(v < 10 ? 1 : 0))}${unit}`;
+  if (a >= 1e9) return fmt(n / 1e9, 'B');
+  if (a >= 1e6) return fmt(n / 1e6, 'M');
+  if (a >= 1e3) return fmt(n / 1e3, 'k');
+  return String(Number(n.toFixed(a < 10 && a % 1 ? 1 : 0)));
+}
+
+/** A round axis maximum and step for values up to `max`. */
+export function niceScale(max, ticks = 4) {
+  if (!(max > 0)) return { max: ticks, step: 1 };
+  const raw = max / ticks;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? 10 * mag;
+  return { max: step * Math.ceil(max / step - 1e-9), step };
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** "2026-11-03" → "Nov 3" (no time zone involved). */
+export function shortDay(day) {
+  const [, m, d] = day.split('-');
+  return `${MONTHS[Number(m) - 1]} ${Number(d)}`;
+}
+
+/** "3.2 s", "4 min 05 s", "2 h 03 min". */
+export function formatDuration(ms) {
+  if (ms == null || !Number.isFinite(ms)) return '–';
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(Math.round(s % 60)).padStart(2, '0')} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+/** "5 min ago", "in 3 h", "just now". */
+export function relativeTime(iso, now = Date.now()) {
+  if (!iso) return 'never';
+  const diff = Date.parse(iso) - now;
+  const a = Math.abs(diff);
+  if (a < 45_000) return diff < 0 ? 'just now' : 'in a moment';
+  const units = [[86_400_000, 'day'], [3_600_000, 'h'], [60_000, 'min']];
+  for (const [size, unit] of units) {
+    if (a >= size) {
+      const n = Math.round(a / size);
+      const label = unit === 'day' ? (n === 1 ? 'day' : 'days') : unit;
+      return diff < 0 ? `${n} ${label} ago` : `in ${n} ${label}`;
+    }
+  }
+  return diff < 0 ? 'just now' : 'in a moment';
+}
+
+/** "2026-11-27 06:00" in the viewer's local time. */
+export function localDateTime(iso) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
