@@ -4,7 +4,7 @@
  */
 import { openDuckDb, releaseDuckDb, SerialConnection } from './duckdb-connection.js';
 import type { ConnectorRecord, RunRecord, StateStore } from './types.js';
-import { connectorFromRow, runFromRow, RUN_COLUMNS, STATE_DDL } from './state-sql.js';
+import { connectorFromRow, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from './state-sql.js';
 
 export class DuckDbStateStore implements StateStore {
   readonly kind = 'duckdb';
@@ -59,23 +59,13 @@ export class DuckDbStateStore implements StateStore {
   }
 
   async startRun(run: RunRecord): Promise<void> {
-    await this.conn.run(
-      `INSERT INTO rakuten_sync_runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
-      [run.id, run.connector, run.startedAt, run.finishedAt, run.status, run.rangeStart, run.rangeEnd, run.windowsTotal,
-        run.windowsDone, run.rows, run.error, run.worker],
-    );
+    const q = runInsertSql(run);
+    await this.conn.run(q.sql, q.values);
   }
 
   async updateRun(id: string, patch: Partial<Omit<RunRecord, 'id' | 'connector'>>): Promise<void> {
-    const sets: string[] = [];
-    const values: (string | number | null)[] = [id];
-    for (const [k, v] of Object.entries(patch)) {
-      const col = k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
-      if (!RUN_COLUMNS.includes(col)) continue;
-      values.push(v as string | number | null);
-      sets.push(`${col} = $${values.length}`);
-    }
-    if (sets.length) await this.conn.run(`UPDATE rakuten_sync_runs SET ${sets.join(', ')} WHERE id = $1`, values);
+    const q = runUpdateSql(id, patch);
+    if (q) await this.conn.run(q.sql, q.values);
   }
 
   async listRuns(connector: string | null, limit: number): Promise<RunRecord[]> {

@@ -51,3 +51,27 @@ export function runFromRow(r: Record<string, unknown>): RunRecord {
     worker: String(r.worker),
   };
 }
+
+type SqlValue = string | number | null;
+
+/** INSERT of a new run, with $n parameters (DuckDB and PostgreSQL alike). */
+export function runInsertSql(run: RunRecord): { sql: string; values: SqlValue[] } {
+  return {
+    sql: `INSERT INTO rakuten_sync_runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+    values: [run.id, run.connector, run.startedAt, run.finishedAt, run.status, run.rangeStart, run.rangeEnd, run.windowsTotal,
+      run.windowsDone, run.rows, run.error, run.worker],
+  };
+}
+
+/** UPDATE of a run's changed fields (camelCase → snake_case columns); null when nothing to set. */
+export function runUpdateSql(id: string, patch: Partial<Omit<RunRecord, 'id' | 'connector'>>): { sql: string; values: SqlValue[] } | null {
+  const sets: string[] = [];
+  const values: SqlValue[] = [id];
+  for (const [k, v] of Object.entries(patch)) {
+    const col = k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+    if (!RUN_COLUMNS.includes(col) || col === 'id' || col === 'connector' || v === undefined) continue;
+    values.push(v as SqlValue);
+    sets.push(`${col} = $${values.length}`);
+  }
+  return sets.length ? { sql: `UPDATE rakuten_sync_runs SET ${sets.join(', ')} WHERE id = $1`, values } : null;
+}
