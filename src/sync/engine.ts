@@ -7,7 +7,6 @@
  *   nothing: the next run starts at (cursor − lookback) and re-replaces what may have changed;
  * - retryable failures back off and retry; anything else stops the run at once.
  */
-import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { openReport, type RequestOptions } from '../rakuten/client.js';
 import { readReport } from '../rakuten/report-reader.js';
@@ -18,6 +17,7 @@ import { redact } from '../util/secrets.js';
 import type { ConnectorRecord, RunRecord, StateStore, Warehouse } from '../warehouse/types.js';
 import { planWindows, syncRange, type Window } from './plan.js';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js';
+import { isDeadLocalWorker, makeWorkerId } from './worker.js';
 
 export interface SyncOptions {
   /** Explicit range (backfill). */
@@ -39,7 +39,8 @@ export type SyncEvent =
   | { type: 'warning'; message: string }
   | { type: 'end'; run: RunRecord };
 
-export const WORKER_ID = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+/** `host:pid:bootid:pidns:nonce` (see worker.ts): enough to tell whether the pid can be checked from here. */
+export const WORKER_ID = makeWorkerId();
 
 export interface SyncContext {
   warehouse: Warehouse;
@@ -106,11 +107,15 @@ export async function runSync(ctx: SyncContext, connector: ConnectorRecord, sour
   }
 }
 
-/** Take the lease, or explain who has it. A holder on this host whose process is gone is taken over. */
+/**
+ * Take the lease, or explain who has it. A holder provably gone (same host, boot and PID
+ * namespace as us, pid no longer there) is taken over at once; any other holder keeps the lease
+ * until it expires.
+ */
 async function takeLease(state: StateStore, name: string, worker: string, ttl: number): Promise<void> {
   if (await state.acquireLease(name, worker, ttl)) return;
   const holder = await state.leaseHolder(name);
-  if (holder && isDeadLocalProcess(holder.owner)) {
+  if (holder && isDeadLocalWorker(holder.owner)) {
     await state.releaseLease(name, holder.owner);
     if (await state.acquireLease(name, worker, ttl)) return;
   }
@@ -120,22 +125,10 @@ async function takeLease(state: StateStore, name: string, worker: string, ttl: n
   });
 }
 
-/** The connector's lease holder, ignoring a holder on this host whose process is gone. */
+/** The connector's lease holder, ignoring a holder provably gone (same host, boot and PID namespace, pid not there). */
 export async function liveLeaseHolder(state: StateStore, name: string): Promise<{ owner: string; expiresAt: string } | undefined> {
   const holder = await state.leaseHolder(name);
-  return holder && !isDeadLocalProcess(holder.owner) ? holder : undefined;
-}
-
-function isDeadLocalProcess(owner: string): boolean {
-  const [host, pid] = owner.split(':');
-  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
-  if (Number(pid) === process.pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return holder && !isDeadLocalWorker(holder.owner) ? holder : undefined;
 }
 
 async function loadWindows(
