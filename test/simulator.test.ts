@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import {
   ACME_TOKEN,
   DEMO_TOKEN,
@@ -192,6 +193,30 @@ async function getBytes(url: string, init?: RequestInit): Promise<{ res: Respons
   // arrayBuffer(), not text(): text() silently strips the BOM.
   const buf = Buffer.from(await res.arrayBuffer());
   return { res, buf, ms: performance.now() - t0 };
+}
+
+/** A raw GET (no automatic decompression): status, headers, the body's bytes and how many pieces they came in. */
+function rawGet(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; buf: Buffer; chunks: number }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, buf: Buffer.concat(parts), chunks: parts.length }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+/** What a gunzip stream produces before it fails, and the failure. */
+function gunzipUntilError(buf: Buffer): Promise<{ out: Buffer; err: (Error & { code?: string }) | undefined }> {
+  return new Promise((resolve) => {
+    const z = createGunzip();
+    const parts: Buffer[] = [];
+    z.on('data', (c: Buffer) => parts.push(c));
+    z.on('end', () => resolve({ out: Buffer.concat(parts), err: undefined }));
+    z.on('error', (err) => resolve({ out: Buffer.concat(parts), err }));
+    z.end(buf);
+  });
 }
 
 /** requests() entries are recorded on the server's 'close' event; give it a tick to land. */
@@ -567,6 +592,93 @@ describe('rakuten simulator', () => {
       assert.ok(performance.now() - t0 < 1000, 'close() is prompt with a hung socket open');
       assert.equal(await pending, 'failed');
       assert.equal(s2.faultCounts().hang, 2);
+    });
+
+    it('trickle sends the normal body a byte at a time, and stops when the client leaves', async () => {
+      const s = await startSimulator({ today: TODAY, rowsPerDay: 1 });
+      try {
+        const u = reportUrl(s, 'affiliate-report', { token: ACME_TOKEN, start_date: '2026-01-02', end_date: '2026-01-02' });
+        const normal = await rawGet(u);
+        s.addFaults([{ kind: 'trickle', delayMs: 3 }]);
+        const slow = await rawGet(u);
+        assert.equal(slow.status, 200);
+        assert.match(String(slow.headers['content-type']), /^text\/csv/);
+        assert.ok(slow.buf.equals(normal.buf), 'the same valid CSV');
+        assert.ok(slow.chunks > 50 && slow.chunks > normal.chunks * 10, `${slow.buf.length} bytes in ${slow.chunks} pieces`);
+        // A client that gives up ends the trickle (the server does not write on for minutes).
+        s.addFaults([{ kind: 'trickle', delayMs: 50 }]);
+        await assert.rejects(fetch(u, { signal: AbortSignal.timeout(300) }).then((r) => r.arrayBuffer()));
+        await settle();
+        await new Promise((r) => setTimeout(r, 100));
+        const e = s.requests().at(-1);
+        assert.deepEqual([e?.status, e?.fault, e?.aborted], [200, 'trickle', true]);
+        assert.equal(s.faultCounts().trickle, 2);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('huge sends a valid-looking CSV of about sizeBytes', async () => {
+      const size = 3 * 1024 * 1024;
+      sim.addFaults([{ kind: 'huge', sizeBytes: size }]);
+      const { res, buf } = await getBytes(url());
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/csv/);
+      assert.ok(buf.length >= size && buf.length < size + 1.5 * 1024 * 1024, `${buf.length} bytes`);
+      const p = parseBody(buf, false); // BOM, strict RFC-4180, every row as wide as the header
+      assert.deepEqual(p.header, CANONICAL);
+      assert.ok(p.rows.length > 5000, `${p.rows.length} rows`);
+      for (const r of p.rows) {
+        const d = isoFromMdy(r[0]!);
+        assert.ok(d >= '2026-01-01' && d <= '2026-01-10', d);
+      }
+      // A day after "today" (normally empty) gets rows of that day; summary lines stay in front.
+      sim.addFaults([{ kind: 'huge', sizeBytes: 100_000 }]);
+      const future = await getBytes(acme('affiliate-report', { start_date: '2026-02-01', end_date: '2026-02-01', include_summary: 'Y' }));
+      assert.ok(future.buf.length >= 100_000);
+      const f = parseBody(future.buf, true);
+      assert.equal(f.summary[0]?.[0], 'Report Name');
+      assert.ok(f.rows.length > 100);
+      assert.ok(f.rows.every((r) => isoFromMdy(r[0]!) === '2026-02-01'));
+    });
+
+    it('badgzip: a gzip body (whatever the request accepts) that is corrupt halfway', async () => {
+      const normal = await rawGet(url());
+      sim.addFaults([{ kind: 'badgzip' }]);
+      const bad = await rawGet(url());
+      assert.equal(bad.status, 200);
+      assert.equal(bad.headers['content-encoding'], 'gzip');
+      assert.throws(() => gunzipSync(bad.buf), (e: Error & { code?: string }) => e.code === 'Z_DATA_ERROR');
+      const { out, err } = await gunzipUntilError(bad.buf);
+      assert.equal(err?.code, 'Z_DATA_ERROR');
+      // The valid first member decodes to the start of the report (zlib drops what it had not handed out yet).
+      assert.ok(out.length > 0 && out.length <= Math.floor(normal.buf.length / 2), `${out.length} bytes decoded`);
+      assert.ok(out.equals(normal.buf.subarray(0, out.length)), 'a prefix of the report');
+    });
+
+    it('gzip option: compressed CSV and errors for clients that accept gzip, identity otherwise', async () => {
+      const s = await startSimulator({ today: TODAY, gzip: true });
+      try {
+        const u = reportUrl(s, 'affiliate-report', { token: ACME_TOKEN, start_date: '2026-01-01', end_date: '2026-01-03' });
+        const plain = await rawGet(u);
+        assert.equal(plain.headers['content-encoding'], undefined);
+        const gz = await rawGet(u, { 'accept-encoding': 'br, gzip, deflate' });
+        assert.equal(gz.headers['content-encoding'], 'gzip');
+        assert.match(String(gz.headers.vary), /accept-encoding/i);
+        assert.ok(gz.buf.length < plain.buf.length / 2, 'compressed');
+        assert.ok(gunzipSync(gz.buf).equals(plain.buf), 'the same bytes once decoded');
+        assert.equal((await rawGet(u, { 'accept-encoding': 'gzip;q=0, br' })).headers['content-encoding'], undefined, 'q=0 refuses gzip');
+        assert.equal((await rawGet(u, { 'accept-encoding': '*' })).headers['content-encoding'], 'gzip');
+        const err = await rawGet(reportUrl(s, 'affiliate-report', { token: 'tok_wrong_1234567890abcdef', start_date: '2026-01-01', end_date: '2026-01-01' }), { 'accept-encoding': 'gzip' });
+        assert.equal(err.status, 401);
+        assert.equal(err.headers['content-encoding'], 'gzip');
+        assert.equal((JSON.parse(gunzipSync(err.buf).toString()) as { errors: Array<{ code: string }> }).errors[0]?.code, 'INVALID_TOKEN');
+        assert.ok(Buffer.from(await (await fetch(u)).arrayBuffer()).equals(plain.buf), 'fetch decodes it transparently');
+      } finally {
+        await s.close();
+      }
+      // Off by default: identity even when gzip is accepted.
+      assert.equal((await rawGet(url(), { 'accept-encoding': 'gzip' })).headers['content-encoding'], undefined);
     });
 
     it('random faults are reproducible for a given seed', async () => {

@@ -4,7 +4,7 @@
  * it proves the host answers, the token is accepted, the answer is the CSV report, the
  * columns are there and the rows parse.
  */
-import { openReport, type RequestOptions } from '../rakuten/client.js';
+import { DEFAULT_TEST_DEADLINE_MS, formatDuration, openReport, type RequestOptions } from '../rakuten/client.js';
 import { readReport } from '../rakuten/report-reader.js';
 import { parseReportUrl, type ReportSource } from '../rakuten/url.js';
 import { addDays, todayIn } from '../util/days.js';
@@ -64,11 +64,26 @@ export async function saveAndTestChecks(input: string | ReportSource, opts: { re
   // Process-date rows carry earlier transaction dates: only a one-day request assigns them a day.
   const start = source.dateType === 'process' ? end : addDays(end, -1);
   let rows = 0;
+  // Whatever the server does (hangs, trickles a byte a second, sends gigabytes), the user gets an
+  // answer within the test deadline: it bounds every attempt and the wait between them.
+  const deadlineMs = opts.request?.testDeadlineMs ?? DEFAULT_TEST_DEADLINE_MS;
+  const overall = new AbortController();
+  const timer = setTimeout(() => overall.abort(new ConnectorError('timeout', `Save & Test gave up after ${formatDuration(deadlineMs)}: Rakuten did not send the test report in time`, {
+    hint: 'Rakuten may be slow right now: try Save & Test again later',
+  })), deadlineMs);
+  const outer = opts.request?.signal;
+  const onOuterAbort = () => overall.abort(outer?.reason);
+  if (outer?.aborted) onOuterAbort();
+  else outer?.addEventListener('abort', onOuterAbort, { once: true });
+  /** The last attempt got a CSV answer: a timeout after that is about the body, not about reaching Rakuten. */
+  let answered = false;
   try {
     // One quick retry for a passing hiccup; a user is waiting for the answer.
     await withRetry({ maxAttempts: 2, baseMs: 500, maxMs: 2000 }, async () => {
       rows = 0;
-      const res = await openReport(source, start, end, { headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000, ...opts.request });
+      answered = false;
+      const res = await openReport(source, start, end, { headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000, ...opts.request, signal: overall.signal });
+      answered = true;
       try {
         for await (const batch of readReport(res.body, {
           dateFormat: source.dateFormat, dateType: source.dateType, start, end,
@@ -81,9 +96,14 @@ export async function saveAndTestChecks(input: string | ReportSource, opts: { re
         res.abort();
         throw e;
       }
-    });
+    }, { signal: overall.signal });
   } catch (e) {
-    return { ...finish(FAILS[(e as ConnectorError).kind] ?? 'csv', e, warnings), source };
+    const kind = (e as ConnectorError).kind;
+    const failed = kind === 'timeout' && answered ? 'csv' : FAILS[kind] ?? 'csv';
+    return { ...finish(failed, e, warnings), source };
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
   }
   return {
     ok: true,

@@ -2,8 +2,20 @@
 // random faults. Only valid report requests consume faults (see server.ts).
 import { Rng } from './prng.js';
 
+/** Faults a client gets past by retrying; random faults draw from these (all but 'hang') by default. */
 export const FAULT_KINDS = ['429', '500', '502', '503', 'hang', 'truncate', 'html', 'slow', 'reset'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * Faults that test a client's limits and decoding: a body trickling a byte at a time, a huge body,
+ * a corrupt gzip body. Queued explicitly (or listed in random kinds); never drawn by default.
+ */
+export const LIMIT_FAULT_KINDS = ['trickle', 'huge', 'badgzip'] as const;
+export const ALL_FAULT_KINDS = [...FAULT_KINDS, ...LIMIT_FAULT_KINDS] as const;
+export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
+
+/** 'huge' default size: above the connector's default limit per request (1 GiB), still finite. */
+export const HUGE_DEFAULT_BYTES = 2 * 1024 ** 3;
+/** 'trickle' default: one byte per 100 ms. */
+export const TRICKLE_DEFAULT_MS = 100;
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -11,8 +23,10 @@ export interface FaultSpec {
   times?: number;
   /** 429 only; default 1 */
   retryAfterSec?: number;
-  /** slow only; default 1500 */
+  /** slow: delay before answering, default 1500; trickle: ms between two bytes, default 100 */
   delayMs?: number;
+  /** huge only: body size in bytes (before compression), default 2 GiB */
+  sizeBytes?: number;
   match?: { token?: string; report?: string; startDate?: string };
 }
 
@@ -30,15 +44,15 @@ export interface FaultTarget {
 }
 
 export function isFaultKind(s: unknown): s is FaultKind {
-  return typeof s === 'string' && (FAULT_KINDS as readonly string[]).includes(s);
+  return typeof s === 'string' && (ALL_FAULT_KINDS as readonly string[]).includes(s);
 }
 
 /** Throws on malformed specs (admin API input). */
 export function validateFaultSpec(f: unknown): FaultSpec {
   if (typeof f !== 'object' || f === null) throw new Error('fault must be an object');
   const o = f as { kind?: unknown; match?: unknown; [k: string]: unknown };
-  if (!isFaultKind(o.kind)) throw new Error(`unknown fault kind (expected one of ${FAULT_KINDS.join(', ')})`);
-  for (const k of ['times', 'retryAfterSec', 'delayMs'] as const) {
+  if (!isFaultKind(o.kind)) throw new Error(`unknown fault kind (expected one of ${ALL_FAULT_KINDS.join(', ')})`);
+  for (const k of ['times', 'retryAfterSec', 'delayMs', 'sizeBytes'] as const) {
     const v = o[k];
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new Error(`${k} must be a non-negative number`);
   }
@@ -58,7 +72,7 @@ interface Queued {
 
 export class FaultInjector {
   private queue: Queued[] = [];
-  private readonly counts: Record<string, number> = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0]));
+  private readonly counts: Record<string, number> = Object.fromEntries(ALL_FAULT_KINDS.map((k) => [k, 0]));
   private readonly random?: { rate: number; rng: Rng; kinds: FaultKind[] };
 
   constructor(random?: RandomFaults) {

@@ -8,7 +8,7 @@ import { SimState, type RequestLogEntry } from './state.js';
 
 export type { DateType, DayTotals } from './data.js';
 export type { FaultKind, FaultSpec, RandomFaults } from './faults.js';
-export { FAULT_KINDS } from './faults.js';
+export { ALL_FAULT_KINDS, FAULT_KINDS, HUGE_DEFAULT_BYTES, LIMIT_FAULT_KINDS, TRICKLE_DEFAULT_MS } from './faults.js';
 export type { ColumnSetKind, SimAccount, SimReport } from './fixtures.js';
 export {
   ACME_TOKEN,
@@ -34,6 +34,11 @@ export interface SimulatorOptions {
   /** default DEFAULT_ACCOUNTS */
   accounts?: SimAccount[];
   randomFaults?: RandomFaults;
+  /**
+   * Answer report requests (CSV and JSON/text errors) gzip-compressed when their Accept-Encoding
+   * allows gzip, like a CDN in front of the API. Default false: identity bodies for every client.
+   */
+  gzip?: boolean;
 }
 
 export interface Simulator {
@@ -55,6 +60,7 @@ export async function startSimulator(o: SimulatorOptions = {}): Promise<Simulato
   const stateOpts: ConstructorParameters<typeof SimState>[1] = { seed: o.seed ?? 42, rowsPerDay: o.rowsPerDay ?? 40 };
   if (o.today !== undefined) stateOpts.today = o.today;
   if (o.randomFaults !== undefined) stateOpts.randomFaults = o.randomFaults;
+  if (o.gzip !== undefined) stateOpts.gzip = o.gzip;
   const state = new SimState(o.accounts ?? DEFAULT_ACCOUNTS, stateOpts);
   const server = createSimServer(state);
 

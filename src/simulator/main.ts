@@ -1,8 +1,8 @@
 // CLI: node --import tsx src/simulator/main.ts [--port 8787] [--host 127.0.0.1] [--seed 42]
-//   [--rows-per-day 40] [--today YYYY-MM-DD] [--fault-rate 0.1 --fault-seed 1 [--fault-kinds 429,500,slow]]
+//   [--rows-per-day 40] [--today YYYY-MM-DD] [--fault-rate 0.1 --fault-seed 1 [--fault-kinds 429,500,slow]] [--gzip]
 // The first stdout line is always "simulator listening on <url>" (tests/demo parse it).
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, type FaultKind } from './faults.js';
+import { ALL_FAULT_KINDS, type FaultKind } from './faults.js';
 import { DEFAULT_ACCOUNTS, maskToken } from './fixtures.js';
 import { startSimulator, type SimulatorOptions } from './index.js';
 
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     'fault-rate': { type: 'string' },
     'fault-seed': { type: 'string' },
     'fault-kinds': { type: 'string' },
+    gzip: { type: 'boolean' },
   },
   strict: true,
 });
@@ -36,10 +37,11 @@ if (seed !== undefined) opts.seed = seed;
 const rows = num('rows-per-day', values['rows-per-day']);
 if (rows !== undefined) opts.rowsPerDay = rows;
 if (values.today !== undefined) opts.today = values.today;
+if (values.gzip) opts.gzip = true;
 const rate = num('fault-rate', values['fault-rate']);
 if (rate !== undefined && rate > 0) {
   const kinds = values['fault-kinds']?.split(',').map((k) => k.trim()).filter(Boolean);
-  const bad = kinds?.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+  const bad = kinds?.filter((k) => !(ALL_FAULT_KINDS as readonly string[]).includes(k));
   if (bad?.length) {
     process.stderr.write(`unknown fault kind(s): ${bad.join(', ')}\n`);
     process.exit(2);
@@ -68,5 +70,6 @@ await new Promise<void>((resolve) => process.stdout.write(`simulator listening o
 for (const a of DEFAULT_ACCOUNTS) {
   process.stdout.write(`  account ${a.name}  token ${maskToken(a.token)}  reports: ${Object.keys(a.reports).join(', ')}\n`);
 }
+if (opts.gzip) process.stdout.write('  gzip: on for clients that accept it\n');
 if (opts.randomFaults) process.stdout.write(`  random faults: rate ${opts.randomFaults.rate}, seed ${opts.randomFaults.seed}\n`);
 

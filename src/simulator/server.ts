@@ -1,8 +1,10 @@
 // node:http server (not hono) so faults can hang, truncate or reset sockets
 // and the CSV body can be streamed with real backpressure.
 import http from 'node:http';
+import { pipeline, Readable } from 'node:stream';
+import { createGzip, gzipSync } from 'node:zlib';
 import { csvChunks, headerBlock, recycleChunk, totalRows, type CsvRequest } from './csv-format.js';
-import { LOGIN_HTML, MAINTENANCE_HTML, validateFaultSpec, type FaultSpec } from './faults.js';
+import { HUGE_DEFAULT_BYTES, LOGIN_HTML, MAINTENANCE_HTML, TRICKLE_DEFAULT_MS, validateFaultSpec, type FaultSpec } from './faults.js';
 import { maskToken } from './fixtures.js';
 import { isApiError, parseReportRequest, startIso, type ReportRequest } from './params.js';
 import type { RequestLogEntry, SimState } from './state.js';
@@ -23,22 +25,40 @@ export function maskPath(raw: string): string {
   });
 }
 
+/** Does an Accept-Encoding header allow gzip? (`gzip`, `x-gzip` or `*`, with q > 0) */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  const text = Array.isArray(header) ? header.join(',') : header ?? '';
+  let star = false;
+  for (const part of text.split(',')) {
+    const [name = '', ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const ok = q === undefined || Number(q.slice(2)) > 0;
+    if (name.trim() === 'gzip' || name.trim() === 'x-gzip') return ok;
+    if (name.trim() === '*') star = ok;
+  }
+  return star;
+}
+
+/** Report responses to send gzip-compressed (the simulator's gzip option and the request's Accept-Encoding). */
+const gzipped = new WeakSet<http.ServerResponse>();
+
+/** A small body in one piece, compressed when the response is gzipped. */
+function sendWhole(res: http.ServerResponse, status: number, headers: http.OutgoingHttpHeaders, text: string): void {
+  const gz = gzipped.has(res);
+  const body = gz ? gzipSync(text) : Buffer.from(text);
+  res.writeHead(status, { ...headers, 'Content-Length': body.length, ...(gz ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}) });
+  res.end(body);
+}
+
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
+  sendWhole(res, status, { 'Content-Type': 'application/json; charset=utf-8', ...headers }, JSON.stringify(body));
 }
 
 const apiError = (res: http.ServerResponse, status: number, code: string, message: string, headers?: http.OutgoingHttpHeaders): void =>
   sendJson(res, status, { errors: [{ code, message }] }, headers);
 
 function sendText(res: http.ServerResponse, status: number, type: string, text: string): void {
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
+  sendWhole(res, status, { 'Content-Type': type }, text);
 }
 
 /** Resolves after `ms`, or early if the response is closed (client gone / server closing). */
@@ -109,6 +129,49 @@ function csvRequestFor(state: SimState, r: ReportRequest): CsvRequest {
   };
 }
 
+/** The CSV body, streamed with backpressure; gzip-compressed (as a stream) when the response is gzipped. */
+async function sendCsv(res: http.ServerResponse, chunks: Iterable<Buffer>): Promise<void> {
+  if (gzipped.has(res)) {
+    res.writeHead(200, { ...CSV_HEADERS, 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' });
+    // Chunks are not recycled here: zlib may still hold one after it was handed over.
+    await new Promise<void>((resolve) => pipeline(Readable.from(chunks), createGzip(), res, () => resolve()));
+    return;
+  }
+  res.writeHead(200, CSV_HEADERS);
+  if (await pump(res, chunks)) res.end();
+}
+
+/** The whole normal CSV body of a request, copied out of the pooled chunks. */
+function wholeCsv(state: SimState, r: ReportRequest): Buffer {
+  return Buffer.concat([...csvChunks(csvRequestFor(state, r))]);
+}
+
+/**
+ * 'huge': the header, then the request's rows (at most 2000 of them) over and over until `size`
+ * bytes: valid-looking CSV (rows repeat, all dated inside the window), generated on the fly in
+ * 1 MiB blocks (never held in memory), ending after a whole row.
+ */
+function* hugeChunks(state: SimState, r: ReportRequest, size: number): Generator<Buffer> {
+  const req = csvRequestFor(state, r);
+  const head = Buffer.from(headerBlock(req));
+  // Days after "today" get rows too (as if they had happened), so the body is valid for any window.
+  const rowsReq = { ...req, today: Math.max(req.today, req.to), maxRows: 2000 };
+  let rows = Buffer.concat([...csvChunks(rowsReq)]).subarray(Buffer.byteLength(headerBlock(rowsReq)));
+  // A day the generator gives no rows at all: blank lines, which a CSV reader skips.
+  if (rows.length === 0) rows = Buffer.from('\r\n'.repeat(4096));
+  const block = Buffer.concat(Array.from({ length: Math.max(1, Math.floor((1 << 20) / rows.length)) }, () => rows));
+  yield head;
+  for (let sent = head.length; sent < size; sent += block.length) yield block;
+}
+
+/** 'badgzip': gzip of the first half of the body, then a second gzip member whose data is not deflate. */
+function badGzip(csv: Buffer): Buffer {
+  const first = gzipSync(csv.subarray(0, Math.floor(csv.length / 2)));
+  // gzip member header, then a deflate block of the reserved type 3 (BFINAL=1, BTYPE=11): "invalid block type".
+  const broken = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff, 0x07, 0xff, 0xff, 0xff, 0xff]);
+  return Buffer.concat([first, broken]);
+}
+
 async function serveReport(state: SimState, r: ReportRequest, fault: FaultSpec | undefined, res: http.ServerResponse, req: http.IncomingMessage): Promise<void> {
   switch (fault?.kind) {
     case '429': {
@@ -134,6 +197,29 @@ async function serveReport(state: SimState, r: ReportRequest, fault: FaultSpec |
       await sleep(fault.delayMs ?? 1500, res);
       if (res.destroyed) return;
       break;
+    case 'trickle': {
+      // The whole valid body, one byte per delayMs: never silent for long, never done soon.
+      const csv = wholeCsv(state, r);
+      const gz = gzipped.has(res);
+      const body = gz ? gzipSync(csv) : csv;
+      res.writeHead(200, { ...CSV_HEADERS, ...(gz ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}) });
+      const every = fault.delayMs ?? TRICKLE_DEFAULT_MS;
+      for (let i = 0; i < body.length && !res.destroyed; i++) {
+        res.write(body.subarray(i, i + 1));
+        await sleep(every, res);
+      }
+      if (!res.destroyed) res.end();
+      return;
+    }
+    case 'huge':
+      return sendCsv(res, hugeChunks(state, r, fault.sizeBytes ?? HUGE_DEFAULT_BYTES));
+    case 'badgzip': {
+      // Whatever the request accepts: a server (or proxy) whose compression is broken.
+      const body = badGzip(wholeCsv(state, r));
+      res.writeHead(200, { ...CSV_HEADERS, 'Content-Encoding': 'gzip', 'Content-Length': body.length });
+      res.end(body);
+      return;
+    }
     case 'truncate': {
       const csvReq = csvRequestFor(state, r);
       const rows = totalRows(csvReq);
@@ -151,8 +237,7 @@ async function serveReport(state: SimState, r: ReportRequest, fault: FaultSpec |
     default:
       break;
   }
-  res.writeHead(200, CSV_HEADERS);
-  if (await pump(res, csvChunks(csvRequestFor(state, r)))) res.end();
+  return sendCsv(res, csvChunks(csvRequestFor(state, r)));
 }
 
 function readBody(req: http.IncomingMessage): Promise<unknown> {
@@ -251,6 +336,7 @@ async function handle(state: SimState, req: http.IncomingMessage, res: http.Serv
     state.record(entry);
   });
 
+  if (state.gzip && acceptsGzip(req.headers['accept-encoding'])) gzipped.add(res);
   const m = REPORT_PATH.exec(url.pathname);
   if (!m) return apiError(res, 404, 'NOT_FOUND', 'Unknown endpoint.');
   if (req.method !== 'GET') return apiError(res, 405, 'METHOD_NOT_ALLOWED', 'Only GET is supported.', { Allow: 'GET' });

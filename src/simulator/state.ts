@@ -28,12 +28,15 @@ export class SimState {
   private log: RequestLogEntry[] = [];
   reportRequests = 0;
   readonly accounts: SimAccount[];
+  /** Serve gzip to report requests whose Accept-Encoding allows it. */
+  readonly gzip: boolean;
 
   constructor(
     accounts: SimAccount[],
-    opts: { seed: number; rowsPerDay: number; today?: string; randomFaults?: RandomFaults },
+    opts: { seed: number; rowsPerDay: number; today?: string; randomFaults?: RandomFaults; gzip?: boolean },
   ) {
     this.accounts = accounts;
+    this.gzip = opts.gzip ?? false;
     this.ctx = { seed: opts.seed, rowsPerDay: opts.rowsPerDay };
     for (const a of accounts) this.byToken.set(a.token, a);
     if (opts.today !== undefined) {
