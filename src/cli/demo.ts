@@ -9,7 +9,7 @@ import { describeError } from '../util/errors.js';
 import { formatMoney, fromUnits, toUnits } from '../util/decimal.js';
 import { DEMO_TOKEN, startSimulator } from '../simulator/index.js';
 import { fmtInt, type Output } from './output.js';
-import { requestOptionsFromEnv, retryPolicyFromEnv } from './env.js';
+import { requestOptionsFromEnv, retryPolicyFromEnv } from '../app/options.js';
 
 export async function runDemo(o: { home: string; warehouse?: string; out: Output; days: number; serve: boolean; port: number }): Promise<void> {
   const { out } = o;

@@ -5,12 +5,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { App, type ConnectorInput } from '../app/app.js';
 import type { TestReport } from '../app/save-and-test.js';
+import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv } from '../app/options.js';
+import { LOOKBACK_DAYS, settingsInputProblems, WINDOW_DAYS } from '../app/settings.js';
+import { ConfigError, flagSetting, textSetting, validateEnvironment } from '../util/config.js';
 import { ConnectorError, describeError } from '../util/errors.js';
 import { redact, safeError } from '../util/secrets.js';
 import type { SyncOptions } from '../sync/engine.js';
-import type { RunRecord } from '../warehouse/types.js';
+import type { ConnectorSettings, RunRecord } from '../warehouse/types.js';
 import { fmtInt, Output } from './output.js';
-import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv } from './env.js';
+import { readSecret } from './secret-input.js';
 
 // Files we create (DuckDB, secret key, temp files) are private to the user: the token is a password.
 process.umask(0o077);
@@ -19,9 +22,17 @@ process.umask(0o077);
 for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
   process.on(ev, (e: unknown) => {
     const safe = safeError(e);
-    process.stderr.write(`error: unexpected failure: ${safe.message}\n${process.env.RAKUTEN_DEBUG ? `${safe.stack}\n` : ''}`);
+    process.stderr.write(`error: unexpected failure: ${safe.message}\n${debug() ? `${safe.stack}\n` : ''}`);
     process.exit(1);
   });
+}
+
+function debug(): boolean {
+  try {
+    return flagSetting('RAKUTEN_DEBUG');
+  } catch {
+    return false;
+  }
 }
 
 /** SIGINT/SIGTERM cancel running syncs: the window in flight is rolled back whole, the run is marked interrupted. */
@@ -47,20 +58,22 @@ class UsageError extends Error {}
 
 const program = new Command('rakuten-connector')
   .description('Keep a data warehouse in sync with Rakuten Advertising affiliate reports')
-  .option('--home <dir>', 'connector home (state, default warehouse file)', process.env.RAKUTEN_CONNECTOR_HOME || './.rakuten-connector')
-  .option('--warehouse <url>', 'duckdb:<file> (default: <home>/warehouse.duckdb), postgres://… or clickhouse://…', process.env.RAKUTEN_WAREHOUSE)
+  .option('--home <dir>', 'connector home (state, default warehouse file); default RAKUTEN_CONNECTOR_HOME or ./.rakuten-connector')
+  .option('--warehouse <url>', 'duckdb:<file> (default: <home>/warehouse.duckdb), postgres://… or clickhouse://…; default RAKUTEN_WAREHOUSE')
   .option('--json', 'machine-readable output (JSON lines)')
   .showHelpAfterError()
   .exitOverride();
 
 function globals(): Globals & { out: Output } {
-  const g = program.opts<Globals>();
-  return { ...g, home: resolve(g.home), out: new Output(Boolean(g.json)) };
+  const g = program.opts<Partial<Globals>>();
+  const home = g.home ?? textSetting('RAKUTEN_CONNECTOR_HOME') ?? './.rakuten-connector';
+  return { ...g, home: resolve(home), warehouse: g.warehouse ?? textSetting('RAKUTEN_WAREHOUSE'), out: new Output(Boolean(g.json)) };
 }
 
 async function withApp<T>(fn: (app: App, out: Output) => Promise<T>): Promise<T> {
   const g = globals();
   const app = await App.open({ home: g.home, warehouse: g.warehouse });
+  for (const w of app.vault.warnings) g.out.log('warn', w);
   try {
     return await fn(app, g.out);
   } finally {
@@ -68,12 +81,17 @@ async function withApp<T>(fn: (app: App, out: Output) => Promise<T>): Promise<T>
   }
 }
 
-function int(name: string) {
+/** A whole-number flag in [min, max]; anything else is a usage error naming the flag and the range. */
+function int(name: string, min: number, max: number) {
   return (v: string): number => {
-    if (!/^\d+$/.test(v)) throw new UsageError(`${name} must be a whole number, got "${v}"`);
+    if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got "${v}"`);
     return Number(v);
   };
 }
+
+const SETTING_FLAGS: Record<keyof ConnectorSettings, string> = {
+  startDate: '--start-date', lookbackDays: '--lookback-days', windowDays: '--window-days', schedule: '--schedule', paused: '--paused',
+};
 
 function printChecks(out: Output, report: TestReport): void {
   for (const c of report.checks) {
@@ -88,16 +106,20 @@ program
   .command('add')
   .description('Save & Test a connector: check the report URL, token and columns; save only if all pass')
   .requiredOption('--name <name>', 'connector name')
-  .option('--url <url>', 'the "Get API" URL copied from Rakuten reporting')
+  .option('--url <url>', 'the "Get API" URL copied from Rakuten reporting; "-" reads it from standard input (a prompt on a terminal), keeping the token out of `ps`; or set RAKUTEN_REPORT_URL')
   .option('--report-key <key>', 'report key (instead of --url, with --token)')
-  .option('--token <token>', 'API token (instead of --url, with --report-key); prefer RAKUTEN_TOKEN in the environment')
+  .option('--token <token>', 'API token (instead of --url, with --report-key); "-" reads it from standard input; or set RAKUTEN_TOKEN')
   .option('--start-date <day>', 'first day to sync (YYYY-MM-DD; default 90 days ago)')
-  .option('--lookback-days <n>', 'days re-fetched on every sync to catch restatements (default 30)', int('--lookback-days'))
-  .option('--window-days <n>', 'days per request (transaction-date reports only; default 1)', int('--window-days'))
+  .option('--lookback-days <n>', 'days re-fetched on every sync to catch restatements (default 30)', int('--lookback-days', LOOKBACK_DAYS.min, LOOKBACK_DAYS.max))
+  .option('--window-days <n>', 'days per request (transaction-date reports only; default 1)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
   .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone (default "0 6 * * *")')
   .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string }) => {
-    const input: ConnectorInput = { ...o, token: o.token ?? (o.reportKey ? process.env.RAKUTEN_TOKEN : undefined) };
-    if (!input.url && !input.reportKey) throw new UsageError('give --url, or --report-key with --token');
+    const url = o.url === '-' ? await readSecret('Paste the "Get API" URL (not shown): ') : o.url ?? (o.reportKey ? undefined : textSetting('RAKUTEN_REPORT_URL'));
+    const token = o.token === '-' ? await readSecret('Paste the API token (not shown): ') : o.token ?? (o.reportKey ? textSetting('RAKUTEN_TOKEN') : undefined);
+    const input: ConnectorInput = { ...o, url: url || undefined, token };
+    if (!input.url && !input.reportKey) throw new UsageError('give --url (or --url - to paste it, or RAKUTEN_REPORT_URL), or --report-key with --token');
+    const bad = settingsInputProblems({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule });
+    if (bad.length) throw new UsageError(bad.map(([k, m]) => `${SETTING_FLAGS[k]}: ${m}`).join('; '));
     await withApp(async (app, out) => {
       const res = await app.saveAndTest(input, { request: requestOptionsFromEnv() });
       if (out.json) out.data({ saved: res.saved, checks: res.checks, warnings: res.warnings, connector: res.connector });
@@ -134,7 +156,7 @@ program
   .option('--all', 'every connector that is not paused')
   .option('--from <day>', 'backfill from this day (YYYY-MM-DD), with --to')
   .option('--to <day>', 'backfill to this day (YYYY-MM-DD), with --from')
-  .option('--concurrency <n>', 'windows fetched at once (default 3)', int('--concurrency'))
+  .option('--concurrency <n>', 'windows fetched at once (default 3)', int('--concurrency', 1, 32))
   .action(async (name: string | undefined, o: { all?: boolean; from?: string; to?: string; concurrency?: number }) => {
     if (!name && !o.all) throw new UsageError('give a connector name or --all');
     if (name && o.all) throw new UsageError('give a connector name or --all, not both');
@@ -191,6 +213,7 @@ program
       if (!list.length) return out.line('no connectors yet: rakuten-connector add --name NAME --url "<Get API URL>"');
       for (const c of list) {
         const st = await app.status(c.name, 1);
+        if (c.problem) out.line(`${c.name}\tcannot be used: ${c.problem}`);
         out.line(`${c.name}\t${c.reportKey}\t${c.dateType}\ttoken ${c.tokenMasked}\tsynced to ${st.cursor ?? '-'}\t${fmtInt(st.coverage.rows)} rows\t${st.lastRun ? st.lastRun.status : 'never synced'}${c.settings.paused ? '\tpaused' : ''}`);
       }
     });
@@ -200,13 +223,14 @@ program
   .command('status')
   .description('a connector\'s settings, coverage and recent runs')
   .argument('<name>')
-  .option('--runs <n>', 'runs to show', int('--runs'), 10)
+  .option('--runs <n>', 'runs to show', int('--runs', 1, 1000), 10)
   .action(async (name: string, o: { runs: number }) => {
     await withApp(async (app, out) => {
       const st = await app.status(name, o.runs);
       if (out.json) return out.data(st);
       out.line(`${st.name}: report ${st.reportKey} (${st.dateType} dates, tz ${st.timeZone}), token ${st.tokenMasked}`);
       out.line(`  url          ${st.url}`);
+      if (st.problem) out.line(`  PROBLEM      ${st.problem}`);
       out.line(`  settings     start ${st.settings.startDate}, lookback ${st.settings.lookbackDays} days, window ${st.settings.windowDays} day(s), schedule "${st.settings.schedule}"${st.settings.paused ? ', paused' : ''}`);
       out.line(`  synced to    ${st.cursor ?? 'never'}${st.running ? ` (sync running: ${st.running.owner.split(':').slice(0, 2).join(' pid ')})` : ''}`);
       out.line(`  warehouse    ${fmtInt(st.coverage.rows)} rows over ${st.coverage.days} days (${st.coverage.firstDay ?? '-'}..${st.coverage.lastDay ?? '-'})`);
@@ -234,9 +258,9 @@ program
 program
   .command('demo')
   .description('start the Rakuten simulator, add a demo connector, sync it and show what landed')
-  .option('--days <n>', 'days of demo data', int('--days'), 30)
+  .option('--days <n>', 'days of demo data', int('--days', 1, 366), 30)
   .option('--no-serve', 'do not start the dashboard afterwards')
-  .addOption(new Option('--port <n>', 'dashboard port').argParser(int('--port')).default(8080))
+  .addOption(new Option('--port <n>', 'dashboard port').argParser(int('--port', 0, 65535)).default(8080))
   .action(async (o: { days: number; serve: boolean; port: number }) => {
     const { runDemo } = await import('./demo.js');
     const g = globals();
@@ -247,11 +271,12 @@ program
   .command('serve')
   .description('web app and scheduler: setup form, dashboard, scheduled syncs')
   .option('--host <host>', 'interface to bind', '127.0.0.1')
-  .option('--port <n>', 'port', int('--port'), 8080)
-  .action(async (o: { host: string; port: number }) => {
+  .option('--port <n>', 'port', int('--port', 0, 65535), 8080)
+  .option('--trust-proxy', 'behind a TLS reverse proxy: trust its X-Forwarded-Proto/-Host/-For headers, mark the session cookie Secure')
+  .action(async (o: { host: string; port: number; trustProxy?: boolean }) => {
     const g = globals();
     const { serveCommand } = await import('../server/command.js');
-    await serveCommand({ home: g.home, warehouse: g.warehouse, out: g.out, host: o.host, port: o.port });
+    await serveCommand({ home: g.home, warehouse: g.warehouse, out: g.out, host: o.host, port: o.port, trustProxy: Boolean(o.trustProxy) });
   });
 
 /** An error already printed by the command. */
@@ -263,10 +288,18 @@ class Reported extends Error {
 
 async function main(): Promise<void> {
   try {
+    // Every setting is checked before any command runs: a wrong value names itself and its range.
+    validateEnvironment();
     await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof ConfigError) {
+      for (const p of e.problems) process.stderr.write(`error: ${redact(p)}\n`);
+      process.stderr.write('see the configuration table in the README\n');
+      process.exitCode = 2;
       return;
     }
     if (e instanceof UsageError) {
@@ -283,7 +316,7 @@ async function main(): Promise<void> {
       out.log('error', describeError(e), { kind: e.kind });
     } else {
       const safe = safeError(e);
-      out.log('error', safe.message, process.env.RAKUTEN_DEBUG ? { stack: safe.stack } : {});
+      out.log('error', safe.message, debug() ? { stack: safe.stack } : {});
     }
     process.exitCode = 1;
   }

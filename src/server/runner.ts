@@ -36,7 +36,7 @@ export const SHUTDOWN_MESSAGE = 'sync stopped: the server is shutting down';
 
 export interface RunnerOptions {
   /** Retry policy and request timeouts for every sync. */
-  syncOptions?: () => Pick<SyncOptions, 'retry' | 'request' | 'concurrency'>;
+  syncOptions?: () => Pick<SyncOptions, 'retry' | 'request' | 'concurrency' | 'leaseTtlMs'>;
   out?: Output;
 }
 

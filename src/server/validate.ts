@@ -3,8 +3,8 @@
  * 400 { errors: { field: message } }: one plain message per field, what the form shows under it.
  */
 import { z } from 'zod';
+import { cronSchema, daySchema, lookbackDaysSchema, windowDaysSchema } from '../app/settings.js';
 import { isValidTimeZone } from '../rakuten/url.js';
-import { scheduleError } from '../scheduler/cron.js';
 import { isIsoDay } from '../util/days.js';
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -20,13 +20,8 @@ const optText = (max: number, what: string) =>
 
 const isoDay = z.string({ invalid_type_error: 'use a date as YYYY-MM-DD' }).refine(isIsoDay, 'use a date as YYYY-MM-DD');
 
-const wholeNumber = (min: number, max: number) =>
-  z.preprocess(
-    digitsToNumber,
-    z.number({ invalid_type_error: `use a whole number from ${min} to ${max}` })
-      .int(`use a whole number from ${min} to ${max}`).min(min, `use a whole number from ${min} to ${max}`).max(max, `use a whole number from ${min} to ${max}`)
-      .optional(),
-  );
+/** A form's "30" is 30; the rule itself is the App's (src/app/settings.ts). */
+const formNumber = (schema: z.ZodNumber) => z.preprocess(digitsToNumber, schema.optional());
 
 export const timeZoneSchema = z
   .string({ invalid_type_error: 'pick a time zone' })
@@ -40,10 +35,7 @@ export const scheduleSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('manual') }).strict(),
   z.object({
     type: z.literal('cron'),
-    cron: z.string().max(100, 'too long').superRefine((v, ctx) => {
-      const err = scheduleError(v);
-      if (err) ctx.addIssue({ code: z.ZodIssueCode.custom, message: err });
-    }),
+    cron: cronSchema,
   }).strict(),
 ], { errorMap: (issue, ctx) => (issue.code === 'invalid_union_discriminator' ? { message: 'choose daily, hourly, manual or cron' } : { message: ctx.defaultError }) });
 
@@ -52,9 +44,9 @@ const settingsFields = {
   reportKey: optText(200, 'the report key'),
   token: optText(500, 'the token'),
   timeZone: z.preprocess(blankToUndefined, timeZoneSchema.optional()),
-  lookbackDays: wholeNumber(0, 365),
-  windowDays: wholeNumber(1, 31),
-  startDate: z.preprocess(blankToUndefined, isoDay.optional()),
+  lookbackDays: formNumber(lookbackDaysSchema),
+  windowDays: formNumber(windowDaysSchema),
+  startDate: z.preprocess(blankToUndefined, daySchema.optional()),
   schedule: scheduleSchema.optional(),
   paused: z.boolean({ invalid_type_error: 'true or false' }).optional(),
 };

@@ -1,0 +1,93 @@
+/**
+ * A connector's settings, one schema for every way in: the CLI flags (`add --start-date …`), the
+ * HTTP API's JSON and what the App saves. Each rule lives here once, so `add --schedule 'not a
+ * cron'` is refused from the CLI exactly as from the web form, and no path can plan 45,991
+ * windows from `--start-date 0001-01-01`.
+ */
+import { z } from 'zod';
+import { scheduleError } from '../scheduler/cron.js';
+import { addDays, isIsoDay, todayIn } from '../util/days.js';
+import { ConnectorError } from '../util/errors.js';
+import type { ConnectorSettings } from '../warehouse/types.js';
+
+/** No affiliate data is older; earlier is a typo that would plan tens of thousands of windows. */
+export const MIN_DAY = '2000-01-01';
+export const LOOKBACK_DAYS = { min: 0, max: 365 } as const;
+export const WINDOW_DAYS = { min: 1, max: 31 } as const;
+
+const wholeMsg = (r: { min: number; max: number }) => `use a whole number from ${r.min} to ${r.max}`;
+
+/** The latest day any report time zone can call today. */
+function latestToday(): string {
+  return addDays(todayIn('UTC'), 1);
+}
+
+/** An ISO day from MIN_DAY to today (a backfill or a start date cannot begin in the future). */
+export const daySchema = z
+  .string({ invalid_type_error: 'use a date as YYYY-MM-DD' })
+  .trim()
+  .refine(isIsoDay, 'use a date as YYYY-MM-DD')
+  .refine((d) => !isIsoDay(d) || (d >= MIN_DAY && d <= latestToday()), () => ({ message: `use a day from ${MIN_DAY} to today` }));
+
+const whole = (r: { min: number; max: number }) =>
+  z.number({ invalid_type_error: wholeMsg(r) }).int(wholeMsg(r)).min(r.min, wholeMsg(r)).max(r.max, wholeMsg(r));
+
+export const lookbackDaysSchema = whole(LOOKBACK_DAYS);
+export const windowDaysSchema = whole(WINDOW_DAYS);
+
+/** A 5-field cron expression in the report's time zone; '' = manual syncs only. */
+export const cronSchema = z
+  .string({ invalid_type_error: 'a schedule is a cron expression' })
+  .max(100, 'too long')
+  .superRefine((v, ctx) => {
+    const err = scheduleError(v);
+    if (err) ctx.addIssue({ code: z.ZodIssueCode.custom, message: err });
+  })
+  .transform((v) => v.trim().split(/\s+/).join(' '));
+
+export const connectorSettingsSchema = z
+  .object({
+    startDate: daySchema,
+    lookbackDays: lookbackDaysSchema,
+    windowDays: windowDaysSchema,
+    schedule: cronSchema,
+    paused: z.boolean({ invalid_type_error: 'true or false' }),
+  })
+  .strict();
+
+/** How each setting is named in messages (the HTTP API maps these words back to its fields). */
+export const SETTING_LABELS: Record<keyof ConnectorSettings, string> = {
+  startDate: 'start date',
+  lookbackDays: 'lookback days',
+  windowDays: 'window days',
+  schedule: 'schedule',
+  paused: 'paused',
+};
+
+/** Whole settings, validated; a ConnectorError('config') naming the first bad one. */
+export function validateSettings(s: ConnectorSettings): ConnectorSettings {
+  const r = connectorSettingsSchema.safeParse(s);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const key = issue.path[0] as keyof ConnectorSettings;
+  const value = (s as unknown as Record<string, unknown>)[key];
+  throw new ConnectorError('config', `invalid ${SETTING_LABELS[key] ?? String(key)} ${JSON.stringify(value)}`, { hint: issue.message });
+}
+
+/** A backfill range: two ISO days from MIN_DAY on, in order, starting by today (a later end is cut to today). */
+export function validateRange(range: { from: string; to: string }): void {
+  for (const d of [range.from, range.to]) {
+    if (!isIsoDay(d)) throw new ConnectorError('config', `invalid date "${d}"`, { hint: 'use YYYY-MM-DD' });
+    if (d < MIN_DAY) throw new ConnectorError('config', `invalid date "${d}"`, { hint: `use a day from ${MIN_DAY} on` });
+  }
+  if (range.from > latestToday()) throw new ConnectorError('config', `invalid date "${range.from}": it is in the future`, { hint: 'a backfill starts today or earlier' });
+  if (range.from > range.to) throw new ConnectorError('config', '--from is after --to', { hint: 'swap the dates' });
+}
+
+/** Problems with the settings a user gave (before any network check): [setting, message] pairs. */
+export function settingsInputProblems(input: Partial<ConnectorSettings>): [keyof ConnectorSettings, string][] {
+  const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+  const r = connectorSettingsSchema.partial().safeParse(given);
+  if (r.success) return [];
+  return r.error.issues.map((i) => [i.path[0] as keyof ConnectorSettings, i.message]);
+}
