@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { ACME_TOKEN, CANONICAL_HEADERS, startSimulator, type Simulator } from '../src/simulator/index.js';
 import { addDays, todayIn } from '../src/util/days.js';
 import { openWarehouse } from '../src/warehouse/index.js';
@@ -46,6 +47,10 @@ interface Answer {
   body: string | Buffer;
   /** Drop the connection after sending the body (no proper end). */
   cut?: boolean;
+  /** Send the body gzip-compressed (whether asked or not), or as corrupt gzip. */
+  gzip?: 'ok' | 'corrupt';
+  /** Send the body one byte every this many ms. */
+  trickleMs?: number;
 }
 
 /** Days on which the `daily` report holds a malformed row. */
@@ -80,6 +85,11 @@ const BODIES: Record<string, (day: string) => Answer> = {
   'big-field-ok': (d) => ({ body: `${HEADER}\r\n${row(d, { 'Link Name': `"${'y,'.repeat(1024 * 1024)}"` })}\r\n` }),
   'invalid-utf8': (d) => ({ body: Buffer.concat([Buffer.from(`${HEADER}\r\n${row(d)}\r\n`), Buffer.from(row(d, { 'Publisher Name': 'Caf\u00e9' }), 'latin1'), Buffer.from('\r\n')]) }),
   'nul-byte': (d) => ({ body: `${HEADER}\r\n${row(d, { 'Publisher Name': 'Nul\u0000Byte' })}\r\n` }),
+  trickle: (d) => ({ body: `${HEADER}\r\n${row(d)}\r\n`, trickleMs: 100 }),
+  'too-large': (d) => ({ body: `${HEADER}\r\n${`${row(d)}\r\n`.repeat(12_000)}` }),
+  gzip: (d) => ({ body: `${HEADER}\r\n${row(d)}\r\n`, gzip: 'ok' }),
+  'gzip-401': () => ({ status: 401, type: 'application/json', body: '{"errors":[{"code":"INVALID_TOKEN","message":"The access token is invalid or has expired."}]}', gzip: 'ok' }),
+  'bad-gzip': (d) => ({ body: `${HEADER}\r\n${row(d)}\r\n`, gzip: 'corrupt' }),
   'html-200': () => ({ type: 'text/html; charset=utf-8', body: '<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>' }),
   'json-200': () => ({ type: 'application/json', body: '{"errors":[{"code":"REPORT_PENDING","message":"Report is being generated"}]}' }),
   'http-500': () => ({ status: 500, type: 'application/json', body: '{"errors":[{"code":"INTERNAL_SERVER_ERROR","message":"An unexpected error occurred."}]}' }),
@@ -99,7 +109,14 @@ interface Case {
   expect: RegExp;
   code: 0 | 1 | 2;
   group: string;
+  /** Environment for this case (on top of the common one). */
+  env?: Record<string, string>;
+  /** Prepare the case's home first. */
+  setup?: (home: string) => void;
 }
+
+/** A `secret.key` with these contents (and mode) in the case's home. */
+const keyFile = (text: string, mode = 0o600) => (home: string) => writeFileSync(join(home, 'secret.key'), text, { mode });
 
 const simUrl = (report: string, extra = '', token: string = ACME_TOKEN) => `{sim}/en/reports/${report}/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy${extra}&token=${token}`;
 const badUrl = (key: string, extra = '') => `{bad}/en/reports/${key}/filters?include_summary=N&tz=GMT&date_type=transaction${extra}&token=${TOKEN}`;
@@ -119,12 +136,33 @@ const CASES: Case[] = [
   { group: 'URL', input: '`tz=Mars/Olympus`', args: add('https://ran-reporting.rakutenmarketing.com/en/reports/r/filters?tz=Mars/Olympus&token=t'), code: 1, expect: /unknown time zone/ },
   { group: 'URL', input: 'no URL and no key (`add --name c`)', args: ['add', '--name', 'c'], code: 2, expect: /--url|report-key/ },
   { group: 'URL', input: 'an invalid connector name', args: ['add', '--name', 'my shop!', '--url', simUrl('affiliate-report')], code: 1, expect: /invalid connector name/ },
+  { group: 'URL', input: 'a token too short to be one (`token=abc`)', args: add('https://ran-reporting.rakutenmarketing.com/en/reports/r/filters?token=abc'), code: 1, expect: /the token is too short \(3 characters\)/ },
+  { group: 'URL', input: 'a malformed %-escape in the report key', args: add('https://ran-reporting.rakutenmarketing.com/en/reports/r%zz/filters?token=tok_escape_0000000001'), code: 1, expect: /the report key in the URL has a malformed %-escape/ },
+  { group: 'URL', input: 'the URL ends in a `#fragment` (dropped; saved and listed)', args: add(`${badUrl('ok')}#section`), code: 0, expect: /ok {3}rows can be read exactly/ },
+  // Settings given with the connector: one schema for the CLI and the HTTP API (src/app/settings.ts)
+  { group: 'Settings', input: '`--start-date 0001-01-01`', args: add(badUrl('ok'), '--start-date', '0001-01-01'), code: 2, expect: /error: --start-date: use a day from 2000-01-01 to today/ },
+  { group: 'Settings', input: '`--start-date` in the future', args: add(badUrl('ok'), '--start-date', '2999-01-01'), code: 2, expect: /error: --start-date: use a day from 2000-01-01 to today/ },
+  { group: 'Settings', input: "`--schedule 'not a cron'`", args: add(badUrl('ok'), '--schedule', 'not a cron'), code: 2, expect: /error: --schedule: a schedule is a 5-field cron expression/ },
+  { group: 'Settings', input: '`--lookback-days 999`', args: add(badUrl('ok'), '--lookback-days', '999'), code: 2, expect: /error: --lookback-days must be a whole number from 0 to 365, got "999"/ },
+  // Environment: every variable is checked before any command runs (src/util/config.ts)
+  { group: 'Environment', input: '`RAKUTEN_HEADERS_TIMEOUT_MS=abc`', env: { RAKUTEN_HEADERS_TIMEOUT_MS: 'abc' }, args: add(badUrl('ok')), code: 2, expect: /error: RAKUTEN_HEADERS_TIMEOUT_MS="abc": use a whole number from 100 to 7200000/ },
+  { group: 'Environment', input: '`RAKUTEN_HEADERS_TIMEOUT_MS=0`', env: { RAKUTEN_HEADERS_TIMEOUT_MS: '0' }, args: add(badUrl('ok')), code: 2, expect: /error: RAKUTEN_HEADERS_TIMEOUT_MS="0": use a whole number from 100 to 7200000/ },
+  { group: 'Environment', input: '`RAKUTEN_LEASE_TTL_MS=0`', env: { RAKUTEN_LEASE_TTL_MS: '0' }, args: ['list'], code: 2, expect: /error: RAKUTEN_LEASE_TTL_MS="0": use a whole number from 1000 to 21600000/ },
+  { group: 'Environment', input: '`RAKUTEN_MAX_ATTEMPTS=-1`', env: { RAKUTEN_MAX_ATTEMPTS: '-1' }, args: ['list'], code: 2, expect: /error: RAKUTEN_MAX_ATTEMPTS="-1": use a whole number from 1 to 100/ },
+  { group: 'Environment', input: '`RAKUTEN_CONNECTOR_KEY` of one character', env: { RAKUTEN_CONNECTOR_KEY: 'k' }, args: ['list'], code: 2, expect: /error: RAKUTEN_CONNECTOR_KEY is too short \(1 character\): use at least 16 characters/ },
+  { group: 'Environment', input: '`RAKUTEN_ALLOWED_HOSTS=my laptop`', env: { RAKUTEN_ALLOWED_HOSTS: 'my laptop' }, args: ['list'], code: 2, expect: /error: RAKUTEN_ALLOWED_HOSTS="my laptop": "my laptop" is not host:port/ },
+  // The sealing key (src/util/vault.ts): never a weak key, never silently replaced
+  { group: 'Key', input: 'an empty `secret.key` (0 bytes, as a full disk used to leave)', setup: keyFile(''), args: ['list'], code: 1, expect: /error: the sealing key <home>\/secret\.key is empty/ },
+  { group: 'Key', input: 'a `secret.key` of only whitespace', setup: keyFile('  \n'), args: ['list'], code: 1, expect: /error: the sealing key <home>\/secret\.key is blank/ },
+  { group: 'Key', input: 'a truncated `secret.key` (16 bytes of key)', setup: keyFile(`${Buffer.alloc(16, 7).toString('base64')}\n`), args: ['list'], code: 1, expect: /error: the sealing key <home>\/secret\.key is too short: 16 bytes/ },
+  { group: 'Key', input: 'a `secret.key` that is not base64', setup: keyFile('this is not a key at all, is it?\n'), args: ['list'], code: 1, expect: /error: the sealing key <home>\/secret\.key is corrupt/ },
+  { group: 'Key', input: 'a `secret.key` readable by others (mode 0644)', setup: keyFile(`${Buffer.from('0123456789abcdefghijklmnopqrstuv').toString('base64')}\n`, 0o644), args: ['list'], code: 0, expect: /warn: the sealing key <home>\/secret\.key is accessible by group and others \(mode 0644\)/ },
   // Account mistakes (the simulator answers as Rakuten does)
   { group: 'Account', input: 'wrong or expired token', args: add(simUrl('affiliate-report', '', 'tok_wrong_0000000000000000000099')), code: 1, expect: /FAIL token accepted: Rakuten rejected the token \(HTTP 401\)/ },
   { group: 'Account', input: 'unknown report key', args: add(simUrl('no-such-report')), code: 1, expect: /FAIL report found: Rakuten does not know this report \(HTTP 404\)/ },
   { group: 'Account', input: 'a date_format Rakuten refuses (`m-d-yyyy`)', args: add(simUrl('affiliate-report').replace('m/d/yy', 'm-d-yyyy')), code: 1, expect: /HTTP 400/ },
   { group: 'Account', input: 'a parameter Rakuten refuses', args: add(badUrl('http-400')), code: 1, expect: /Rakuten refused the request \(HTTP 400\): network must be a number/ },
-  { group: 'Account', input: 'host allowed but nothing listening', args: add('http://127.0.0.1:9/en/reports/r/filters?token=t'), code: 1, expect: /FAIL Rakuten reporting answers: network error connecting to Rakuten \(ECONNREFUSED\)/ },
+  { group: 'Account', input: 'host allowed but nothing listening', args: add('http://127.0.0.1:9/en/reports/r/filters?token=tok_nobody_listens_01'), code: 1, expect: /FAIL Rakuten reporting answers: network error connecting to Rakuten \(ECONNREFUSED\)/ },
   // Columns
   { group: 'Columns', input: 'report lacks Offer Name and Link ID', args: add(simUrl('missing-cols')), code: 1, expect: /the report is missing columns Offer Name, Link ID/ },
   { group: 'Columns', input: 'report lacks one column', args: add(badUrl('missing-one')), code: 1, expect: /the report is missing column Offer Name/ },
@@ -137,6 +175,11 @@ const CASES: Case[] = [
   { group: 'Body', input: 'header only, no rows', args: add(badUrl('header-only')), code: 0, expect: /ok {3}rows can be read exactly/ },
   { group: 'Body', input: 'HTML page with HTTP 200 (login / maintenance)', args: add(badUrl('html-200')), code: 1, expect: /Rakuten answered with an HTML page instead of the CSV report/ },
   { group: 'Body', input: 'JSON with HTTP 200', args: add(badUrl('json-200')), code: 1, expect: /Rakuten answered with JSON instead of CSV: Report is being generated/ },
+  { group: 'Body', input: 'a report trickling a byte at a time (`RAKUTEN_REQUEST_DEADLINE_MS=2000`)', env: { RAKUTEN_REQUEST_DEADLINE_MS: '2000' }, args: add(badUrl('trickle')), code: 1, expect: /the report did not arrive in full within 2 s \(RAKUTEN_REQUEST_DEADLINE_MS\)/ },
+  { group: 'Body', input: 'a report larger than the limit (`RAKUTEN_MAX_REPORT_MB=1`)', env: { RAKUTEN_MAX_REPORT_MB: '1' }, args: add(badUrl('too-large')), code: 1, expect: /is larger than 1 MiB, the limit per request \(RAKUTEN_MAX_REPORT_MB\)/ },
+  { group: 'Body', input: 'a gzip-compressed report (sent whether asked or not)', args: add(badUrl('gzip')), code: 0, expect: /ok {3}rows can be read exactly/ },
+  { group: 'Body', input: 'a corrupt gzip body', args: add(badUrl('bad-gzip')), code: 1, expect: /the compressed report is corrupt or incomplete/ },
+  { group: 'Account', input: 'wrong token, error body gzip-compressed', args: add(badUrl('gzip-401')), code: 1, expect: /FAIL token accepted: Rakuten rejected the token \(HTTP 401\): The access token is invalid or has expired/ },
   { group: 'Body', input: 'HTTP 500 that persists', args: add(badUrl('http-500')), code: 1, expect: /Rakuten server error \(HTTP 500\): An unexpected error occurred/ },
   { group: 'Body', input: 'connection dropped mid-body', args: add(badUrl('truncated')), code: 1, expect: /the connection closed before the report was complete/ },
   { group: 'Body', input: 'body ends inside a quoted field', args: add(badUrl('open-quote')), code: 1, expect: /line 3: the response ended inside a quoted field \(truncated\?\)/ },
@@ -144,7 +187,7 @@ const CASES: Case[] = [
   { group: 'Body', input: 'invalid UTF-8 (a Latin-1 `é`)', args: add(badUrl('invalid-utf8')), code: 1, expect: /the response is not valid UTF-8 \(after data row 0\)/ },
   { group: 'Body', input: 'a 5 MiB field', args: add(badUrl('huge-field')), code: 1, expect: /line 2: a record is longer than 4194304 bytes/ },
   { group: 'Body', input: 'a 2 MiB quoted field full of commas (allowed)', args: add(badUrl('big-field-ok')), code: 0, expect: /ok {3}rows can be read exactly/ },
-  { group: 'Body', input: 'a NUL byte inside a name', args: add(badUrl('nul-byte')), code: 0, expect: /ok {3}rows can be read exactly/ },
+  { group: 'Body', input: 'a NUL byte inside a name (refused alike on every warehouse)', args: add(badUrl('nul-byte')), code: 1, expect: /row 1 \(line 2\), column "Publisher Name": the cell contains a NUL byte/ },
   { group: 'Body', input: 'BOM, summary lines, CRLF, blank lines, quotes, `""`, a line break in a cell, `"-$1,045.10"`, `(45.10)`', args: add(badUrl('tricky-ok')), code: 0, expect: /ok {3}rows can be read exactly/ },
   // Values
   { group: 'Values', input: 'money with misplaced separators `"12,34.5"`', args: add(badUrl('money-grouping')), code: 1, expect: /row 2 \(line 3\), column "Sales": "12,34\.5" is not an amount/ },
@@ -177,7 +220,26 @@ before(async () => {
       return;
     }
     const a = make(u.searchParams.get('start_date') ?? today);
-    res.writeHead(a.status ?? 200, { 'content-type': a.type ?? 'text/csv; charset=utf-8' });
+    const zipped = a.gzip === 'ok' ? gzipSync(a.body) : a.gzip === 'corrupt' ? Buffer.concat([gzipSync(a.body).subarray(0, 12), Buffer.from('not deflate data at all')]) : null;
+    res.writeHead(a.status ?? 200, { 'content-type': a.type ?? 'text/csv; charset=utf-8', ...(zipped ? { 'content-encoding': 'gzip' } : {}) });
+    if (zipped) {
+      res.end(zipped);
+      return;
+    }
+    if (a.trickleMs) {
+      const bytes = Buffer.from(a.body);
+      let i = 0;
+      const timer = setInterval(() => {
+        if (i >= bytes.length || res.destroyed) {
+          clearInterval(timer);
+          res.end();
+          return;
+        }
+        res.write(bytes.subarray(i, ++i));
+      }, a.trickleMs);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     if (a.cut) {
       res.write(a.body, () => res.destroy());
       return;
@@ -210,7 +272,7 @@ function message(r: CliResult): string {
   const lines = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).filter(Boolean);
   const picked: string[] = [];
   lines.forEach((l, i) => {
-    if (/^FAIL |^warn |^error:|sync failed/.test(l)) {
+    if (/^FAIL |^warn |^warn: |^error:|sync failed/.test(l)) {
       picked.push(l);
       if (/^fix:|^hint:/.test(lines[i + 1] ?? '')) picked.push(lines[i + 1]!);
     }
@@ -234,8 +296,10 @@ test('every bad input gets a clear message and saves nothing', { timeout: 240_00
     while (next < CASES.length) {
       const c = CASES[next++]!;
       const home = tempHome('rc-bad-');
-      const r = await runCli(c.args.map(fill), env(home));
-      const msg = message(r);
+      c.setup?.(home);
+      const e = env(home);
+      const r = await runCli(c.args.map(fill), { ...e, env: { ...e.env, ...c.env } });
+      const msg = message(r).replaceAll(home, '<home>');
       results.set(c, msg);
       assert.equal(r.code, c.code, `${c.input}: exit code\n${r.stdout}\n${r.stderr}`);
       assert.match(msg, c.expect, `${c.input}`);
@@ -272,7 +336,7 @@ test('docs/BAD_INPUTS.md lists exactly these cases and messages', () => {
   const cell = (m: string) => normalise(m).replace(/\|/g, '\\|').split('\n').map((l) => `\`${l}\``).join('<br>');
   const rows = CASES.map((c) => {
     const outcome = c.code === 0 ? 'accepted' : c.code === 2 ? 'usage error (exit 2)' : 'refused, nothing saved (exit 1)';
-    return `| ${c.group} | ${c.input} | \`add\` | ${outcome} | ${cell(results.get(c) ?? '(not run)')} |`;
+    return `| ${c.group} | ${c.input} | \`${c.args[0]}\` | ${outcome} | ${cell(results.get(c) ?? '(not run)')} |`;
   });
   rows.push(`| Sync | a malformed row on one day of a saved connector | \`sync\` | that window fails, its old rows stay (exit 1) | ${cell(syncMessage || '(not run)')} |`);
   const table = ['| | input | command | outcome | what the user sees |', '|---|---|---|---|---|', ...rows].join('\n');

@@ -10,7 +10,7 @@ const noEnv = {} as NodeJS.ProcessEnv;
 
 function configError(url: string, env = noEnv): ConnectorError {
   try {
-    parseReportUrl(url, env);
+    parseReportUrl(url, { env: env });
   } catch (e) {
     assert.ok(e instanceof ConnectorError);
     assert.equal(e.kind, 'config');
@@ -21,7 +21,7 @@ function configError(url: string, env = noEnv): ConnectorError {
 }
 
 test('parses a Get API URL', () => {
-  const s = parseReportUrl(GOOD, noEnv);
+  const s = parseReportUrl(GOOD, { env: noEnv });
   assert.equal(s.origin, 'https://ran-reporting.rakutenmarketing.com');
   assert.equal(s.lang, 'en');
   assert.equal(s.reportKey, 'my-report-key');
@@ -33,7 +33,7 @@ test('parses a Get API URL', () => {
 });
 
 test('accepts date_range presets, network, fr, process dates and summary', () => {
-  const s = parseReportUrl(`https://ran-reporting.rakutenmarketing.com/fr/reports/k/filters?date_range=this-month&include_summary=Y&tz=America/New_York&date_type=process&network=1&token=${TOKEN}`, noEnv);
+  const s = parseReportUrl(`https://ran-reporting.rakutenmarketing.com/fr/reports/k/filters?date_range=this-month&include_summary=Y&tz=America/New_York&date_type=process&network=1&token=${TOKEN}`, { env: noEnv });
   assert.equal(s.lang, 'fr');
   assert.equal(s.dateRange, 'this-month');
   assert.equal(s.network, '1');
@@ -62,27 +62,54 @@ test('specific errors for each URL mistake', () => {
 
 test('RAKUTEN_ALLOWED_HOSTS admits extra host:port entries, over http too', () => {
   const env = { RAKUTEN_ALLOWED_HOSTS: '127.0.0.1:8787, sim.local:9000' } as NodeJS.ProcessEnv;
-  assert.equal(parseReportUrl(`http://127.0.0.1:8787/en/reports/k/filters?token=${TOKEN}`, env).origin, 'http://127.0.0.1:8787');
+  assert.equal(parseReportUrl(`http://127.0.0.1:8787/en/reports/k/filters?token=${TOKEN}`, { env: env }).origin, 'http://127.0.0.1:8787');
   configError(`http://127.0.0.1:8788/en/reports/k/filters?token=${TOKEN}`, env);
   configError(`http://169.254.169.254/en/reports/k/filters?token=${TOKEN}`, env);
 });
 
 test('report key + token form builds the same source', () => {
-  const s = parseReportUrl(sourceFromKey('my-report-key', TOKEN), noEnv);
+  const s = parseReportUrl(sourceFromKey('my-report-key', TOKEN), { env: noEnv });
   assert.equal(s.reportKey, 'my-report-key');
   assert.equal(s.token, TOKEN);
 });
 
 test('tokens are masked in every message once known', () => {
-  parseReportUrl(GOOD, noEnv);
-  assert.equal(maskToken(TOKEN), 'abc…99');
+  parseReportUrl(GOOD, { env: noEnv });
+  assert.equal(maskToken(TOKEN), '…99');
   const msg = redact(`GET ${GOOD} failed; token ${TOKEN}; encoded ${encodeURIComponent(TOKEN)}`);
   assert.ok(!msg.includes(TOKEN));
-  assert.match(msg, /abc…99/);
+  assert.match(msg, /…99/);
   // An unregistered token in a URL is masked too.
   assert.ok(!redact('https://x/y?a=1&token=zzzzzzzzqqqq&b=2').includes('zzzzzzzzqqqq'));
   registerSecret('another-secret-token-77');
   const err = safeError(new Error('boom another-secret-token-77'));
   assert.ok(!err.message.includes('another-secret-token-77'));
   assert.ok(!String(err.stack).includes('another-secret-token-77'));
+});
+
+test('a mask never shows more than a quarter of a token, and at most its last 2 characters', () => {
+  const alphabet = 'Qz9xVuAb7Kp2Lm4Nq8Rs';
+  for (let n = 0; n <= 64; n++) {
+    const token = Array.from({ length: n }, (_, i) => alphabet[i % alphabet.length]).join('');
+    const shown = maskToken(token).replace('…', '');
+    assert.ok(maskToken(token).startsWith('…'), `length ${n}: starts with the ellipsis`);
+    assert.ok(shown.length <= Math.min(2, Math.floor(n / 4)), `length ${n}: shows ${shown.length} characters`);
+    assert.ok(token.endsWith(shown), `length ${n}: only its end`);
+  }
+  assert.equal(maskToken('Qz9xVuVu'), '…Vu', 'an 8-character token: 2 characters');
+  assert.equal(maskToken('abc'), '…', 'under 4 characters: nothing');
+});
+
+test('a token too short to be masked safely is refused, as is a malformed %-escape; a #fragment is dropped', () => {
+  assert.match(configError('https://ran-reporting.rakutenmarketing.com/en/reports/k/filters?token=abc').message, /the token is too short \(3 characters\)/);
+  assert.match(configError('https://ran-reporting.rakutenmarketing.com/en/reports/k%zz/filters?token=abcdefgh12').message, /malformed %-escape/);
+  const s = parseReportUrl(`${GOOD}#section`, { env: noEnv });
+  assert.equal(s.token, TOKEN);
+  assert.ok(!requestUrl(s, '2026-01-01', '2026-01-01').includes('#'));
+});
+
+test('the allow-list guards fetching, not displaying', () => {
+  const url = `http://127.0.0.1:8787/en/reports/k/filters?token=${TOKEN}`;
+  assert.match(configError(url).message, /not a Rakuten reporting host: 127\.0\.0\.1:8787/);
+  assert.equal(parseReportUrl(url, { env: noEnv, display: true }).reportKey, 'k');
 });

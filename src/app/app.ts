@@ -3,9 +3,10 @@
  * Holds the open warehouse and state store for a home directory.
  */
 import { mkdirSync } from 'node:fs';
-import { parseReportUrl, type ReportSource, sourceFromKey } from '../rakuten/url.js';
-import { addDays, isIsoDay, todayIn } from '../util/days.js';
-import { ConnectorError } from '../util/errors.js';
+import { checkHostAllowed, MIN_TOKEN_LENGTH, parseReportUrl, type ReportSource, sourceFromKey } from '../rakuten/url.js';
+import { addDays, todayIn } from '../util/days.js';
+import { secretSetting } from '../util/config.js';
+import { ConnectorError, describeError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
 import { liveLeaseHolder, runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
@@ -13,6 +14,7 @@ import { sleep } from '../sync/retry.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, RunRecord } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
+import { SETTING_LABELS, settingsInputProblems, validateRange, validateSettings } from './settings.js';
 import type { RequestOptions } from '../rakuten/client.js';
 
 export const DEFAULT_SCHEDULE = '0 6 * * *';
@@ -40,6 +42,12 @@ export interface SaveResult extends TestReport {
 /** What may be shown about a connector: never the token, only its mask. */
 export interface ConnectorView {
   name: string;
+  /**
+   * Why the connector cannot be used right now, in plain words (its host is no longer allowed,
+   * its token cannot be unsealed with this key, its stored URL is broken), or null. Such a
+   * connector is still listed; syncing it fails at once with this reason.
+   */
+  problem: string | null;
   url: string;
   tokenMasked: string;
   reportKey: string;
@@ -66,8 +74,10 @@ export class App {
   static async open(opts: { home: string; warehouse?: string }): Promise<App> {
     mkdirSync(opts.home, { recursive: true, mode: 0o700 });
     const url = opts.warehouse || defaultWarehouseUrl(opts.home);
+    // The key first: a home whose key is unusable stops here, before the warehouse is touched.
+    const vault = Vault.forHome(opts.home, { key: secretSetting('RAKUTEN_CONNECTOR_KEY') });
     const db = await openWarehouse(url, opts.home);
-    return new App(opts.home, url, db, Vault.forHome(opts.home));
+    return new App(opts.home, url, db, vault);
   }
 
   async close(): Promise<void> {
@@ -81,11 +91,16 @@ export class App {
         hint: 'use letters, digits, "-", "_" or "." (up to 63 characters), starting with a letter or digit',
       });
     }
+    const bad = settingsInputProblems({ startDate: input.startDate, lookbackDays: input.lookbackDays, windowDays: input.windowDays, schedule: input.schedule, paused: input.paused });
+    if (bad.length) {
+      const [key, message] = bad[0]!;
+      throw new ConnectorError('config', `invalid ${SETTING_LABELS[key]} ${JSON.stringify(input[key])}`, { hint: message });
+    }
     const existing = await this.db.state.getConnector(input.name);
     if (existing && !opts.replace) {
       throw new ConnectorError('config', `a connector named "${input.name}" already exists`, { hint: 'choose another name, or remove it first' });
     }
-    const url = connectorUrl(input, existing ? this.vault.open(existing.tokenSealed) : undefined, existing?.url);
+    const url = connectorUrl(input, existing ? () => this.vault.open(existing.tokenSealed) : undefined, existing?.url);
     const report = await saveAndTestChecks(url, { request: opts.request });
     if (!report.ok || !report.source) return { ...report, saved: false };
     const src = report.source;
@@ -99,8 +114,11 @@ export class App {
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
+    // Everything that shows the connector must work before it is saved: never report a failure after saving.
+    const view = this.view(rec);
+    if (view.problem) throw new ConnectorError('config', `the connector cannot be saved: ${view.problem}`);
     await this.db.state.saveConnector(rec);
-    return { ...report, saved: true, connector: this.view(rec) };
+    return { ...report, saved: true, connector: view };
   }
 
   /** Re-run the checks for a saved connector. */
@@ -119,12 +137,7 @@ export class App {
 
   async sync(name: string, opts: SyncOptions = {}): Promise<RunRecord> {
     const rec = await this.get(name);
-    if (opts.range) {
-      for (const d of [opts.range.from, opts.range.to]) {
-        if (!isIsoDay(d)) throw new ConnectorError('config', `invalid date "${d}"`, { hint: 'use YYYY-MM-DD' });
-      }
-      if (opts.range.from > opts.range.to) throw new ConnectorError('config', '--from is after --to', { hint: 'swap the dates' });
-    }
+    if (opts.range) validateRange(opts.range);
     return runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID }, rec, this.source(rec), opts);
   }
 
@@ -218,26 +231,44 @@ export class App {
     return rec;
   }
 
+  /** The source to fetch from: throws a config error naming the cause when it cannot be used. */
   source(rec: ConnectorRecord): ReportSource {
     const token = this.vault.open(rec.tokenSealed);
-    const u = new URL(rec.url);
-    u.searchParams.set('token', token);
-    return parseReportUrl(u.toString());
+    return parseReportUrl(withToken(storedUrl(rec), token));
   }
 
+  /** How a connector is shown. Never throws: a connector that cannot be used says why in `problem`. */
   view(rec: ConnectorRecord): ConnectorView {
-    const u = new URL(rec.url);
-    const src = parseReportUrl(`${rec.url}${u.search ? '&' : '?'}token=x`);
+    const base = { name: rec.name, settings: rec.settings, createdAt: rec.createdAt, updatedAt: rec.updatedAt };
+    let token: string | undefined;
+    let problem: string | null = null;
+    try {
+      token = this.vault.open(rec.tokenSealed);
+    } catch (e) {
+      problem = describeError(e);
+    }
+    const mask = token === undefined ? '(cannot be unsealed)' : maskToken(token);
+    let url: URL;
+    try {
+      url = storedUrl(rec);
+    } catch (e) {
+      return { ...base, problem: describeError(e), url: '(invalid stored URL)', tokenMasked: mask, reportKey: '', dateType: 'transaction', timeZone: 'GMT' };
+    }
+    let shown: ReportSource | undefined;
+    try {
+      shown = parseReportUrl(withToken(url, 'x'.repeat(MIN_TOKEN_LENGTH)), { display: true });
+      checkHostAllowed(url);
+    } catch (e) {
+      problem ??= describeError(e);
+    }
     return {
-      name: rec.name,
-      url: `${rec.url}${u.search ? '&' : '?'}token=${maskToken(this.vault.open(rec.tokenSealed))}`,
-      tokenMasked: maskToken(this.vault.open(rec.tokenSealed)),
-      reportKey: src.reportKey,
-      dateType: src.dateType,
-      timeZone: src.tz,
-      settings: rec.settings,
-      createdAt: rec.createdAt,
-      updatedAt: rec.updatedAt,
+      ...base,
+      problem,
+      url: `${url.toString()}${url.search ? '&' : '?'}token=${mask}`,
+      tokenMasked: mask,
+      reportKey: shown?.reportKey ?? '',
+      dateType: shown?.dateType ?? 'transaction',
+      timeZone: shown?.tz ?? 'GMT',
     };
   }
 
@@ -253,21 +284,11 @@ export class App {
   }
 }
 
-export function validateSettings(s: ConnectorSettings): ConnectorSettings {
-  if (!isIsoDay(s.startDate)) throw new ConnectorError('config', `invalid start date "${s.startDate}"`, { hint: 'use YYYY-MM-DD' });
-  for (const [k, v, max] of [['lookback days', s.lookbackDays, 365], ['window days', s.windowDays, 31]] as const) {
-    if (!Number.isInteger(v) || v < (k === 'window days' ? 1 : 0) || v > max) {
-      throw new ConnectorError('config', `invalid ${k}: ${v}`, { hint: `use a whole number from ${k === 'window days' ? 1 : 0} to ${max}` });
-    }
-  }
-  return { ...s, schedule: s.schedule.trim() };
-}
-
 /** The URL to test: as pasted, or built from key + token; a saved token is kept when only settings change. */
-function connectorUrl(input: ConnectorInput, savedToken?: string, savedUrl?: string): string {
+function connectorUrl(input: ConnectorInput, savedToken?: () => string, savedUrl?: string): string {
   if (input.url) return input.url;
   if (input.reportKey || input.token) {
-    const token = input.token || savedToken;
+    const token = input.token || savedToken?.();
     if (!input.reportKey || !token) {
       throw new ConnectorError('config', input.reportKey ? 'the token is missing' : 'the report key is missing', {
         hint: 'give the "Get API" URL, or both the report key and the token',
@@ -277,14 +298,35 @@ function connectorUrl(input: ConnectorInput, savedToken?: string, savedUrl?: str
   }
   if (savedUrl && savedToken) {
     const u = new URL(savedUrl);
-    u.searchParams.set('token', savedToken);
+    u.hash = '';
+    u.searchParams.set('token', savedToken());
     return u.toString();
   }
   throw new ConnectorError('config', 'no API URL given', { hint: 'paste the URL from "Get API" in Rakuten reporting' });
 }
 
+/** The saved URL (without its token), fragment dropped; throws a config error when it is broken. */
+function storedUrl(rec: ConnectorRecord): URL {
+  try {
+    const u = new URL(rec.url);
+    u.hash = '';
+    return u;
+  } catch {
+    throw new ConnectorError('config', `the stored URL of connector "${rec.name}" is not a valid URL`, {
+      hint: 'update the connector with its "Get API" URL (web app: edit; CLI: remove and add it again)',
+    });
+  }
+}
+
+function withToken(url: URL, token: string): string {
+  const u = new URL(url);
+  u.searchParams.set('token', token);
+  return u.toString();
+}
+
 function stripToken(url: string): string {
   const u = new URL(url.trim());
+  u.hash = '';
   u.searchParams.delete('token');
   u.searchParams.delete('start_date');
   u.searchParams.delete('end_date');

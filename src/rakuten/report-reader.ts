@@ -98,6 +98,8 @@ async function* pump(body: AsyncIterable<Uint8Array | string>, r: Reader): Async
   for await (const chunk of body) {
     const bytes = utf8.take(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
     if (bytes === null) throw invalid();
+    // One memchr per chunk; only then are the cells looked at byte by byte.
+    if (!r.nulSeen && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(0) !== -1) r.nulSeen = true;
     try {
       r.tokenizer.push(bytes);
     } catch (e) {
@@ -207,6 +209,8 @@ class Reader {
   dataRow = 0;
   failure: Error | null = null;
   batch: ReportRow[] = [];
+  /** A NUL byte was in the body: check each record's cells for it from then on. */
+  nulSeen = false;
 
   private readonly singleDay: boolean;
   private readonly parseDate: (s: string) => string;
@@ -268,8 +272,25 @@ class Reader {
       });
       return;
     }
+    if (this.nulSeen && this.refuseNul(rec)) return;
     if (this.csv) this.csvRow(rec);
     else this.arrayRow(rec);
+  }
+
+  /**
+   * A NUL byte in a cell is refused on every warehouse alike (PostgreSQL cannot store one in text,
+   * DuckDB and ClickHouse would keep it): the row and column are named, nothing of the window is saved.
+   */
+  private refuseNul(rec: CsvRecord): boolean {
+    for (let c = 0; c < rec.count; c++) {
+      for (let p = rec.start[c]!; p < rec.end[c]!; p++) {
+        if (rec.buf[p] === 0) {
+          this.cellError(rec, c, new ValueError('the cell contains a NUL byte (\\0), which the connector does not load'));
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private onHeader(rec: CsvRecord): void {

@@ -4,10 +4,14 @@
  * `host:port` entries (tests, the demo simulator): the connector must not become a way to
  * fetch arbitrary addresses.
  */
+import { hostsSetting } from '../util/config.js';
 import { ConnectorError } from '../util/errors.js';
 import { registerSecret } from '../util/secrets.js';
 
-export const RAKUTEN_HOST = 'ran-reporting.rakutenmarketing.com';
+export const REPORTING_HOST = 'ran-reporting.rakutenmarketing.com';
+
+/** Shorter than this is a copying mistake, and could not be masked safely. */
+export const MIN_TOKEN_LENGTH = 8;
 
 export type DateType = 'transaction' | 'process';
 
@@ -39,16 +43,20 @@ function fail(message: string, hint: string): never {
 }
 
 export function allowedHosts(env: NodeJS.ProcessEnv = process.env): Set<string> {
-  const out = new Set<string>();
-  for (const h of (env.RAKUTEN_ALLOWED_HOSTS ?? '').split(',')) {
-    const t = h.trim().toLowerCase();
-    if (t) out.add(t);
-  }
-  return out;
+  return hostsSetting('RAKUTEN_ALLOWED_HOSTS', env);
+}
+
+export interface ParseOptions {
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Skip the allow-list: for showing a saved connector. The allow-list guards fetching, never
+   * displaying (a connector saved against the demo simulator must still be listed).
+   */
+  display?: boolean;
 }
 
 /** Parse a "Get API" URL. Throws ConnectorError('config') with a specific message and hint. */
-export function parseReportUrl(input: string, env: NodeJS.ProcessEnv = process.env): ReportSource {
+export function parseReportUrl(input: string, opts: ParseOptions = {}): ReportSource {
   const text = input.trim();
   let url: URL;
   try {
@@ -56,25 +64,15 @@ export function parseReportUrl(input: string, env: NodeJS.ProcessEnv = process.e
   } catch {
     fail('not a URL', 'paste the whole URL from "Get API" in Rakuten reporting, starting with https://');
   }
+  // A fragment is never sent to the server; kept, it would swallow a `&token=` appended later.
+  url.hash = '';
   const token = url.searchParams.get('token') ?? '';
   if (token) registerSecret(token);
 
-  const hostPort = url.port ? `${url.hostname}:${url.port}`.toLowerCase() : url.hostname.toLowerCase();
-  const extra = allowedHosts(env);
-  const isRakuten = url.hostname.toLowerCase() === RAKUTEN_HOST && (url.port === '' || url.port === '443');
-  const isAllowed = extra.has(hostPort) || (url.port === '' && extra.has(`${url.hostname.toLowerCase()}:${url.protocol === 'https:' ? 443 : 80}`));
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     fail(`unsupported URL scheme "${url.protocol.replace(':', '')}"`, 'the API URL starts with https://');
   }
-  if (!isRakuten && !isAllowed) {
-    fail(
-      `not a Rakuten reporting host: ${url.hostname}`,
-      `the API URL must point to https://${RAKUTEN_HOST}/ (other hosts can be allowed with RAKUTEN_ALLOWED_HOSTS=host:port)`,
-    );
-  }
-  if (isRakuten && !isAllowed && url.protocol !== 'https:') {
-    fail('the API URL must use https', `use https://${RAKUTEN_HOST}/…`);
-  }
+  if (!opts.display) checkHostAllowed(url, opts.env);
   const m = /^\/([A-Za-z]{2}(?:[-_][A-Za-z]{2})?)\/reports\/([^/]+)\/filters\/?$/.exec(url.pathname);
   if (!m) {
     fail(
@@ -83,6 +81,12 @@ export function parseReportUrl(input: string, env: NodeJS.ProcessEnv = process.e
     );
   }
   if (!token) fail('the URL has no token', 'copy the whole URL from "Get API": it ends with &token=…');
+  let reportKey: string;
+  try {
+    reportKey = decodeURIComponent(m[2]!);
+  } catch {
+    fail('the report key in the URL has a malformed %-escape', 'copy the URL from "Get API" again, unchanged');
+  }
 
   const dateType = (url.searchParams.get('date_type') ?? 'transaction').toLowerCase();
   if (dateType !== 'transaction' && dateType !== 'process') {
@@ -95,11 +99,14 @@ export function parseReportUrl(input: string, env: NodeJS.ProcessEnv = process.e
   const tz = url.searchParams.get('tz') ?? 'GMT';
   if (!isValidTimeZone(tz)) fail(`unknown time zone tz="${tz}"`, 'use GMT or an IANA zone such as America/New_York');
   const includeSummary = (url.searchParams.get('include_summary') ?? 'N').toUpperCase() === 'Y';
+  if (token.length < MIN_TOKEN_LENGTH) {
+    fail(`the token is too short (${token.length} characters) to be a Rakuten API token`, 'copy the whole URL from "Get API": the token is the long value after token=');
+  }
 
   return {
     origin: url.origin,
     lang: m[1]!,
-    reportKey: decodeURIComponent(m[2]!),
+    reportKey,
     token,
     tz,
     dateType,
@@ -111,8 +118,25 @@ export function parseReportUrl(input: string, env: NodeJS.ProcessEnv = process.e
   };
 }
 
+/** Throws unless the URL's host is Rakuten's reporting host (https) or in RAKUTEN_ALLOWED_HOSTS. */
+export function checkHostAllowed(url: URL, env: NodeJS.ProcessEnv = process.env): void {
+  const hostPort = url.port ? `${url.hostname}:${url.port}`.toLowerCase() : url.hostname.toLowerCase();
+  const extra = allowedHosts(env);
+  const isRakuten = url.hostname.toLowerCase() === REPORTING_HOST && (url.port === '' || url.port === '443');
+  const isAllowed = extra.has(hostPort) || (url.port === '' && extra.has(`${url.hostname.toLowerCase()}:${url.protocol === 'https:' ? 443 : 80}`));
+  if (!isRakuten && !isAllowed) {
+    fail(
+      `not a Rakuten reporting host: ${url.port ? `${url.hostname}:${url.port}` : url.hostname}`,
+      `the API URL must point to https://${REPORTING_HOST}/ (other hosts can be allowed with RAKUTEN_ALLOWED_HOSTS=host:port)`,
+    );
+  }
+  if (isRakuten && !isAllowed && url.protocol !== 'https:') {
+    fail('the API URL must use https', `use https://${REPORTING_HOST}/…`);
+  }
+}
+
 /** Build a report URL from a key and token (the "two fields" form of setup). */
-export function sourceFromKey(reportKey: string, token: string, base = `https://${RAKUTEN_HOST}`, lang = 'en'): string {
+export function sourceFromKey(reportKey: string, token: string, base = `https://${REPORTING_HOST}`, lang = 'en'): string {
   if (!reportKey.trim()) fail('the report key is empty', 'copy it from the report URL: …/reports/<report-key>/filters');
   if (!token.trim()) fail('the token is empty', 'copy it from the "Get API" URL: the value after token=');
   const u = new URL(`${base.replace(/\/$/, '')}/${lang}/reports/${encodeURIComponent(reportKey.trim())}/filters`);

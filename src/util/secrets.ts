@@ -5,10 +5,13 @@
  */
 const known = new Set<string>();
 
-/** `tok…05`: enough to tell tokens apart, useless to an attacker. */
+/**
+ * `…05`: enough to tell tokens apart, useless to an attacker. Never more than a quarter of the
+ * token, and at most its last 2 characters (the first ones are often a shared prefix anyway).
+ */
 export function maskToken(token: string): string {
-  if (token.length <= 6) return '…';
-  return `${token.slice(0, 3)}…${token.slice(-2)}`;
+  const shown = Math.min(2, Math.floor(token.length / 4));
+  return shown > 0 ? `…${token.slice(-shown)}` : '…';
 }
 
 export function registerSecret(secret: string): void {

@@ -7,7 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ACME_TOKEN, GLOBEX_TOKEN, startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ACME_TOKEN, CANONICAL_HEADERS, GLOBEX_TOKEN, startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { openWarehouse } from '../../src/warehouse/index.js';
 import { addDays, todayIn } from '../../src/util/days.js';
 import { toUnits } from '../../src/util/decimal.js';
@@ -219,6 +221,32 @@ export function defineE2E(target: TargetName): void {
       await assertExact('acme', ACME_TOKEN, addDays(start, -5), today);
     });
 
+    test('a NUL byte in a text cell fails its window the same way on every warehouse, naming row and column', async () => {
+      const nulDay = addDays(today, -3);
+      const srv = createServer((req, res) => {
+        const day = new URL(req.url!, 'http://x').searchParams.get('start_date')!;
+        const name = day === nulDay ? 'Nul\u0000Byte' : 'Pub';
+        res.writeHead(200, { 'content-type': 'text/csv' });
+        res.end(`${CANONICAL_HEADERS.join(',')}\r\n${csvRow(day, name)}\r\n`);
+      });
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      try {
+        const host = `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+        const e = { ...env, env: { ...env.env, RAKUTEN_ALLOWED_HOSTS: `${env.env!.RAKUTEN_ALLOWED_HOSTS},${host}` } };
+        const nulUrl = `http://${host}/en/reports/nul/filters?tz=GMT&date_type=transaction&token=tok_nul_case_00000000000005`;
+        const add = await runCli(['add', '--name', 'nul', '--url', nulUrl, '--start-date', addDays(today, -5)], e);
+        assert.equal(add.code, 0, add.stdout + add.stderr);
+        const r = await runCli(['sync', 'nul', '--concurrency', '1'], e);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /sync failed: row 1 \(line 2\), column "Publisher Name": the cell contains a NUL byte/);
+        const got = await warehouseTotals('nul', addDays(today, -5), today);
+        assert.deepEqual(got.map((d) => d.day), [addDays(today, -5), addDays(today, -4)], 'the days before it committed; nothing of its window');
+        assert.equal((await runCli(['remove', 'nul', '--drop-data'], e)).code, 0);
+      } finally {
+        srv.close();
+      }
+    });
+
     test('no token in any output or stored file; private files are 0600', async () => {
       const tokens = [ACME_TOKEN, GLOBEX_TOKEN, 'tok_wrong_0000000000000000000099'];
       const all = transcript.join('\n');
@@ -232,9 +260,20 @@ export function defineE2E(target: TargetName): void {
         for (const t of tokens) assert.ok(!bytes.includes(Buffer.from(t)), `token found in ${file}`);
         assert.equal(statSync(file).mode & 0o077, 0, `${file} is private`);
       }
-      assert.match(all, /tok…05|tok…99/, 'tokens are shown masked');
+      assert.match(all, /…05|…99/, 'tokens are shown masked');
     });
   });
+}
+
+/** One valid report row of `day` (m/d/yy) with the given publisher name. */
+function csvRow(day: string, publisher: string): string {
+  const [y, m, d] = day.split('-');
+  const cells: Record<string, string> = {
+    'Transaction Date': `${+m!}/${+d!}/${y!.slice(2)}`, '# of Impressions': '100', '# of Clicks': '10', '# of Orders': '1',
+    'Gross Commissions': '1.00', 'Total Commission': '1.10', Sales: '10.00', 'Order ID': `O-${day}`, 'Publisher ID': '42',
+    'Publisher Name': publisher, 'Offer ID': '7', 'Offer Name': 'Offer', 'Link ID': '9', 'Link Name': 'Link',
+  };
+  return CANONICAL_HEADERS.map((h) => cells[h] ?? '').join(',');
 }
 
 function* walk(dir: string): Generator<string> {
