@@ -6,14 +6,15 @@
  * Secrets: responses never carry a token. Connectors are shown through App.view (token masked),
  * Save & Test answers lose their `source` (it holds the token), and every body passes through
  * redact() on the way out as a last guard.
+ *
+ * Before any route: the body limit (guards.ts), then who may ask (access.ts: login, sessions,
+ * throttling, same-origin, /healthz).
  */
 import { Hono, type Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { z } from 'zod';
 import type { App, ConnectorInput } from '../app/app.js';
 import { DEFAULT_LOOKBACK_DAYS, DEFAULT_SCHEDULE, DEFAULT_START_DAYS_AGO } from '../app/app.js';
 import type { TestReport } from '../app/save-and-test.js';
-import type { Output } from '../cli/output.js';
 import type { RequestOptions } from '../rakuten/client.js';
 import { REPORT_COLUMNS } from '../rakuten/columns.js';
 import { parseReportUrl, sourceFromKey } from '../rakuten/url.js';
@@ -22,58 +23,29 @@ import { type Scheduler, SchedulerBusyError } from '../scheduler/scheduler.js';
 import { addDays, todayIn } from '../util/days.js';
 import { fromUnits, toUnits } from '../util/decimal.js';
 import { ConnectorError } from '../util/errors.js';
-import { maskToken, redact, safeError } from '../util/secrets.js';
+import { maskToken, safeError } from '../util/secrets.js';
 import type { ConnectorRecord, DayTotals, RunRecord } from '../warehouse/types.js';
-import { type AdminAuth, isLoopbackHostHeader, SESSION_COOKIE } from './auth.js';
-import { loginPage, staticFile } from './pages.js';
+import { type AccessOptions, installAccess } from './access.js';
+import { API_BODY_LIMIT, bodyLimits } from './guards.js';
+import { staticFile } from './pages.js';
+import { html, HttpError, pathOf, SECURITY_HEADERS, send } from './respond.js';
 import type { Progress, SyncRunner } from './runner.js';
 import {
   backfillSchema, chartQuerySchema, createConnectorSchema, deleteQuerySchema, emptySchema, fieldErrors, limitQuerySchema, NAME_RE,
   parseUrlSchema, sourceErrors, updateConnectorSchema, type CreateConnectorBody, type UpdateConnectorBody,
 } from './validate.js';
 
-export interface ServerContext {
+export interface ServerContext extends AccessOptions {
   app: App;
   scheduler: Scheduler;
   runner: SyncRunner;
-  out: Output;
-  /** Set when RAKUTEN_CONNECTOR_ADMIN_TOKEN is: every request must carry it. */
-  auth?: AdminAuth;
-  /** Answer only requests whose Host header names a loopback address (loopback without a token). */
-  loopbackOnly?: boolean;
   /** Request options for Save & Test (timeouts). */
   request?: () => RequestOptions;
-  closing: () => boolean;
 }
 
 export type ConnectorState = 'healthy' | 'syncing' | 'failing' | 'paused' | 'new';
 
-const MAX_BODY = 64 * 1024;
-
-class HttpError extends Error {
-  constructor(readonly status: number, readonly errors: Record<string, string>, readonly extra: Record<string, unknown> = {}) {
-    super(Object.values(errors).join('; '));
-  }
-}
-
-const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
-
-/** JSON out, redacted. */
-function send(c: Context, status: number, body: unknown): Response {
-  return c.body(redact(JSON.stringify(body)), status as 200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-}
-
-function html(c: Context, status: number, text: string): Response {
-  return c.body(redact(text), status as 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-}
+const MAX_BODY = API_BODY_LIMIT;
 
 async function readJson<S extends z.ZodTypeAny>(c: Context, schema: S, more?: (raw: unknown) => Record<string, string>): Promise<z.infer<S>> {
   const type = c.req.header('content-type') ?? '';
@@ -145,12 +117,15 @@ export function createHttpApp(ctx: ServerContext): Hono {
   const { app, scheduler, runner, out } = ctx;
   const http = new Hono();
 
+  // ---- first of all, before authentication: no body over its limit is read ----
+  http.use('*', bodyLimits(out));
+
   // ---- every response: security headers; errors as JSON ----
   http.use('*', async (c, next) => {
     const started = Date.now();
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);
-    const path = new URL(c.req.url).pathname;
+    const path = pathOf(c);
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       out.log(c.res.status >= 500 ? 'error' : 'info', `${c.req.method} ${path} ${c.res.status} (${Date.now() - started} ms)`, { event: 'http', method: c.req.method, path, status: c.res.status });
     }
@@ -170,38 +145,10 @@ export function createHttpApp(ctx: ServerContext): Hono {
     return send(c, 500, { errors: { server: 'internal error; see the server log' } });
   });
 
-  // ---- who may ask: Host check (loopback), auth (admin token), same-origin JSON for changes ----
-  http.use('*', async (c, next) => {
-    if (ctx.loopbackOnly && !isLoopbackHostHeader(c.req.header('host'))) {
-      return send(c, 421, { errors: { host: 'this server only answers on its loopback address (use http://127.0.0.1:<port>/)' } });
-    }
-    const path = new URL(c.req.url).pathname;
-    const method = c.req.method;
-    if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
-      const origin = c.req.header('origin');
-      const site = c.req.header('sec-fetch-site');
-      // Behind a reverse proxy the browser's host arrives as X-Forwarded-Host.
-      const hosts = [c.req.header('host'), ...(c.req.header('x-forwarded-host') ?? '').split(',')].map((x) => (x ?? '').trim().toLowerCase()).filter(Boolean);
-      if ((origin && origin !== 'null' && !hosts.includes(safeHost(origin))) || (site && site !== 'same-origin' && site !== 'none') || origin === 'null') {
-        return send(c, 403, { errors: { origin: 'cross-site requests are not accepted' } });
-      }
-    }
-    if (path === '/healthz' || path.startsWith('/assets/') || path === '/login' || path === '/favicon.ico') return next();
-    if (ctx.auth && !ctx.auth.allows(c.req.header('authorization'), getCookie(c, SESSION_COOKIE))) {
-      if (path.startsWith('/api/')) {
-        c.header('WWW-Authenticate', 'Bearer realm="rakuten-connector"');
-        return send(c, 401, { errors: { auth: 'sign in: send Authorization: Bearer <RAKUTEN_CONNECTOR_ADMIN_TOKEN>, or log in at /login' } });
-      }
-      return c.redirect('/login', 303);
-    }
-    if (path.startsWith('/api/') && ctx.closing() && method !== 'GET') {
-      return send(c, 503, { errors: { server: 'the server is shutting down' } });
-    }
-    return next();
-  });
+  // ---- who may ask; /login, /logout, /healthz ----
+  installAccess(http, ctx);
 
   // ---- pages and files ----
-  http.get('/healthz', (c) => c.text('ok', 200, { 'Cache-Control': 'no-store' }));
   http.get('/favicon.ico', (c) => c.body(null, 204));
   http.get('/assets/:file', (c) => {
     const f = staticFile(c.req.param('file'));
@@ -211,22 +158,6 @@ export function createHttpApp(ctx: ServerContext): Hono {
   http.get('/', (c) => {
     const f = staticFile('index.html')!;
     return html(c, 200, f.body.replace('__AUTH__', ctx.auth ? 'token' : 'local'));
-  });
-  http.get('/login', (c) => (ctx.auth ? html(c, 200, loginPage()) : c.redirect('/', 303)));
-  http.post('/login', async (c) => {
-    if (!ctx.auth) return c.redirect('/', 303);
-    const form = await c.req.parseBody();
-    const token = typeof form.token === 'string' ? form.token : '';
-    if (!token || !ctx.auth.checkToken(token)) {
-      await new Promise((r) => setTimeout(r, 300));
-      return html(c, 401, loginPage('That is not the admin token. It is the value of RAKUTEN_CONNECTOR_ADMIN_TOKEN on the server.'));
-    }
-    setCookie(c, SESSION_COOKIE, ctx.auth.session, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: 30 * 86_400, secure: new URL(c.req.url).protocol === 'https:' });
-    return c.redirect('/', 303);
-  });
-  http.post('/logout', (c) => {
-    deleteCookie(c, SESSION_COOKIE, { path: '/' });
-    return c.redirect(ctx.auth ? '/login' : '/', 303);
   });
 
   // ---- helpers over the App ----
@@ -468,14 +399,6 @@ export function createHttpApp(ctx: ServerContext): Hono {
   http.all('/api/*', (c) => send(c, 404, { errors: { path: `no such API route: ${c.req.method} ${new URL(c.req.url).pathname}` } }));
   http.notFound((c) => c.text('not found', 404));
   return http;
-}
-
-function safeHost(origin: string): string {
-  try {
-    return new URL(origin).host.toLowerCase();
-  } catch {
-    return '';
-  }
 }
 
 /** Which form field a config error from the App is about. */

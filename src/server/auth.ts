@@ -4,15 +4,16 @@
  *   header must name the loopback address (stops DNS-rebinding pages from reaching the API).
  * - With RAKUTEN_CONNECTOR_ADMIN_TOKEN (required for any other interface): every request needs
  *   `Authorization: Bearer <token>` or the session cookie set by the login form. The cookie holds
- *   an HMAC derived from the token, never the token itself.
- * Either way, requests that change something must be same-origin JSON (no cross-site form posts).
+ *   a random server-side session id (sessions.ts), never the token or anything derived from it;
+ *   logout revokes it. Wrong tokens are throttled per client (sessions.ts: FailureThrottle).
+ * Either way, requests that change something must be same-origin (guards.ts, access.ts).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { registerSecret } from '../util/secrets.js';
+import { FailureThrottle, SessionStore } from './sessions.js';
 
 export const SESSION_COOKIE = 'rc_session';
-export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
@@ -30,20 +31,21 @@ export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
+/** The Bearer credential of an Authorization header, if it carries one. */
+export function bearerOf(authorization: string | undefined): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+  return m ? m[1]!.trim() : undefined;
+}
+
 export class AdminAuth {
-  readonly session: string;
+  readonly sessions: SessionStore;
+  readonly throttle: FailureThrottle;
 
-  constructor(readonly token: string) {
+  /** `now`: the server's clock in ms (tests inject a fake one). */
+  constructor(private readonly token: string, now: () => number = Date.now) {
     registerSecret(token);
-    this.session = createHmac('sha256', token).update('rakuten-connector session v1').digest('base64url');
-    registerSecret(this.session);
-  }
-
-  /** Bearer header or session cookie. */
-  allows(authorization: string | undefined, cookie: string | undefined): boolean {
-    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-    if (m && sameSecret(m[1]!.trim(), this.token)) return true;
-    return cookie !== undefined && sameSecret(cookie, this.session);
+    this.sessions = new SessionStore(now);
+    this.throttle = new FailureThrottle(now);
   }
 
   checkToken(candidate: string): boolean {

@@ -4,35 +4,46 @@
  * then required on every request. Runs until SIGTERM or SIGINT, then shuts down in order:
  * no new syncs, running syncs finish or are aborted (a window in flight is rolled back), the
  * App closes. A second signal exits at once.
+ * Any failure while starting (the warehouse, the port, the scheduler reading the connectors)
+ * closes what was opened and fails the command (exit 1, with the reason): never a half-started
+ * server that answers 500 to everything while the warehouse is released.
  */
 import { App } from '../app/app.js';
 import type { Output } from '../cli/output.js';
 import { ConnectorError } from '../util/errors.js';
-import { isLoopbackHost, MIN_ADMIN_TOKEN_LENGTH } from './auth.js';
-import { startServer } from './server.js';
+import { textSetting } from '../util/config.js';
+import { isLoopbackHost } from './auth.js';
+import { ServerStartError, startServer } from './server.js';
 
-export async function serveCommand(o: { home: string; warehouse?: string; out: Output; host: string; port: number; onClose?: () => Promise<void> | void }): Promise<void> {
+export async function serveCommand(o: {
+  home: string; warehouse?: string; out: Output; host: string; port: number;
+  /** --trust-proxy: a TLS reverse proxy in front; see ServerOptions.trustProxy. */
+  trustProxy?: boolean;
+  onClose?: () => Promise<void> | void;
+}): Promise<void> {
   const { out } = o;
   try {
-    const adminToken = process.env.RAKUTEN_CONNECTOR_ADMIN_TOKEN?.trim() || undefined;
+    // Validated by the settings declaration (src/util/config.ts: at least 16 characters).
+    const adminToken = textSetting('RAKUTEN_CONNECTOR_ADMIN_TOKEN');
     if (!isLoopbackHost(o.host) && !adminToken) {
       throw new ConnectorError('config', `refusing to serve on ${o.host}: only 127.0.0.1 is served without an admin token`, {
         hint: 'set RAKUTEN_CONNECTOR_ADMIN_TOKEN to a long random secret (e.g. `openssl rand -hex 24`); every request must then carry it',
       });
     }
-    if (adminToken && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
-      throw new ConnectorError('config', `RAKUTEN_CONNECTOR_ADMIN_TOKEN is too short (${adminToken.length} characters)`, {
-        hint: `use at least ${MIN_ADMIN_TOKEN_LENGTH} random characters, e.g. \`openssl rand -hex 24\``,
-      });
-    }
     const app = await App.open({ home: o.home, warehouse: o.warehouse });
+    for (const w of app.vault.warnings) out.log('warn', w);
     let server;
     try {
-      server = await startServer({ app, out, host: o.host, port: o.port, adminToken });
+      server = await startServer({ app, out, host: o.host, port: o.port, adminToken, trustProxy: o.trustProxy });
     } catch (e) {
       await app.close().catch(() => undefined);
       if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
         throw new ConnectorError('config', `port ${o.port} on ${o.host} is already in use`, { hint: 'choose another with --port, or stop what is using it' });
+      }
+      if (e instanceof ServerStartError) {
+        throw new ConnectorError('internal', `serve could not start: ${e.message}`, {
+          hint: 'nothing is being served; check the warehouse (`rakuten-connector list` shows what it holds), then start again',
+        });
       }
       throw e;
     }

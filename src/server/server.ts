@@ -1,17 +1,22 @@
 /**
  * The running server: the App (held for the server's lifetime: DuckDB admits one writing
  * process), the scheduler, the sync runner and the HTTP listener, with an orderly shutdown.
+ * A failure while starting (after the listener opened: e.g. the scheduler cannot read the
+ * connectors) closes the listener again and rejects: a server is never left half up. A problem of
+ * one connector is not such a failure: that connector is not scheduled, the others are.
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
-import type { App } from '../app/app.js';
+import type { App, ConnectorView } from '../app/app.js';
 import type { Output } from '../cli/output.js';
-import { requestOptionsFromEnv, retryPolicyFromEnv } from '../cli/env.js';
+import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv, syncConcurrencyFromEnv } from '../app/options.js';
 import type { Clock } from '../scheduler/clock.js';
 import { type ScheduledConnector, Scheduler } from '../scheduler/scheduler.js';
+import { safeError } from '../util/secrets.js';
 import { createHttpApp } from './api.js';
 import { AdminAuth, isLoopbackHost } from './auth.js';
+import { type Health, healthCheck } from './health.js';
 import { SHUTDOWN_MESSAGE, SyncRunner } from './runner.js';
 
 export interface ServerOptions {
@@ -21,8 +26,14 @@ export interface ServerOptions {
   port: number;
   /** RAKUTEN_CONNECTOR_ADMIN_TOKEN; required unless host is a loopback address. */
   adminToken?: string;
-  /** Scheduler clock (tests inject a FakeClock). */
+  /** Clock of the scheduler, the login sessions and the wrong-token throttle (tests inject a FakeClock). */
   clock?: Clock;
+  /**
+   * A reverse proxy (TLS) in front of the server is declared: believe its X-Forwarded-For (client
+   * address, for throttling), X-Forwarded-Proto (https: the session cookie gets `Secure`) and
+   * X-Forwarded-Host (the browser's host, for the same-origin check). Without it they are ignored.
+   */
+  trustProxy?: boolean;
   /** Syncs at once (default RAKUTEN_SYNC_CONCURRENCY or 2). */
   concurrency?: number;
   backoff?: { baseMs: number; maxMs: number };
@@ -36,6 +47,8 @@ export interface RunningServer {
   app: App;
   scheduler: Scheduler;
   runner: SyncRunner;
+  /** What GET /healthz answers. */
+  health(): Promise<Health>;
   /** Stop scheduling, stop running syncs, stop listening, close the App. */
   close(): Promise<void>;
 }
@@ -46,13 +59,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (!loopback && !o.adminToken) {
     throw new Error(`refusing to serve on ${o.host} without RAKUTEN_CONNECTOR_ADMIN_TOKEN`);
   }
-  const auth = o.adminToken ? new AdminAuth(o.adminToken) : undefined;
-  const runner = new SyncRunner(app, { out, syncOptions: () => ({ retry: retryPolicyFromEnv(), request: requestOptionsFromEnv() }) });
-  const scheduler = new Scheduler({
+  const now = o.clock ? () => o.clock!.now().getTime() : Date.now;
+  /** Connectors left unscheduled because of a problem, and why (each said once in the log). */
+  const problems = new Map<string, string>();
+  const auth = o.adminToken ? new AdminAuth(o.adminToken, now) : undefined;
+  const runner = new SyncRunner(app, { out, syncOptions: () => ({ retry: retryPolicyFromEnv(), request: requestOptionsFromEnv(), leaseTtlMs: leaseTtlFromEnv() }) });
+  const scheduler = new TrackedScheduler({
     clock: o.clock,
-    concurrency: o.concurrency ?? (Number(process.env.RAKUTEN_SYNC_CONCURRENCY) || 2),
+    concurrency: o.concurrency ?? syncConcurrencyFromEnv(),
     backoff: o.backoff,
-    load: () => loadSchedules(app),
+    load: () => loadSchedules(app, out, problems),
     execute: (job) => runner.execute(job),
     onEvent: (e) => {
       if (e.type === 'queued') runner.queued(e.job);
@@ -64,11 +80,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
 
   let closing = false;
+  const health = healthCheck({ state: app.db.state, schedulerRunning: () => scheduler.isRunning && !closing });
   const http = createHttpApp({
     app, scheduler, runner, out, auth,
     loopbackOnly: !auth,
+    trustProxy: Boolean(o.trustProxy),
     request: requestOptionsFromEnv,
     closing: () => closing,
+    health,
   });
   const server = createAdaptorServer({ fetch: http.fetch, hostname: o.host }) as Server;
   server.requestTimeout = 120_000;
@@ -81,7 +100,20 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   });
   const port = (server.address() as AddressInfo).port;
-  await scheduler.start();
+  try {
+    await scheduler.start();
+  } catch (e) {
+    // Nothing may stay up half started: stop the scheduler, close the listener, then fail.
+    closing = true;
+    for (const job of scheduler.stop()) runner.forget(job.name);
+    runner.abortAll(SHUTDOWN_MESSAGE);
+    await runner.settle(5_000);
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    throw new ServerStartError(`the scheduler could not read the connectors: ${safeError(e).message}`, e);
+  }
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
 
   let closed: Promise<void> | undefined;
@@ -102,13 +134,62 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       await app.close();
     })());
 
-  return { url: `http://${shown}:${port}`, port, app, scheduler, runner, close };
+  return { url: `http://${shown}:${port}`, port, app, scheduler, runner, health, close };
+}
+
+/** Start-up failed after the listener opened; the listener is closed again. */
+export class ServerStartError extends Error {
+  constructor(message: string, readonly cause: unknown) {
+    super(message);
+    this.name = 'ServerStartError';
+  }
+}
+
+/** A Scheduler that says whether it is running (for /healthz): started successfully and not stopped. */
+class TrackedScheduler extends Scheduler {
+  private phase: 'new' | 'running' | 'stopped' = 'new';
+
+  override async start(): Promise<void> {
+    await super.start();
+    if (this.phase === 'new') this.phase = 'running';
+  }
+
+  override stop(): ReturnType<Scheduler['stop']> {
+    this.phase = 'stopped';
+    return super.stop();
+  }
+
+  get isRunning(): boolean {
+    return this.phase === 'running';
+  }
+}
+
+/**
+ * A connector that cannot be used comes back from App.list() with a `problem` (in words): it is
+ * not scheduled, and said once in the log; the others are scheduled as usual.
+ */
+async function usableConnectors(app: App, out: Output, problems: Map<string, string>): Promise<ConnectorView[]> {
+  const usable: ConnectorView[] = [];
+  const seen = new Set<string>();
+  for (const v of await app.list()) {
+    if (!v.problem) {
+      usable.push(v);
+      continue;
+    }
+    seen.add(v.name);
+    if (problems.get(v.name) !== v.problem) {
+      problems.set(v.name, v.problem);
+      out.log('warn', `[${v.name}] not scheduled: ${v.problem}`, { connector: v.name, event: 'problem' });
+    }
+  }
+  for (const name of [...problems.keys()]) if (!seen.has(name)) problems.delete(name);
+  return usable;
 }
 
 /** What the scheduler needs to know about each connector. */
-async function loadSchedules(app: App): Promise<ScheduledConnector[]> {
+async function loadSchedules(app: App, log: Output, problems: Map<string, string>): Promise<ScheduledConnector[]> {
   const out: ScheduledConnector[] = [];
-  for (const v of await app.list()) {
+  for (const v of await usableConnectors(app, log, problems)) {
     // A sync stopped by a shutdown does not count: it is owed, and runs at start-up.
     const runs = await app.db.state.listRuns(v.name, 5);
     const last = runs.find((r) => r.status !== 'interrupted' && r.status !== 'running' && !(r.status === 'failed' && r.error?.startsWith(SHUTDOWN_MESSAGE)));

@@ -60,7 +60,7 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(o: { rowsPerDay?: number; adminToken?: string; clock?: FakeClock } = {}): Promise<Stack> {
+export async function startStack(o: { rowsPerDay?: number; adminToken?: string; clock?: FakeClock; trustProxy?: boolean } = {}): Promise<Stack> {
   const sim = await startSimulator({ port: 0, rowsPerDay: o.rowsPerDay ?? 60 });
   const host = new URL(sim.url).host;
   process.env.RAKUTEN_ALLOWED_HOSTS = [...(process.env.RAKUTEN_ALLOWED_HOSTS ?? '').split(',').filter(Boolean), host].join(',');
@@ -71,7 +71,7 @@ export async function startStack(o: { rowsPerDay?: number; adminToken?: string; 
   const out = new Output(false, logs.stream as unknown as NodeJS.WriteStream, logs.stream as unknown as NodeJS.WriteStream);
   const app = await App.open({ home });
   // A frozen scheduler clock: nothing fires on its own during a test.
-  const srv = await startServer({ app, out, host: '127.0.0.1', port: 0, adminToken: o.adminToken, clock: o.clock ?? new FakeClock(Date.now()) });
+  const srv = await startServer({ app, out, host: '127.0.0.1', port: 0, adminToken: o.adminToken, clock: o.clock ?? new FakeClock(Date.now()), trustProxy: o.trustProxy });
   const url = srv.url;
   return {
     sim, srv, home, url, logs,
