@@ -111,13 +111,17 @@ describe('serve with a connector that cannot be used', () => {
       process.env.RAKUTEN_ALLOWED_HOSTS = '';
       const list = await s.api('GET', '/api/connectors');
       assert.equal(list.status, 200, list.text);
-      const byName = new Map((list.data as { connectors: { name: string; problem: string | null }[] }).connectors.map((c) => [c.name, c]));
+      const byName = new Map((list.data as { connectors: { name: string; problem: string | null; status: string }[] }).connectors.map((c) => [c.name, c]));
       assert.match(byName.get('gone')!.problem ?? '', /not a Rakuten reporting host/);
+      assert.equal(byName.get('gone')!.status, 'unusable');
       assert.match(byName.get('fine')!.problem ?? '', /not a Rakuten reporting host/);
       assert.equal((await s.api('GET', '/api/charts')).status, 200);
       assert.equal((await s.api('GET', '/api/charts?connector=gone')).status, 200);
       assert.equal((await s.api('GET', '/api/connectors/gone')).status, 200);
       assert.equal((await s.srv.scheduler.refresh(), 'refreshed'), 'refreshed', 'the scheduler reloads without failing');
+      const escape = await s.api('POST', '/api/parse-url', { url: 'https://ran-reporting.rakutenmarketing.com/en/reports/r%zz/filters?token=tok_escape_0000000001' });
+      assert.equal(escape.status, 400, 'a malformed %-escape is a 400 naming the field, not a 500');
+      assert.match((escape.data as { errors: { url: string } }).errors.url, /malformed %-escape/);
     } finally {
       process.env.RAKUTEN_ALLOWED_HOSTS = before;
       await s.close();

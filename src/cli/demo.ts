@@ -50,6 +50,8 @@ export async function runDemo(o: { home: string; warehouse?: string; out: Output
     out.line(`   SELECT _date, sum(sales), sum(total_commissions) FROM rakuten_affiliate_report WHERE _connector = 'demo' GROUP BY 1 ORDER BY 1;`);
     out.line(`   file: ${app.db.warehouse.location}   (e.g. with the duckdb CLI, or any DuckDB client)`);
     out.line(`   more: rakuten-connector --home ${o.home} status demo`);
+    out.line('   (the demo connector points at the built-in simulator, which stops with the demo: afterwards `list` and');
+    out.line('   `status` show it as "cannot be used"; its rows stay in the warehouse)');
     if (o.serve) {
       await app.close();
       const { serveCommand } = await import('../server/command.js');

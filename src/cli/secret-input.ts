@@ -26,10 +26,11 @@ async function firstLine(input: NodeJS.ReadableStream): Promise<string> {
 /** A prompt on the terminal; what is typed is not echoed. */
 function promptHidden(prompt: string, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<string> {
   return new Promise((resolve, reject) => {
-    output.write(prompt);
+    // The terminal goes raw (no echo by the line discipline) before the prompt invites typing.
     const rl = createInterface({ input, output, terminal: true });
-    // Swallow the echo: readline writes typed characters through _writeToOutput.
+    // Swallow readline's own echo: it writes typed characters through _writeToOutput.
     (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+    output.write(prompt);
     rl.once('line', (line) => {
       rl.close();
       output.write('\n');

@@ -43,7 +43,7 @@ export interface ServerContext extends AccessOptions {
   request?: () => RequestOptions;
 }
 
-export type ConnectorState = 'healthy' | 'syncing' | 'failing' | 'paused' | 'new';
+export type ConnectorState = 'healthy' | 'syncing' | 'failing' | 'unusable' | 'paused' | 'new';
 
 const MAX_BODY = API_BODY_LIMIT;
 
@@ -175,6 +175,7 @@ export function createHttpApp(ctx: ServerContext): Hono {
     const lastRun = st.lastRun;
     const state: ConnectorState = active || st.running
       ? 'syncing'
+      : st.problem ? 'unusable'
       : st.settings.paused ? 'paused'
         : lastRun?.status === 'failed' ? 'failing'
           : st.lastSuccess ? 'healthy' : 'new';
@@ -406,6 +407,7 @@ function configField(message: string): string {
   if (/start date/i.test(message)) return 'startDate';
   if (/lookback/i.test(message)) return 'lookbackDays';
   if (/window/i.test(message)) return 'windowDays';
+  if (/schedule/i.test(message)) return 'schedule';
   if (/token/i.test(message)) return 'token';
   if (/report key/i.test(message)) return 'reportKey';
   if (/connector name|named/i.test(message)) return 'name';

@@ -84,7 +84,7 @@ function banner(kind, ...kids) {
 }
 
 function pill(status) {
-  return h('span', { class: `pill ${status}`, 'data-testid': 'status', text: status === 'new' ? 'not synced yet' : status });
+  return h('span', { class: `pill ${status}`, 'data-testid': 'status', text: status === 'new' ? 'not synced yet' : status === 'unusable' ? 'cannot sync' : status });
 }
 
 function busy(button, label) {
@@ -275,13 +275,19 @@ function nextText(c) {
   return [relativeTime(c.nextRunAt), kind];
 }
 
+/** What is wrong with a connector: why it cannot be used at all, else its last failure. */
+function connectorError(c) {
+  return c.problem ? `Cannot sync: ${c.problem}` : c.lastError;
+}
+
 function connectorsTable(list) {
   const rows = [];
   for (const c of list) {
     const [next, nextSub] = nextText(c);
     const recent = c.progress && c.progress.finishedAt && Date.now() - Date.parse(c.progress.finishedAt) < 30_000;
     const showProgress = isActive(c.progress) || recent;
-    const detail = showProgress || c.lastError;
+    const error = connectorError(c);
+    const detail = showProgress || error;
     rows.push(h('tr', { class: detail ? 'has-detail' : '', 'data-connector': c.name },
       h('td', {}, h('a', { class: 'conn-name', href: `#/c/${enc(c.name)}`, text: c.name }), h('div', { class: 'conn-sub', text: `${c.reportKey} · ${c.dateType} dates · ${c.timeZone}` })),
       h('td', {}, pill(c.status)),
@@ -293,7 +299,7 @@ function connectorsTable(list) {
     if (detail) {
       rows.push(h('tr', { class: 'detail-row' }, h('td', { colspan: 7 },
         showProgress ? progressView(c.progress) : null,
-        !showProgress && c.lastError ? h('div', { class: 'err-text', 'data-testid': 'last-error', text: c.lastError }) : null)));
+        !showProgress && error ? h('div', { class: 'err-text', 'data-testid': 'last-error', text: error }) : null)));
     }
   }
   return h('div', { class: 'table-wrap' }, h('table', {},
@@ -547,8 +553,9 @@ async function connectorView(seq, name) {
       stat('Next sync', next, nextSub || (c.nextRunAt ? localDateTime(c.nextRunAt) : ''), 'next-sync'),
       stat('Days covered', formatCount(String(c.coverage.days)), c.coverage.firstDay ? `${c.coverage.firstDay} … ${c.coverage.lastDay}` : 'no data yet', 'days-covered'),
       stat('Rows', formatCount(String(c.coverage.rows)), c.cursor ? `synced through ${c.cursor}` : 'in rakuten_affiliate_report', 'rows-total'));
-    alerts.hidden = !c.lastError;
-    alerts.replaceChildren(c.lastError ? banner('error', h('div', {}, h('b', { text: c.status === 'failing' ? 'The last sync failed. ' : 'Note: ' }), h('span', { 'data-testid': 'last-error', text: c.lastError }),
+    const error = connectorError(c);
+    alerts.hidden = !error;
+    alerts.replaceChildren(error ? banner('error', h('div', {}, h('b', { text: c.problem ? 'This connector cannot sync: ' : c.status === 'failing' ? 'The last sync failed. ' : 'Note: ' }), h('span', { 'data-testid': 'last-error', text: c.problem || error }),
       c.backoffUntil && !c.settings.paused ? h('div', { class: 'small', text: `Backing off after ${c.failures} failure${c.failures === 1 ? '' : 's'}: next try ${relativeTime(c.backoffUntil)}.` }) : null)) : '');
     // A failed sync is told once, by the error banner above.
     const prog = c.progress && !(c.progress.state === 'failed' && c.lastError) ? c.progress : null;
