@@ -189,7 +189,7 @@ test('a short or trivial RAKUTEN_CONNECTOR_KEY is refused, read from the environ
   const saved = process.env.RAKUTEN_CONNECTOR_KEY;
   process.env.RAKUTEN_CONNECTOR_KEY = 'x';
   try {
-    assert.throws(() => Vault.forHome(h), (e: unknown) => e instanceof ConnectorError && e.kind === 'config' && /RAKUTEN_CONNECTOR_KEY is too short \(1 character\)/.test(e.message));
+    assert.throws(() => Vault.forHome(h, { key: process.env.RAKUTEN_CONNECTOR_KEY }), (e: unknown) => e instanceof ConnectorError && e.kind === 'config' && /RAKUTEN_CONNECTOR_KEY is too short \(1 character\)/.test(e.message));
   } finally {
     if (saved === undefined) delete process.env.RAKUTEN_CONNECTOR_KEY;
     else process.env.RAKUTEN_CONNECTOR_KEY = saved;
@@ -292,15 +292,8 @@ test('a key file readable by group or others produces a warning; mode 0600 none'
 
 test('tokens sealed by earlier versions still open (sha256 of RAKUTEN_CONNECTOR_KEY, sha256 of the key file)', () => {
   const envKey = 'shared-key-for-all-workers';
-  const saved = process.env.RAKUTEN_CONNECTOR_KEY;
-  process.env.RAKUTEN_CONNECTOR_KEY = envKey;
-  try {
-    assert.equal(Vault.forHome(home()).open(sealV1(envKey, 'tok_old_env')), 'tok_old_env');
-    assert.equal(Vault.forHome(home()).open(sealV1(envKey, 'tok_old_env').slice(3)), 'tok_old_env', 'unprefixed');
-  } finally {
-    if (saved === undefined) delete process.env.RAKUTEN_CONNECTOR_KEY;
-    else process.env.RAKUTEN_CONNECTOR_KEY = saved;
-  }
+  assert.equal(Vault.forHome(home(), { key: envKey }).open(sealV1(envKey, 'tok_old_env')), 'tok_old_env');
+  assert.equal(Vault.forHome(home(), { key: envKey }).open(sealV1(envKey, 'tok_old_env').slice(3)), 'tok_old_env', 'unprefixed');
   const h = home();
   const text = `${randomBytes(32).toString('base64')}\n`;
   writeFileSync(fileKey(h), text, { mode: 0o600 });

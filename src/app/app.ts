@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { checkHostAllowed, MIN_TOKEN_LENGTH, parseReportUrl, type ReportSource, sourceFromKey } from '../rakuten/url.js';
 import { addDays, todayIn } from '../util/days.js';
-import { secretSetting } from '../util/config.js';
+import { secretSetting, textSetting } from '../util/config.js';
 import { ConnectorError, describeError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
@@ -294,7 +294,7 @@ function connectorUrl(input: ConnectorInput, savedToken?: () => string, savedUrl
         hint: 'give the "Get API" URL, or both the report key and the token',
       });
     }
-    return sourceFromKey(input.reportKey, token, process.env.RAKUTEN_API_BASE);
+    return sourceFromKey(input.reportKey, token, textSetting('RAKUTEN_API_BASE'));
   }
   if (savedUrl && savedToken) {
     const u = new URL(savedUrl);

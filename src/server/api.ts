@@ -22,6 +22,7 @@ import { describeSchedule, scheduleToCron } from '../scheduler/cron.js';
 import { type Scheduler, SchedulerBusyError } from '../scheduler/scheduler.js';
 import { addDays, todayIn } from '../util/days.js';
 import { fromUnits, toUnits } from '../util/decimal.js';
+import { flagSetting, textSetting } from '../util/config.js';
 import { ConnectorError } from '../util/errors.js';
 import { maskToken, safeError } from '../util/secrets.js';
 import type { ConnectorRecord, DayTotals, RunRecord } from '../warehouse/types.js';
@@ -141,7 +142,7 @@ export function createHttpApp(ctx: ServerContext): Hono {
       return send(c, 502, { errors: { rakuten: msg } });
     }
     const safe = safeError(err);
-    out.log('error', `internal error: ${safe.message}`, process.env.RAKUTEN_DEBUG ? { stack: safe.stack } : {});
+    out.log('error', `internal error: ${safe.message}`, flagSetting('RAKUTEN_DEBUG') ? { stack: safe.stack } : {});
     return send(c, 500, { errors: { server: 'internal error; see the server log' } });
   });
 
@@ -197,7 +198,7 @@ export function createHttpApp(ctx: ServerContext): Hono {
   const urlFor = async (b: CreateConnectorBody | UpdateConnectorBody, rec?: ConnectorRecord): Promise<string> => {
     let url: string;
     if (b.url) url = b.url;
-    else if (!rec) url = sourceFromKey(b.reportKey!, b.token!, process.env.RAKUTEN_API_BASE);
+    else if (!rec) url = sourceFromKey(b.reportKey!, b.token!, textSetting('RAKUTEN_API_BASE'));
     else {
       const saved = app.source(rec);
       const u = new URL(rec.url);

@@ -74,12 +74,12 @@ export class Vault {
   ) {}
 
   /**
-   * The vault of a home. Without options, RAKUTEN_CONNECTOR_KEY is read from process.env (until
-   * every caller passes the configured key); with options, only `opts.key` counts.
+   * The vault of a home: `opts.key` (the configured RAKUTEN_CONNECTOR_KEY, read by
+   * src/util/config.ts) or else <home>/secret.key.
    * Throws ConnectorError('config') for a weak RAKUTEN_CONNECTOR_KEY or an unusable key file.
    */
-  static forHome(home: string, opts?: VaultOptions): Vault {
-    const key = opts ? opts.key : process.env.RAKUTEN_CONNECTOR_KEY;
+  static forHome(home: string, opts: VaultOptions): Vault {
+    const key = opts.key;
     if (key !== undefined && key !== '') return Vault.fromEnvKey(key);
     return Vault.fromKeyFile(join(home, KEY_FILE_NAME));
   }
