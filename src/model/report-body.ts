@@ -1,0 +1,48 @@
+/**
+ * What a warehouse is handed to load one window: the report's rows, in one of two explicit forms.
+ * The engine picks the form from the warehouse's capabilities (`canonicalCsv`), the report reader
+ * produces it, the warehouse consumes it. (It replaces a hidden Symbol-keyed channel between the
+ * reader and the DuckDB warehouse.)
+ *
+ * - `rows`: batches of ReportRow (LOADED_COLUMNS order), for any warehouse;
+ * - `canonical-csv`: the same rows as canonical CSV bytes, for a warehouse whose fastest load is
+ *   its own CSV reader (DuckDB). Only a warehouse with `capabilities.canonicalCsv` gets it.
+ *
+ * Either form is read once; reading it may throw (a malformed row, a dropped connection): the
+ * warehouse must then leave the window's old rows in place.
+ */
+import type { LoadedColumn, ReportRow } from './schema.js';
+
+/**
+ * Canonical CSV of a window: RFC-4180, `\n` line ends, empty unquoted cell = NULL, ISO dates, plain
+ * decimals. `_date` is not in it: it is `day` for every row, or (multi-day windows) the row's
+ * transaction_date; `_extra` is only there when the report has extra columns.
+ */
+export interface CsvPart {
+  /** The CSV's columns, in order (data model names). */
+  columns: readonly LoadedColumn[];
+  /** `_date` of every row, or null when `_date` is the row's transaction_date. */
+  day: string | null;
+  /** Bytes to append, in order. */
+  chunks: Uint8Array[];
+  /** Rows completed in these chunks. */
+  rows: number;
+  /** Longest line so far, in bytes (line break included). */
+  maxLine: number;
+}
+
+export type ReportBodyFormat = 'rows' | 'canonical-csv';
+
+export type ReportBody =
+  | { readonly format: 'rows'; readonly batches: AsyncIterable<ReportRow[]> }
+  | { readonly format: 'canonical-csv'; readonly parts: AsyncIterable<CsvPart> };
+
+/** A rows body from batches (tests, and any source that is not the report reader). */
+export function rowsBody(batches: AsyncIterable<ReportRow[]> | Iterable<ReportRow[]>): ReportBody {
+  const it = Symbol.asyncIterator in batches
+    ? (batches as AsyncIterable<ReportRow[]>)
+    : (async function* () {
+        yield* batches as Iterable<ReportRow[]>;
+      })();
+  return { format: 'rows', batches: it };
+}
