@@ -20,8 +20,8 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { CANONICAL_HEADERS } from '../src/simulator/index.js';
 import { REPORT_TABLE } from '../src/model/schema.js';
-import { DuckDbWarehouse } from '../src/warehouse/duckdb.js';
-import { openDuckDb, releaseDuckDb } from '../src/warehouse/duckdb-connection.js';
+import { DuckDbWarehouse } from '../src/warehouse/duckdb/warehouse.js';
+import { openDuckDb, releaseDuckDb } from '../src/warehouse/duckdb/connection.js';
 import { daysBetween, parseFlags, pool } from './lib.js';
 
 const o = parseFlags(process.argv.slice(2), { sim: '', token: '', from: '', to: '', warehouse: '', dir: '', concurrency: '3', report: 'affiliate-report', mode: 'bulk', 'window-days': '1' });
@@ -96,7 +96,7 @@ if (o.warehouse.startsWith('duckdb:')) {
   await w.close(); // checkpoint: the data is in the file
   releaseDuckDb(path);
 } else {
-  const { openPostgres } = await import('../src/warehouse/postgres.js');
+  const { openPostgres } = await import('../src/warehouse/postgres/warehouse.js');
   const { warehouse, state } = await openPostgres(o.warehouse);
   await warehouse.init(); // the connector's own DDL: same table, same index
   await warehouse.close();

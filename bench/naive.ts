@@ -10,8 +10,8 @@
 import pg from 'pg';
 import { CANONICAL_HEADERS } from '../src/simulator/index.js';
 import { REPORT_TABLE } from '../src/model/schema.js';
-import { DuckDbWarehouse } from '../src/warehouse/duckdb.js';
-import { openDuckDb, releaseDuckDb } from '../src/warehouse/duckdb-connection.js';
+import { DuckDbWarehouse } from '../src/warehouse/duckdb/warehouse.js';
+import { openDuckDb, releaseDuckDb } from '../src/warehouse/duckdb/connection.js';
 import { daysBetween, parseFlags } from './lib.js';
 
 const o = parseFlags(process.argv.slice(2), { sim: '', token: '', from: '', to: '', warehouse: '', dir: '', budget: '60', report: 'affiliate-report' });
@@ -78,7 +78,7 @@ if (o.warehouse.startsWith('duckdb:')) {
     releaseDuckDb(path);
   };
 } else {
-  const { openPostgres } = await import('../src/warehouse/postgres.js');
+  const { openPostgres } = await import('../src/warehouse/postgres/warehouse.js');
   const { warehouse, state } = await openPostgres(o.warehouse);
   await warehouse.init();
   await warehouse.close();

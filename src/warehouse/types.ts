@@ -1,15 +1,46 @@
 /**
- * What a warehouse must do for the sync engine (the data plane) and what a state store must do
- * for bookkeeping (connectors, cursors, run history, leases). Each warehouse lives in
- * src/warehouse/<name>.ts and renders the one data model of src/model/schema.ts.
+ * The documented interface a warehouse implements, and what the sync engine, the app and the
+ * registry rely on:
+ *
+ * - `Warehouse`: the data plane (create tables, replace a window, delete a connector, dashboard reads);
+ * - `StateStore`: the bookkeeping (connectors, cursors, run history, leases);
+ * - `WarehouseEntry`: how a warehouse folder (src/warehouse/<name>/index.ts) announces itself to the
+ *   registry (src/warehouse/registry.ts): which URLs it takes, what it can do, how to open it;
+ * - `OpenContext`: what the registry hands `open`, notably where bookkeeping lives when the warehouse
+ *   cannot keep its own (ClickHouse).
+ *
+ * Every warehouse renders the one data model of src/model/schema.ts (see render.ts) and formats the
+ * dashboard's amounts through amounts.ts, so all of them return the same strings for the same rows.
+ *
+ * Adding a warehouse (say BigQuery): a folder src/warehouse/bigquery/ with a Warehouse class (its
+ * `capabilities`, replaceWindow taking `rows` bodies via body.ts, reads through amounts.ts), a
+ * StateStore or a call to ctx.openState, and index.ts exporting a light WarehouseEntry that
+ * imports the driver inside `open`; then its line in registry.ts's WAREHOUSES. It imports only
+ * from src/warehouse/*.ts, src/model and src/util, never from another warehouse's folder.
+ * test/warehouse-contract.test.ts is the behaviour it must match.
  */
-import type { ReportRow } from '../model/schema.js';
+import type { ReportBody } from '../model/report-body.js';
 
+/**
+ * What a warehouse can do: code that must treat warehouses differently reads these, never `kind`.
+ * Every field is read by code (named below); a capability nobody reads does not belong here. Any
+ * warehouse may be handed several windows at once (`--concurrency`): one that cannot load them in
+ * parallel queues them itself (DuckDB), so the engine needs no flag for it.
+ */
 export interface WarehouseCapabilities {
-  /** Can several windows be loaded at the same time (separate connections)? */
-  concurrentLoads: boolean;
-  /** Do several processes/machines share it (so leases must live in it)? */
-  shared: boolean;
+  /**
+   * The bookkeeping this warehouse uses is shared by every process and machine that opens the same
+   * URL, so leases there keep workers apart. False: one process per home (a DuckDB file). Read by
+   * the registry: only a warehouse with sharedState can hold another warehouse's bookkeeping
+   * (ClickHouse's `?state=`), and the borrower's sharedState is its lender's.
+   */
+  sharedState: boolean;
+  /**
+   * The warehouse loads the `canonical-csv` body form fastest (its own CSV reader, e.g. DuckDB's
+   * read_csv). Read by the sync engine to pick the ReportBody form it hands `replaceWindow`; a
+   * warehouse with `canonicalCsv: false` only ever gets `rows` bodies.
+   */
+  canonicalCsv: boolean;
 }
 
 export interface WindowLoad {
@@ -55,16 +86,21 @@ export interface Warehouse {
   /** Create the tables if they are missing (idempotent). */
   init(): Promise<void>;
   /**
-   * Replace the connector's rows of days start..end with `rows`, atomically as readers see it:
-   * if `rows` throws, or the process dies, the old rows stay. Also refreshes the dimensions.
-   * Returns the number of rows loaded.
+   * Replace the connector's rows of days start..end with the rows of `body`, atomically as readers
+   * see it: if reading the body throws, or the process dies, the old rows stay. Also refreshes the
+   * dimensions. Returns the number of rows loaded. Every warehouse takes `rows` bodies; only one
+   * with `capabilities.canonicalCsv` is handed `canonical-csv` bodies (others throw an internal
+   * ConnectorError for them, see body.ts). May be called for several windows at once.
    */
-  replaceWindow(load: WindowLoad, rows: AsyncIterable<ReportRow[]>): Promise<number>;
+  replaceWindow(load: WindowLoad, body: ReportBody): Promise<number>;
   /** Remove every row a connector loaded (fact and dimension tables). */
   deleteConnectorData(connector: string): Promise<void>;
-  /** Exact per-day totals (decimals as strings); connector null = all connectors. Days without rows are omitted. */
+  /**
+   * Exact per-day totals (decimals as strings, formatted by amounts.ts); connector null = all
+   * connectors. Days without rows are omitted.
+   */
   dayTotals(connector: string | null, from: string, to: string): Promise<DayTotals[]>;
-  /** Top publishers or offers by sales over the period. */
+  /** Top publishers or offers by sales over the period (ties by id in byte order; amounts via amounts.ts). */
   top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]>;
   coverage(connector: string): Promise<Coverage>;
   close(): Promise<void>;
@@ -135,4 +171,61 @@ export interface StateStore {
   /** Current lease holder, if any and unexpired. */
   leaseHolder(connector: string): Promise<{ owner: string; expiresAt: string } | undefined>;
   close(): Promise<void>;
+}
+
+/** A state store opened for a warehouse that keeps no bookkeeping itself (see OpenContext.openState). */
+export interface OpenedState {
+  store: StateStore;
+  /** The lender's `capabilities.sharedState`: are these leases seen by every worker? */
+  sharedState: boolean;
+}
+
+/** What the registry hands a warehouse's `open`. */
+export interface OpenContext {
+  /** The connector's home directory (state, secret key, temporary files), as the user gave it. */
+  readonly home: string;
+  /**
+   * URL beginnings of the registered warehouses that can hold another warehouse's bookkeeping
+   * (`prefix` of each entry with sharedState and openState), for messages: today ['postgres://'].
+   */
+  readonly sharedStateForms: readonly string[];
+  /**
+   * Open bookkeeping for a warehouse that cannot keep its own: 'local' = the embedded store in the
+   * home (<home>/state.duckdb, one process per home), or `{ url }` of a registered warehouse whose
+   * state store is shared (capabilities.sharedState). Null when the URL is none of those (the caller
+   * says what it accepts, with sharedStateForms). The registry closes what it opened, with the
+   * warehouse (or at once if `open` fails): `open` returns it as its `state`, never closes it.
+   */
+  openState(where: 'local' | { url: string }): Promise<OpenedState | null>;
+}
+
+/**
+ * One warehouse, as its folder (src/warehouse/<name>/index.ts) exports it to the registry. Keep
+ * this module light: import the driver inside `open` (a DuckDB user never loads pg).
+ */
+export interface WarehouseEntry {
+  /** The `kind` of what it opens ('duckdb', 'postgres', …). */
+  readonly name: string;
+  /** How its URLs begin, for messages ('postgres://'). */
+  readonly prefix: string;
+  /** A URL form for the "unknown warehouse" hint ('postgres://user@host/db'). */
+  readonly example: string;
+  /** Is this URL (already trimmed) one of this warehouse's? The first matching entry wins. */
+  matches(url: string): boolean;
+  /**
+   * What a warehouse opened by this entry can do with its plain URL (for listings and for deciding
+   * who may lend bookkeeping); the opened Warehouse's own `capabilities` are authoritative (e.g.
+   * ClickHouse's sharedState follows `?state=`).
+   */
+  readonly capabilities: WarehouseCapabilities;
+  /**
+   * Open the warehouse and its state store for `url`, without network or DDL if possible: the
+   * caller runs `init()` on both. A state store obtained from ctx.openState is returned as `state`.
+   */
+  open(url: string, ctx: OpenContext): Promise<{ warehouse: Warehouse; state: StateStore }>;
+  /**
+   * Only for a warehouse whose bookkeeping can serve another warehouse: just its state store for
+   * `url` ('local' bookkeeping is the duckdb entry's; `?state=` URLs need capabilities.sharedState).
+   */
+  openState?(url: string, ctx: OpenContext): Promise<StateStore>;
 }

@@ -6,7 +6,7 @@
  * Credentials may be given in those URLs (http://user:pass@host:port); default user otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { ChServer, discoverShards, ident, parseClickHouseUrl, type ClickHouseTarget } from '../../src/warehouse/clickhouse-conn.js';
+import { ChServer, discoverShards, ident, parseClickHouseUrl, type ClickHouseTarget } from '../../src/warehouse/clickhouse/connection.js';
 
 export const SINGLE_URL = process.env.RAKUTEN_TEST_CLICKHOUSE || 'http://127.0.0.1:8123';
 export const CLUSTER_URL = process.env.RAKUTEN_TEST_CLICKHOUSE_CLUSTER || 'http://127.0.0.1:8124';

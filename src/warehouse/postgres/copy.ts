@@ -6,9 +6,9 @@
 import { once } from 'node:events';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { LOADED_COLUMNS, type ReportRow } from '../model/schema.js';
-import { ConnectorError } from '../util/errors.js';
-import { markForeign } from './postgres-connection.js';
+import { LOADED_COLUMNS, type ReportRow } from '../../model/schema.js';
+import { ConnectorError } from '../../util/errors.js';
+import { markForeign } from './connection.js';
 
 const WIDTH = LOADED_COLUMNS.length;
 const NEEDS_ESCAPE = /[\\\t\n\r]/;

@@ -4,7 +4,7 @@
  * the report stream, refresh the dimensions, COMMIT — so readers see the old window or the new
  * one, never half of either. Loads of different windows run in parallel on separate clients.
  *
- * The dimensions are aggregated in JS as the rows stream past (postgres-dimensions.ts) and
+ * The dimensions are aggregated in JS as the rows stream past (dimensions.ts) and
  * upserted before COMMIT; per-day advisory locks keep two loads of the same day from interleaving.
  *
  * Types: money is numeric(18,4) (exact; sums are read back as `::text`, never JS numbers). `_extra`
@@ -12,13 +12,17 @@
  * would normalise it (key order, whitespace, duplicate keys); query it with `_extra::jsonb`.
  */
 import type pg from 'pg';
-import { MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, type ReportRow } from '../model/schema.js';
-import { columnList, dimensionTables, type TypeMap } from './render.js';
-import { createPool, inTransaction, mapPgError, parsePostgresUrl, runDdl, type PostgresTarget } from './postgres-connection.js';
-import { copyRows, copyValue } from './postgres-copy.js';
-import { DimensionAggregator } from './postgres-dimensions.js';
-import { PostgresStateStore } from './postgres-state.js';
-import type { Coverage, DayTotals, StateStore, TopEntry, Warehouse, WindowLoad } from './types.js';
+import type { ReportBody } from '../../model/report-body.js';
+import { MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE } from '../../model/schema.js';
+import { coverageFrom, dayTotalsFrom, type RawCoverage, type RawDayTotals, type RawTopEntry, topEntryFrom } from '../amounts.js';
+import { rowBatches } from '../body.js';
+import { columnList, dimensionTables, type TypeMap } from '../render.js';
+import type { Coverage, DayTotals, StateStore, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
+import { createPool, inTransaction, mapPgError, parsePostgresUrl, runDdl, type PostgresTarget } from './connection.js';
+import { copyRows, copyValue } from './copy.js';
+import { DimensionAggregator } from './dimensions.js';
+import { POSTGRES_CAPABILITIES } from './capabilities.js';
+import { PostgresStateStore } from './state.js';
 
 export const POSTGRES_TYPES: TypeMap = {
   text: 'text',
@@ -31,8 +35,8 @@ export const POSTGRES_TYPES: TypeMap = {
 
 const T = REPORT_TABLE.name;
 const Q = (n: string): string => `"${n}"`;
-/** Sums as DuckDB prints sum(decimal(18,4)): plain text with exactly MONEY_SCALE decimals. */
-const MONEY_SUM = (col: string): string => `coalesce(sum(${col}), 0)::numeric(38,${MONEY_SCALE})::text`;
+/** An exact sum as text (numeric, never a JS number); amounts.ts formats it. */
+const SUM = (col: string): string => `sum(${col})::text`;
 /**
  * DuckDB's arg_max(v, day): the non-NULL v of the latest day (day || NULL is NULL, which max skips).
  * One streaming max() per group: measured 2× faster than array_agg(v ORDER BY day DESC)[1], which
@@ -46,14 +50,21 @@ const COPY_SQL = `COPY ${T} (${REPORT_TABLE.columns.map((c) => Q(c.name)).join('
 const WAREHOUSE_POOL = 8;
 const STATE_POOL = 3;
 
+/** Warehouse and bookkeeping in the URL's schema (not initialised: no connection yet). */
 export async function openPostgres(url: string, _home?: string): Promise<{ warehouse: Warehouse; state: StateStore }> {
   const target = parsePostgresUrl(url);
-  return { warehouse: new PostgresWarehouse(target), state: new PostgresStateStore(target, createPool(target, STATE_POOL, 'state')) };
+  return { warehouse: new PostgresWarehouse(target), state: openPostgresState(target) };
+}
+
+/** Just the bookkeeping, e.g. for a ClickHouse warehouse with ?state=postgres://… (see registry.ts). */
+export function openPostgresState(urlOrTarget: string | PostgresTarget): PostgresStateStore {
+  const target = typeof urlOrTarget === 'string' ? parsePostgresUrl(urlOrTarget) : urlOrTarget;
+  return new PostgresStateStore(target, createPool(target, STATE_POOL, 'state'));
 }
 
 export class PostgresWarehouse implements Warehouse {
   readonly kind = 'postgres';
-  readonly capabilities = { concurrentLoads: true, shared: true };
+  readonly capabilities: WarehouseCapabilities = POSTGRES_CAPABILITIES;
   readonly location: string;
   private readonly pool: pg.Pool;
   private closed = false;
@@ -76,7 +87,8 @@ export class PostgresWarehouse implements Warehouse {
     await runDdl(this.pool, this.location, this.target.schema, ddl, relations);
   }
 
-  async replaceWindow(load: WindowLoad, rows: AsyncIterable<ReportRow[]>): Promise<number> {
+  async replaceWindow(load: WindowLoad, body: ReportBody): Promise<number> {
+    const rows = await rowBatches(body, 'PostgreSQL');
     // The window's constant columns are framed around each COPY line: measured faster than COPY
     // into a temp table + INSERT … SELECT (which writes every row twice).
     const prefix = `${copyValue(load.connector)}\t`;
@@ -110,17 +122,13 @@ export class PostgresWarehouse implements Warehouse {
     const { where, params } = filter(connector, from, to);
     const rows = await this.rows(
       `SELECT to_char(_date, 'YYYY-MM-DD') AS day, count(*) AS rows,
-              coalesce(sum(impressions), 0)::text AS impressions, coalesce(sum(clicks), 0)::text AS clicks,
-              coalesce(sum(orders), 0)::text AS orders, ${MONEY_SUM('sales')} AS sales,
-              ${MONEY_SUM('gross_commissions')} AS gross_commissions, ${MONEY_SUM('total_commissions')} AS total_commissions
+              ${SUM('impressions')} AS impressions, ${SUM('clicks')} AS clicks, ${SUM('orders')} AS orders,
+              ${SUM('sales')} AS sales, ${SUM('gross_commissions')} AS gross_commissions, ${SUM('total_commissions')} AS total_commissions
        FROM ${T} WHERE ${where}
        GROUP BY _date ORDER BY _date`,
       params,
     );
-    return rows.map((r) => ({
-      day: String(r.day), rows: Number(r.rows), impressions: String(r.impressions), clicks: String(r.clicks), orders: String(r.orders),
-      sales: String(r.sales), gross_commissions: String(r.gross_commissions), total_commissions: String(r.total_commissions),
-    }));
+    return rows.map((r) => dayTotalsFrom(r as unknown as RawDayTotals));
   }
 
   async top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]> {
@@ -130,15 +138,12 @@ export class PostgresWarehouse implements Warehouse {
     // COLLATE "C": ties ordered by bytes, as DuckDB does, whatever the database's collation.
     const rows = await this.rows(
       `SELECT ${id} AS id, ${LATEST(name, DAY)} AS name, count(*) AS rows,
-              sum(sales)::numeric(38,${MONEY_SCALE})::text AS sales, sum(total_commissions)::numeric(38,${MONEY_SCALE})::text AS total_commissions
+              ${SUM('sales')} AS sales, ${SUM('total_commissions')} AS total_commissions
        FROM ${T} WHERE ${where} AND ${id} IS NOT NULL
        GROUP BY ${id} ORDER BY sum(sales) DESC NULLS LAST, ${id} COLLATE "C" LIMIT ${Math.max(1, Math.floor(limit))}`,
       params,
     );
-    return rows.map((r) => ({
-      id: String(r.id), name: r.name === null ? null : String(r.name), rows: Number(r.rows),
-      sales: String(r.sales ?? '0'), total_commissions: String(r.total_commissions ?? '0'),
-    }));
+    return rows.map((r) => topEntryFrom(r as unknown as RawTopEntry));
   }
 
   async coverage(connector: string): Promise<Coverage> {
@@ -148,7 +153,7 @@ export class PostgresWarehouse implements Warehouse {
        FROM ${T} WHERE _connector = $1`,
       [connector],
     );
-    return { rows: Number(r?.rows ?? 0), days: Number(r?.days ?? 0), firstDay: (r?.first as string | null) ?? null, lastDay: (r?.last as string | null) ?? null };
+    return coverageFrom(r as unknown as RawCoverage | undefined);
   }
 
   async close(): Promise<void> {

@@ -5,19 +5,22 @@
  * Parsing of several windows overlaps; the transactions run one at a time, and windows that are
  * ready together share one (group commit, see drain()).
  *
- * Rows from the report reader arrive as canonical CSV bytes straight away (see canonicalCsv in
- * report-reader.ts): no row arrays, no strings per cell. Any other row source is written here.
+ * It takes both ReportBody forms (capabilities.canonicalCsv): a `canonical-csv` body (what the
+ * engine hands it from the report reader) is appended to the file byte for byte, no row arrays, no
+ * strings per cell; a `rows` body (tests, any other source) is written as CSV here.
  */
 import { mkdirSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { LOADED_COLUMNS, type LoadedColumn, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, type ReportRow } from '../model/schema.js';
-import { canonicalCsv } from '../rakuten/report-reader.js';
-import { columnList, csvField, dimensionTables, type TypeMap } from './render.js';
-import { inTransaction, openDuckDb, releaseDuckDb, SerialConnection } from './duckdb-connection.js';
-import type { Coverage, DayTotals, TopEntry, Warehouse, WindowLoad } from './types.js';
+import type { ReportBody } from '../../model/report-body.js';
+import { LOADED_COLUMNS, type LoadedColumn, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE } from '../../model/schema.js';
+import { coverageFrom, dayTotalsFrom, type RawCoverage, type RawDayTotals, type RawTopEntry, topEntryFrom } from '../amounts.js';
+import { columnList, csvField, dimensionTables, type TypeMap } from '../render.js';
+import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
+import { inTransaction, openDuckDb, releaseDuckDb, SerialConnection } from './connection.js';
+import { DUCKDB_CAPABILITIES } from './capabilities.js';
 
 export const DUCKDB_TYPES: TypeMap = {
   text: 'VARCHAR',
@@ -50,7 +53,7 @@ export const DUCKDB_SETTINGS: Record<string, string> = {
 
 export class DuckDbWarehouse implements Warehouse {
   readonly kind = 'duckdb';
-  readonly capabilities = { concurrentLoads: false, shared: false };
+  readonly capabilities: WarehouseCapabilities = DUCKDB_CAPABILITIES;
   private conn!: SerialConnection;
 
   private constructor(readonly location: string, private readonly tempDir: string) {}
@@ -72,10 +75,10 @@ export class DuckDbWarehouse implements Warehouse {
     }
   }
 
-  async replaceWindow(load: WindowLoad, rows: AsyncIterable<ReportRow[]>): Promise<number> {
+  async replaceWindow(load: WindowLoad, body: ReportBody): Promise<number> {
     const file = join(this.tempDir, `rakuten-window-${process.pid}-${randomUUID()}.csv`);
     try {
-      const csv = await writeCsv(file, rows);
+      const csv = await writeCsv(file, body);
       return await new Promise<number>((resolve, reject) => {
         this.pending.push({ load, file, ...csv, resolve, reject });
         this.drain();
@@ -177,18 +180,14 @@ export class DuckDbWarehouse implements Warehouse {
   async dayTotals(connector: string | null, from: string, to: string): Promise<DayTotals[]> {
     const rows = await this.conn.rows(
       `SELECT strftime(_date, '%Y-%m-%d') AS day, count(*)::BIGINT AS rows,
-              coalesce(sum(impressions), 0)::VARCHAR AS impressions, coalesce(sum(clicks), 0)::VARCHAR AS clicks,
-              coalesce(sum(orders), 0)::VARCHAR AS orders, coalesce(sum(sales), 0)::VARCHAR AS sales,
-              coalesce(sum(gross_commissions), 0)::VARCHAR AS gross_commissions,
-              coalesce(sum(total_commissions), 0)::VARCHAR AS total_commissions
+              sum(impressions)::VARCHAR AS impressions, sum(clicks)::VARCHAR AS clicks, sum(orders)::VARCHAR AS orders,
+              sum(sales)::VARCHAR AS sales, sum(gross_commissions)::VARCHAR AS gross_commissions,
+              sum(total_commissions)::VARCHAR AS total_commissions
        FROM ${T} WHERE ($1::VARCHAR IS NULL OR _connector = $1) AND _date BETWEEN $2::DATE AND $3::DATE
        GROUP BY _date ORDER BY _date`,
       [connector, from, to],
     );
-    return rows.map((r) => ({
-      day: String(r.day), rows: Number(r.rows), impressions: String(r.impressions), clicks: String(r.clicks), orders: String(r.orders),
-      sales: String(r.sales), gross_commissions: String(r.gross_commissions), total_commissions: String(r.total_commissions),
-    }));
+    return rows.map((r) => dayTotalsFrom(r as unknown as RawDayTotals));
   }
 
   async top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]> {
@@ -201,10 +200,7 @@ export class DuckDbWarehouse implements Warehouse {
        GROUP BY ${id} ORDER BY sum(sales) DESC NULLS LAST, ${id} LIMIT ${Math.max(1, Math.floor(limit))}`,
       [connector, from, to],
     );
-    return rows.map((r) => ({
-      id: String(r.id), name: r.name === null ? null : String(r.name), rows: Number(r.rows),
-      sales: String(r.sales ?? '0'), total_commissions: String(r.total_commissions ?? '0'),
-    }));
+    return rows.map((r) => topEntryFrom(r as unknown as RawTopEntry));
   }
 
   async coverage(connector: string): Promise<Coverage> {
@@ -214,7 +210,7 @@ export class DuckDbWarehouse implements Warehouse {
        FROM ${T} WHERE _connector = $1`,
       [connector],
     );
-    return { rows: Number(r?.rows ?? 0), days: Number(r?.days ?? 0), firstDay: (r?.first as string) ?? null, lastDay: (r?.last as string) ?? null };
+    return coverageFrom(r as unknown as RawCoverage | undefined);
   }
 
   async close(): Promise<void> {
@@ -263,11 +259,11 @@ function readBuffers(maxLine: number): string {
 
 /**
  * Stream a window to a CSV file in canonical text; returns the row count and the file's columns.
- * Rows from the report reader come as canonical CSV already (in the report's column order);
- * other sources are written in the data model's order.
+ * A `canonical-csv` body is that text already (in the report's column order); a `rows` body is
+ * written in the data model's order.
  */
 async function writeCsv(
-  file: string, rows: AsyncIterable<ReportRow[]>,
+  file: string, body: ReportBody,
 ): Promise<{ count: number; columns: readonly LoadedColumn[]; day: string | null; maxLine: number }> {
   const fh = await open(file, 'w', 0o600);
   let count = 0;
@@ -275,9 +271,8 @@ async function writeCsv(
   let day: string | null = null;
   let columns: readonly LoadedColumn[] = LOADED_NAMES;
   try {
-    const csv = canonicalCsv(rows);
-    if (csv) {
-      for await (const part of csv) {
+    if (body.format === 'canonical-csv') {
+      for await (const part of body.parts) {
         await fh.writev(part.chunks);
         count += part.rows;
         columns = part.columns;
@@ -285,7 +280,7 @@ async function writeCsv(
         maxLine = part.maxLine;
       }
     } else {
-      for await (const batch of rows) {
+      for await (const batch of body.batches) {
         let text = '';
         for (const row of batch) {
           let line = '';

@@ -5,9 +5,9 @@
  * worker's, so clock skew between machines cannot hand one lease to two owners.
  */
 import type pg from 'pg';
-import { inTransaction, isoSql, mapPgError, runDdl, type PostgresTarget } from './postgres-connection.js';
-import { connectorFromRow, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from './state-sql.js';
-import type { ConnectorRecord, RunRecord, StateStore } from './types.js';
+import { inTransaction, isoSql, mapPgError, runDdl, type PostgresTarget } from './connection.js';
+import { connectorFromRow, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from '../state-sql.js';
+import type { ConnectorRecord, RunRecord, StateStore } from '../types.js';
 
 /** Caps absurd TTLs (Infinity) at ten years so now() + ttl stays a valid timestamp. */
 const MAX_TTL_MS = 10 * 365 * 86_400_000;

@@ -9,8 +9,8 @@
  * merge. arg_max leaves ties open; here the byte-wise greatest value wins, as in `top()`.
  */
 import type pg from 'pg';
-import { COLUMN_INDEX, type ReportRow } from '../model/schema.js';
-import { dimensionTables } from './render.js';
+import { COLUMN_INDEX, type ReportRow } from '../../model/schema.js';
+import { dimensionTables } from '../render.js';
 
 interface Acc {
   name: string | null;

@@ -6,8 +6,8 @@
  */
 import type { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { ConnectorError } from '../util/errors.js';
-import { registerSecret } from '../util/secrets.js';
+import { ConnectorError } from '../../util/errors.js';
+import { registerSecret } from '../../util/secrets.js';
 
 export interface ClickHouseTarget {
   /** http or https, for the HTTP interface. */

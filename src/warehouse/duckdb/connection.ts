@@ -5,8 +5,8 @@
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConnectorError } from '../util/errors.js';
-import { Mutex } from '../util/mutex.js';
+import { ConnectorError } from '../../util/errors.js';
+import { Mutex } from '../../util/mutex.js';
 
 const instances = new Map<string, { instance: DuckDBInstance; refs: number }>();
 

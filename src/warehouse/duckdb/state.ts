@@ -1,10 +1,11 @@
 /**
  * Bookkeeping in the same DuckDB file as the data: connectors, cursors, leases and the sync-run
- * history. See docs/DATA_MODEL.md for the tables.
+ * history (tables: state-sql.ts). Also the 'local' bookkeeping of a warehouse that keeps none
+ * itself (<home>/state.duckdb, see registry.ts).
  */
-import { openDuckDb, releaseDuckDb, SerialConnection } from './duckdb-connection.js';
-import type { ConnectorRecord, RunRecord, StateStore } from './types.js';
-import { connectorFromRow, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from './state-sql.js';
+import { connectorFromRow, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from '../state-sql.js';
+import type { ConnectorRecord, RunRecord, StateStore } from '../types.js';
+import { openDuckDb, releaseDuckDb, SerialConnection } from './connection.js';
 
 export class DuckDbStateStore implements StateStore {
   readonly kind = 'duckdb';

@@ -5,8 +5,8 @@
  * advisory-locked DDL that lets many processes run `init` at once.
  */
 import pg from 'pg';
-import { ConnectorError } from '../util/errors.js';
-import { registerSecret } from '../util/secrets.js';
+import { ConnectorError } from '../../util/errors.js';
+import { registerSecret } from '../../util/secrets.js';
 
 export interface PostgresTarget {
   /** For pg: the URL without our own `schema` parameter. */

@@ -1,0 +1,39 @@
+/**
+ * The DuckDB warehouse's entry in the registry (src/warehouse/registry.ts): `duckdb:` (the default,
+ * <home>/warehouse.duckdb), `duckdb:<file>`, `duckdb::memory:`. Data and bookkeeping share the
+ * file; it also provides the 'local' bookkeeping of warehouses that keep none (<home>/state.duckdb).
+ * The driver is loaded on first open.
+ */
+import { join, resolve } from 'node:path';
+import type { WarehouseEntry } from '../types.js';
+import { DUCKDB_CAPABILITIES } from './capabilities.js';
+
+
+/** The file a `duckdb:` URL names; `duckdb:` alone is <home>/warehouse.duckdb. */
+function filePath(url: string, home: string): string {
+  const file = url.replace(/^duckdb:?/, '').replace(/^\/\//, '') || join(home, 'warehouse.duckdb');
+  return file === ':memory:' ? file : resolve(file);
+}
+
+export const duckdb: WarehouseEntry = {
+  name: 'duckdb',
+  prefix: 'duckdb:',
+  example: 'duckdb:<file>',
+  matches: (url) => url === 'duckdb' || url.startsWith('duckdb:'),
+  capabilities: DUCKDB_CAPABILITIES,
+  async open(url, ctx) {
+    const path = filePath(url, ctx.home);
+    const [{ DuckDbWarehouse }, { DuckDbStateStore }] = await Promise.all([import('./warehouse.js'), import('./state.js')]);
+    const warehouse = await DuckDbWarehouse.open(path, join(ctx.home, 'tmp'));
+    try {
+      return { warehouse, state: await DuckDbStateStore.open(path) };
+    } catch (e) {
+      await warehouse.close().catch(() => undefined);
+      throw e;
+    }
+  },
+  async openState(url, ctx) {
+    const { DuckDbStateStore } = await import('./state.js');
+    return DuckDbStateStore.open(filePath(url, ctx.home));
+  },
+};
