@@ -17,7 +17,7 @@ import { ACME_TOKEN, CANONICAL_HEADERS, startSimulator, type Simulator } from '.
 import { addDays, todayIn } from '../src/util/days.js';
 import { openWarehouse } from '../src/warehouse/index.js';
 import { ROOT, runCli, type CliResult } from './helpers/cli.js';
-import { canonicalCsv, readReport } from '../src/rakuten/report-reader.js';
+import { readReport } from '../src/rakuten/report-reader.js';
 import { CsvParser } from '../src/rakuten/csv.js';
 import { COLUMN_INDEX, LOADED_COLUMNS, type ReportRow } from '../src/model/schema.js';
 import { Rng } from '../src/simulator/prng.js';
@@ -349,8 +349,8 @@ test('docs/BAD_INPUTS.md lists exactly these cases and messages', () => {
 });
 
 /*
- * The reader has two outputs (row arrays for PostgreSQL/ClickHouse, canonical CSV bytes for
- * DuckDB) with byte-level fast paths in front of the string parsers. On fuzzed reports full of
+ * The reader has two forms (`rows`: row arrays for PostgreSQL/ClickHouse; `canonical-csv`: CSV bytes
+ * for DuckDB) with byte-level fast paths in front of the string parsers. On fuzzed reports full of
  * edge cases, split into random chunks, both outputs must hold the same rows — or fail with the
  * same message.
  */
@@ -385,7 +385,7 @@ function fuzzReport(rng: Rng): { chunks: Uint8Array[]; start: string; end: strin
 async function viaRows(chunks: Uint8Array[], start: string, end: string): Promise<string> {
   const rows: ReportRow[] = [];
   try {
-    for await (const b of readReport((async function* () { yield* chunks; })(), { dateFormat: 'm/d/yy', dateType: 'transaction', start, end })) rows.push(...b);
+    for await (const b of readReport((async function* () { yield* chunks; })(), { dateFormat: 'm/d/yy', dateType: 'transaction', start, end }, 'rows').batches) rows.push(...b);
     return JSON.stringify(rows);
   } catch (e) {
     return String((e as Error).message);
@@ -398,7 +398,7 @@ async function viaCsv(chunks: Uint8Array[], start: string, end: string): Promise
     const text: Buffer[] = [];
     let columns: readonly string[] = [];
     let day: string | null = null;
-    for await (const p of canonicalCsv(readReport((async function* () { yield* chunks; })(), { dateFormat: 'm/d/yy', dateType: 'transaction', start, end }))!) {
+    for await (const p of readReport((async function* () { yield* chunks; })(), { dateFormat: 'm/d/yy', dateType: 'transaction', start, end }, 'canonical-csv').parts) {
       text.push(...p.chunks.map((c) => Buffer.from(c)));
       columns = p.columns;
       day = p.day;

@@ -5,7 +5,8 @@
  * - a maximum body size per request, counted after decompression, so nothing downstream (the
  *   DuckDB temporary file) ever holds more;
  * - gzip / deflate / br bodies decoded as a stream, for reports and for error messages; a corrupt
- *   compressed body is a retryable 'truncated' error.
+ *   compressed body is a retryable 'truncated' error;
+ * - fetchWindow (open → read → hand over) abandons the transfer when its consumer fails or stops early.
  * The servers are hand-written here (plus the simulator behind a compressing proxy), so the tests
  * run unchanged against any version of the client.
  */
@@ -20,6 +21,7 @@ import { openReport } from '../src/rakuten/client.js';
 import { readReport } from '../src/rakuten/report-reader.js';
 import type { ReportSource } from '../src/rakuten/url.js';
 import { saveAndTestChecks } from '../src/app/save-and-test.js';
+import { fetchWindow } from '../src/sync/fetch-window.js';
 import { COLUMN_INDEX, type ReportRow } from '../src/model/schema.js';
 import { ConnectorError } from '../src/util/errors.js';
 import { toUnits } from '../src/util/decimal.js';
@@ -98,16 +100,12 @@ async function write(res: ServerResponse, chunk: Buffer | string): Promise<boole
   return !res.destroyed;
 }
 
-/** Read a whole response through the client and the CSV reader. */
+/** Read a whole response through the client and the CSV reader (fetchWindow, as a sync does). */
 async function readAll(src: ReportSource, start: string, end: string, opts: Parameters<typeof openReport>[3] = {}): Promise<ReportRow[]> {
-  const res = await openReport(src, start, end, opts);
   const rows: ReportRow[] = [];
-  try {
-    for await (const batch of readReport(res.body, { dateFormat: src.dateFormat, dateType: src.dateType, start, end })) rows.push(...batch);
-  } catch (e) {
-    res.abort();
-    throw e;
-  }
+  await fetchWindow({ source: src, start, end, format: 'rows', request: opts }, async (body) => {
+    for await (const batch of body.batches) rows.push(...batch);
+  });
   return rows;
 }
 
@@ -230,7 +228,7 @@ describe('body size limit', () => {
       }
     })();
     await within(30_000, assert.rejects(async () => {
-      for await (const _ of readReport(counted, { dateFormat: 'm/d/yy', dateType: 'transaction', start: DAY, end: DAY })) { /* rows */ }
+      for await (const _ of readReport(counted, { dateFormat: 'm/d/yy', dateType: 'transaction', start: DAY, end: DAY }, 'rows').batches) { /* rows */ }
     }, connectorError('data', /larger than 1 MiB.*RAKUTEN_MAX_REPORT_MB/, false)), 'read');
     res.abort();
     assert.ok(passed <= LIMIT, `passed on ${passed} bytes`);
@@ -251,19 +249,33 @@ describe('body size limit', () => {
       }
     }, 5);
     try {
-      const res = await openReport(sourceFor(huge), DAY, DAY, { maxBodyBytes: LIMIT });
-      const rows = readReport(res.body, { dateFormat: 'm/d/yy', dateType: 'transaction', start: DAY, end: DAY });
+      assert.equal(db.warehouse.capabilities.canonicalCsv, true, 'DuckDB is handed canonical CSV, as the engine does');
       await within(60_000, assert.rejects(
-        db.warehouse.replaceWindow({ connector: 'c', start: DAY, end: DAY, syncId: 'run-1', syncedAt: new Date() }, rows),
+        fetchWindow({ source: sourceFor(huge), start: DAY, end: DAY, format: 'canonical-csv', request: { maxBodyBytes: LIMIT } },
+          (body) => db.warehouse.replaceWindow({ connector: 'c', start: DAY, end: DAY, syncId: 'run-1', syncedAt: new Date() }, body)),
         connectorError('data', /larger than 1 MiB/, false),
       ), 'replaceWindow');
-      res.abort();
       assert.deepEqual(await db.warehouse.dayTotals('c', DAY, DAY), [], 'nothing of the window was committed');
     } finally {
       clearInterval(watch);
       await db.close();
     }
     assert.ok(biggest <= 2 * LIMIT, `temporary file reached ${biggest} bytes`);
+  });
+
+  test('fetchWindow abandons the transfer when its consumer returns early or fails without reading it all', async () => {
+    for (const stop of ['return', 'throw', 'one batch'] as const) {
+      const boom = new Error('consumer failed');
+      const got = fetchWindow({ source: sourceFor(huge), start: DAY, end: DAY, format: 'rows' }, async (body) => {
+        if (stop === 'throw') throw boom;
+        if (stop === 'one batch') for await (const _ of body.batches) break;
+        return stop;
+      });
+      if (stop === 'throw') await within(30_000, assert.rejects(got, (e) => e === boom), stop);
+      else assert.equal(await within(30_000, got, stop), stop);
+      await within(10_000, served, `server (${stop})`);
+      assert.equal(finished, false, `${stop}: the download was cut off (server sent ${sent} bytes)`);
+    }
   });
 
   test('the limit counts bytes after decompression (8 MiB of CSV in a small gzip body)', async () => {

@@ -16,7 +16,7 @@ async function readAll(chunks: (string | Uint8Array)[], o: ReadOptions = opts): 
   async function* body() {
     for (const c of chunks) yield c;
   }
-  for await (const b of readReport(body(), o)) out.push(...b);
+  for await (const b of readReport(body(), o, 'rows').batches) out.push(...b);
   return out;
 }
 
@@ -99,7 +99,7 @@ async function simRows(report: string, dateType: 'transaction' | 'process', day:
   const res = await fetch(`${sim.url}/en/reports/${report}/filters?start_date=${day}&end_date=${day}&include_summary=${summary ? 'Y' : 'N'}&tz=GMT&date_type=${dateType}&date_format=m/d/yy&token=${ACME_TOKEN}`);
   assert.equal(res.status, 200);
   const out: ReportRow[] = [];
-  for await (const b of readReport(res.body as unknown as AsyncIterable<Uint8Array>, { ...opts, dateType, start: day, end: day })) out.push(...b);
+  for await (const b of readReport(res.body as unknown as AsyncIterable<Uint8Array>, { ...opts, dateType, start: day, end: day }, 'rows').batches) out.push(...b);
   return out;
 }
 

@@ -4,12 +4,12 @@
  * it proves the host answers, the token is accepted, the answer is the CSV report, the
  * columns are there and the rows parse.
  */
-import { DEFAULT_TEST_DEADLINE_MS, formatDuration, openReport, type RequestOptions } from '../rakuten/client.js';
-import { readReport } from '../rakuten/report-reader.js';
+import { DEFAULT_TEST_DEADLINE_MS, formatDuration, type RequestOptions } from '../rakuten/client.js';
 import { parseReportUrl, type ReportSource } from '../rakuten/url.js';
 import { addDays, todayIn } from '../util/days.js';
 import { ConnectorError } from '../util/errors.js';
 import { redact } from '../util/secrets.js';
+import { fetchWindow } from '../sync/fetch-window.js';
 import { withRetry } from '../sync/retry.js';
 
 export type CheckId = 'url' | 'reachable' | 'token' | 'report' | 'csv' | 'columns' | 'data';
@@ -82,20 +82,17 @@ export async function saveAndTestChecks(input: string | ReportSource, opts: { re
     await withRetry({ maxAttempts: 2, baseMs: 500, maxMs: 2000 }, async () => {
       rows = 0;
       answered = false;
-      const res = await openReport(source, start, end, { headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000, ...opts.request, signal: overall.signal });
-      answered = true;
-      try {
-        for await (const batch of readReport(res.body, {
-          dateFormat: source.dateFormat, dateType: source.dateType, start, end,
-          onHeader: (m) => {
-            if (m.extra.length) warnings.push(`extra columns will be kept as JSON in _extra: ${m.extra.map((x) => x.name).join(', ')}`);
-            if (m.duplicates.length) warnings.push(`duplicate columns ignored: ${m.duplicates.join(', ')}`);
-          },
-        })) rows += batch.length;
-      } catch (e) {
-        res.abort();
-        throw e;
-      }
+      await fetchWindow({
+        source, start, end, format: 'rows',
+        request: { headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000, ...opts.request, signal: overall.signal },
+        onHeader: (m) => {
+          if (m.extra.length) warnings.push(`extra columns will be kept as JSON in _extra: ${m.extra.map((x) => x.name).join(', ')}`);
+          if (m.duplicates.length) warnings.push(`duplicate columns ignored: ${m.duplicates.join(', ')}`);
+        },
+      }, async (body) => {
+        answered = true;
+        for await (const batch of body.batches) rows += batch.length;
+      });
     }, { signal: overall.signal });
   } catch (e) {
     const kind = (e as ConnectorError).kind;

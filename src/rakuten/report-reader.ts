@@ -4,13 +4,15 @@
  * names are mapped to the data model, and every cell is parsed. A row that cannot be read
  * fails the whole window with an error naming the row and the column.
  *
- * Two outputs from one parser:
- * - batches of ReportRow (the Warehouse interface), for any consumer;
- * - canonical CSV bytes (`canonicalCsv(rows)`), for a warehouse whose fastest load is its own
- *   CSV reader (DuckDB): common cells are validated and copied byte for byte, with no string or
- *   array per cell. Both go through the same cell rules: a cell outside the common forms takes
- *   the string parsers of values.ts, which decide exactly (value or error) in both modes.
+ * Two forms of one window's rows from one parser, asked for by name (see src/model/report-body.ts):
+ * - `rows`: batches of ReportRow, for any consumer;
+ * - `canonical-csv`: canonical CSV bytes, for a warehouse whose fastest load is its own CSV reader
+ *   (DuckDB): common cells are validated and copied byte for byte, with no string or array per
+ *   cell. Both go through the same cell rules (a cell outside the common forms takes the string
+ *   parsers of values.ts, which decide exactly, value or error, in both forms) and the same `_date`
+ *   rule (windowDay, dayOf).
  */
+import type { CsvPart, ReportBody, ReportBodyFormat } from '../model/report-body.js';
 import { COLUMN_INDEX, LOADED_COLUMNS, type LoadedColumn, type ReportRow } from '../model/schema.js';
 import { ConnectorError } from '../util/errors.js';
 import { CsvError, type CsvRecord, CsvTokenizer, fieldText, PLAIN, RAW, recordTexts } from './csv.js';
@@ -22,47 +24,24 @@ import { Utf8Stream } from './utf8-stream.js';
 export interface ReadOptions {
   dateFormat: string;
   dateType: DateType;
-  /** The requested window, inclusive ISO days. Rows are assigned to a reference day `_date`. */
+  /** The requested window, inclusive ISO days. Rows are assigned to a reference day `_date` (see windowDay). */
   start: string;
   end: string;
   onHeader?: (mapping: HeaderMapping, header: string[]) => void;
-  /** Rows per yielded batch at most (a batch is also yielded at the end of each network chunk). */
+  /** Rows per yielded batch at most (a batch is also yielded at the end of each network chunk); `rows` form only. */
   batchRows?: number;
 }
 
-/**
- * Canonical CSV of a window: RFC-4180, `\n` line ends, empty unquoted cell = NULL, ISO dates, plain
- * decimals. `_date` is not in it: it is `day` for every row, or (multi-day windows) the row's
- * transaction_date; `_extra` is only there when the report has extra columns.
- */
-export interface CsvPart {
-  /** The CSV's columns, in order (data model names). */
-  columns: readonly LoadedColumn[];
-  /** `_date` of every row, or null when `_date` is the row's transaction_date. */
-  day: string | null;
-  /** Bytes to append, in order. */
-  chunks: Uint8Array[];
-  /** Rows completed in these chunks. */
-  rows: number;
-  /** Longest line so far, in bytes (line break included). */
-  maxLine: number;
-}
-
-const CANONICAL = Symbol('rakuten-connector.canonical-csv');
-
-export type ReportRows = AsyncGenerator<ReportRow[]> & { [CANONICAL]: () => AsyncGenerator<CsvPart> };
+/** The ReportBody of one format: `{ format: 'rows', batches }` or `{ format: 'canonical-csv', parts }`. */
+export type ReportBodyOf<F extends ReportBodyFormat> = Extract<ReportBody, { format: F }>;
 
 /**
- * The canonical CSV form of `rows` when it came from readReport (and has not been iterated):
- * the same rows, the same errors, without building a row per line.
+ * The rows of one report body, in the form asked for. Nothing is read until the body is iterated
+ * (once); iterating it throws the ConnectorError the user sees when the report cannot be read.
  */
-export function canonicalCsv(rows: AsyncIterable<ReportRow[]>): AsyncGenerator<CsvPart> | undefined {
-  const f = (rows as Partial<ReportRows>)[CANONICAL];
-  return typeof f === 'function' ? f() : undefined;
-}
-
-export function readReport(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions): ReportRows {
-  return Object.assign(readRows(body, opts), { [CANONICAL]: () => readCsv(body, opts) });
+export function readReport<F extends ReportBodyFormat>(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions, format: F): ReportBodyOf<F> {
+  const out: ReportBody = format === 'rows' ? { format: 'rows', batches: readRows(body, opts) } : { format: 'canonical-csv', parts: readCsv(body, opts) };
+  return out as ReportBodyOf<F>;
 }
 
 async function* readRows(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions): AsyncGenerator<ReportRow[]> {
@@ -125,6 +104,21 @@ async function* pump(body: AsyncIterable<Uint8Array | string>, r: Reader): Async
   yield true;
 }
 
+/**
+ * The `_date` rule of a window, the one place it is decided: a one-day window gives every row its
+ * day (process-date rows carry earlier Transaction Dates, so they are only read one day per
+ * request); a multi-day window gives each row its own Transaction Date, which must lie inside the
+ * window (Reader.dayOf checks it). Returns the day of every row, or null for "the row's
+ * transaction_date" — exactly CsvPart.day.
+ */
+function windowDay(opts: ReadOptions): string | null {
+  if (opts.start === opts.end) return opts.start;
+  if (opts.dateType === 'process') {
+    throw new ConnectorError('config', 'process-date reports are read one day per request', { hint: 'use one-day windows' });
+  }
+  return null;
+}
+
 const WIDTH = LOADED_COLUMNS.length;
 const I_DATE = COLUMN_INDEX._date;
 const I_TX = COLUMN_INDEX.transaction_date;
@@ -146,7 +140,8 @@ class Reader {
   /** A NUL byte was in the body: check each record's cells for it from then on. */
   nulSeen = false;
 
-  private readonly singleDay: boolean;
+  /** `_date` of every row, or null when it is each row's transaction_date (windowDay). */
+  private readonly day: string | null;
   private readonly parseDate: (s: string) => string;
   private kinds = new Uint8Array(0);
   private targets = new Int32Array(0);
@@ -172,10 +167,7 @@ class Reader {
 
   constructor(private readonly opts: ReadOptions, private readonly csv: boolean) {
     this.parseDate = dateParser(opts.dateFormat);
-    this.singleDay = opts.start === opts.end;
-    if (!this.singleDay && opts.dateType === 'process') {
-      throw new ConnectorError('config', 'process-date reports are read one day per request', { hint: 'use one-day windows' });
-    }
+    this.day = windowDay(opts);
     this.tokenizer = new CsvTokenizer((rec) => this.onRecord(rec));
   }
 
@@ -187,7 +179,7 @@ class Reader {
       this.o = 0;
     }
     if (this.done.length === 0) return null;
-    const part = { columns: this.columns, day: this.singleDay ? this.opts.start : null, chunks: this.done, rows: this.rows, maxLine: this.maxLine };
+    const part = { columns: this.columns, day: this.day, chunks: this.done, rows: this.rows, maxLine: this.maxLine };
     this.done = [];
     this.rows = 0;
     return part;
@@ -307,9 +299,12 @@ class Reader {
     return any ? JSON.stringify(extra) : null;
   }
 
-  /** The window day of a row (null after a range error). */
+  /**
+   * A row's `_date`, for both writers (null after a range error): the window's day, or the row's
+   * transaction date `tx` when it lies inside the window (see windowDay).
+   */
   private dayOf(rec: CsvRecord, tx: string | null): string | null {
-    if (this.singleDay) return this.opts.start;
+    if (this.day !== null) return this.day;
     if (tx === null || tx < this.opts.start || tx > this.opts.end) {
       this.rangeError(rec, tx);
       return null;
@@ -423,6 +418,7 @@ class Reader {
       this.cellError(rec, c, e);
       return;
     }
+    // The day is not written: it is CsvPart.day or this row's transaction_date, which is what dayOf returns.
     if (this.dayOf(rec, tx) === null) {
       this.o = this.rowStart;
       return;

@@ -1,20 +1,22 @@
 /**
  * The sync engine: one connector, one run. Everything a run guarantees is here:
  * - one run per connector at a time (a lease in the state store, renewed while running);
- * - each window is fetched, parsed and replaced atomically (warehouse.replaceWindow); a failed
- *   or killed window leaves the old rows, and a retry starts that window over;
+ * - each window is fetched, read and replaced atomically (fetchWindow → warehouse.replaceWindow),
+ *   in the form the warehouse loads fastest; a failed or killed window leaves the old rows, and a
+ *   retry starts that window over;
  * - the cursor advances only over windows that committed, in day order, so a crash loses
  *   nothing: the next run starts at (cursor − lookback) and re-replaces what may have changed;
  * - retryable failures back off and retry; anything else stops the run at once.
  */
 import { randomUUID } from 'node:crypto';
-import { openReport, type RequestOptions } from '../rakuten/client.js';
-import { readReport } from '../rakuten/report-reader.js';
+import type { ReportBodyFormat } from '../model/report-body.js';
+import type { RequestOptions } from '../rakuten/client.js';
 import type { ReportSource } from '../rakuten/url.js';
 import { todayIn } from '../util/days.js';
 import { ConnectorError, describeError } from '../util/errors.js';
 import { redact } from '../util/secrets.js';
 import type { ConnectorRecord, RunRecord, StateStore, Warehouse } from '../warehouse/types.js';
+import { fetchWindow } from './fetch-window.js';
 import { planWindows, syncRange, type Window } from './plan.js';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js';
 import { isDeadLocalWorker, makeWorkerId } from './worker.js';
@@ -137,7 +139,9 @@ async function loadWindows(
 ): Promise<void> {
   const { warehouse, state } = ctx;
   const emit = opts.onEvent ?? (() => undefined);
+  // Every warehouse gets up to `concurrency` windows at once; one that loads one at a time (DuckDB) queues them itself while the downloads overlap.
   const concurrency = Math.max(1, Math.min(opts.concurrency ?? 3, windows.length || 1));
+  const format: ReportBodyFormat = warehouse.capabilities.canonicalCsv ? 'canonical-csv' : 'rows';
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(opts.signal?.reason ?? new ConnectorError('internal', 'sync cancelled'));
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -149,24 +153,14 @@ async function loadWindows(
   let cursorChain: Promise<void> = Promise.resolve();
 
   const loadOne = async (w: Window): Promise<number> =>
-    withRetry(opts.retry ?? DEFAULT_RETRY, async () => {
-      const res = await openReport(source, w.start, w.end, { ...opts.request, signal: abort.signal });
-      try {
-        const rows = readReport(res.body, { dateFormat: source.dateFormat, dateType: source.dateType, start: w.start, end: w.end,
-          onHeader: (m) => {
-            if (m.extra.length > 0 && w === windows[0]) {
-              emit({ type: 'warning', message: `report has extra columns kept in _extra: ${m.extra.map((x) => x.name).join(', ')}` });
-            }
-          } });
-        return await warehouse.replaceWindow(
-          { connector: connector.name, start: w.start, end: w.end, syncId: run.id, syncedAt: new Date() },
-          rows,
-        );
-      } catch (e) {
-        res.abort();
-        throw e;
-      }
-    }, {
+    withRetry(opts.retry ?? DEFAULT_RETRY, () => fetchWindow({
+      source, start: w.start, end: w.end, format, request: { ...opts.request, signal: abort.signal },
+      onHeader: (m) => {
+        if (m.extra.length > 0 && w === windows[0]) {
+          emit({ type: 'warning', message: `report has extra columns kept in _extra: ${m.extra.map((x) => x.name).join(', ')}` });
+        }
+      },
+    }, (body) => warehouse.replaceWindow({ connector: connector.name, start: w.start, end: w.end, syncId: run.id, syncedAt: new Date() }, body)), {
       signal: abort.signal,
       onRetry: (err, attempt, delayMs) => emit({ type: 'retry', window: w, attempt, delayMs, error: redact(describeError(err)) }),
     });
