@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from '../src/app/app.js';
 import { requestOptionsFromEnv } from '../src/app/options.js';
-import { Output } from '../src/cli/output.js';
+import { Output } from '../src/app/output.js';
 import { FakeClock } from '../src/scheduler/clock.js';
 import { startServer } from '../src/server/server.js';
 import { ACME_TOKEN, startSimulator } from '../src/simulator/index.js';

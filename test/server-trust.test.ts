@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { App } from '../src/app/app.js';
-import { Output } from '../src/cli/output.js';
+import { Output } from '../src/app/output.js';
 import { FakeClock } from '../src/scheduler/clock.js';
 import { startServer } from '../src/server/server.js';
 import { FailureThrottle } from '../src/server/sessions.js';

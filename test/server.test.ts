@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from '../src/app/app.js';
-import { Output } from '../src/cli/output.js';
+import { Output } from '../src/app/output.js';
 import { startServer } from '../src/server/server.js';
 import { SHUTDOWN_MESSAGE } from '../src/server/runner.js';
 import { FakeClock } from '../src/scheduler/clock.js';

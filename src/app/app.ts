@@ -1,20 +1,21 @@
 /**
  * The connector application: what the CLI and the web server both do, in one place.
- * Holds the open warehouse and state store for a home directory.
+ * Holds the open warehouse and state store for a home directory; the CLI and the server reach
+ * them only through the methods here (reads for pages and charts included), never through `db`.
  */
 import { mkdirSync } from 'node:fs';
 import { checkHostAllowed, MIN_TOKEN_LENGTH, parseReportUrl, type ReportSource, sourceFromKey } from '../rakuten/url.js';
 import { addDays, todayIn } from '../util/days.js';
 import { secretSetting, textSetting } from '../util/config.js';
-import { ConnectorError, describeError } from '../util/errors.js';
+import { aboutField, ConnectorError, describeError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
 import { liveLeaseHolder, runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
 import { sleep } from '../sync/retry.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
-import type { ConnectorRecord, ConnectorSettings, Coverage, RunRecord } from '../warehouse/types.js';
+import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord, TopEntry } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
-import { SETTING_LABELS, settingsInputProblems, validateRange, validateSettings } from './settings.js';
+import { settingError, settingsInputProblems, validateRange, validateSettings } from './settings.js';
 import type { RequestOptions } from '../rakuten/client.js';
 
 export const DEFAULT_SCHEDULE = '0 6 * * *';
@@ -88,19 +89,19 @@ export class App {
   async saveAndTest(input: ConnectorInput, opts: { replace?: boolean; request?: RequestOptions } = {}): Promise<SaveResult> {
     if (!NAME_RE.test(input.name ?? '')) {
       throw new ConnectorError('config', `invalid connector name "${input.name ?? ''}"`, {
-        hint: 'use letters, digits, "-", "_" or "." (up to 63 characters), starting with a letter or digit',
+        hint: 'use letters, digits, "-", "_" or "." (up to 63 characters), starting with a letter or digit', field: 'name',
       });
     }
     const bad = settingsInputProblems({ startDate: input.startDate, lookbackDays: input.lookbackDays, windowDays: input.windowDays, schedule: input.schedule, paused: input.paused });
     if (bad.length) {
       const [key, message] = bad[0]!;
-      throw new ConnectorError('config', `invalid ${SETTING_LABELS[key]} ${JSON.stringify(input[key])}`, { hint: message });
+      throw settingError(key, input[key], message);
     }
     const existing = await this.db.state.getConnector(input.name);
     if (existing && !opts.replace) {
-      throw new ConnectorError('config', `a connector named "${input.name}" already exists`, { hint: 'choose another name, or remove it first' });
+      throw new ConnectorError('config', `a connector named "${input.name}" already exists`, { hint: 'choose another name, or remove it first', field: 'name' });
     }
-    const url = connectorUrl(input, existing ? () => this.vault.open(existing.tokenSealed) : undefined, existing?.url);
+    const url = connectorUrl(input, existing ? () => this.token(existing) : undefined, existing?.url);
     const report = await saveAndTestChecks(url, { request: opts.request });
     if (!report.ok || !report.source) return { ...report, saved: false };
     const src = report.source;
@@ -227,14 +228,53 @@ export class App {
 
   async get(name: string): Promise<ConnectorRecord> {
     const rec = await this.db.state.getConnector(name);
-    if (!rec) throw new ConnectorError('config', `no connector named "${name}"`, { hint: 'see `rakuten-connector list`' });
+    if (!rec) throw new ConnectorError('config', `no connector named "${name}"`, { hint: 'see `rakuten-connector list`', field: 'name' });
     return rec;
+  }
+
+  /** The saved connector of that name, or undefined (no error: for "does it exist?"). */
+  async find(name: string): Promise<ConnectorRecord | undefined> {
+    return this.db.state.getConnector(name);
+  }
+
+  /** Recorded runs, newest first: of one connector, or of all (null). */
+  async runs(name: string | null, limit: number): Promise<RunRecord[]> {
+    return this.db.state.listRuns(name, limit);
+  }
+
+  /** Totals per day with rows, from..to inclusive: of one connector, or of all (null); exact decimal strings. */
+  async dayTotals(name: string | null, from: string, to: string): Promise<DayTotals[]> {
+    return this.db.warehouse.dayTotals(name, from, to);
+  }
+
+  /** The biggest publishers or offers by sales, from..to inclusive: of one connector, or of all (null). */
+  async top(dimension: 'publisher' | 'offer', name: string | null, from: string, to: string, limit: number): Promise<TopEntry[]> {
+    return this.db.warehouse.top(dimension, name, from, to, limit);
+  }
+
+  /** Which warehouse this is ('duckdb', 'postgres', …) and where (a file, or the URL without its password). */
+  warehouseInfo(): { kind: string; location: string } {
+    return { kind: this.db.warehouse.kind, location: this.db.warehouse.location };
+  }
+
+  /** One cheap read through the state store (a lookup by an impossible name): rejects when the warehouse does not answer. */
+  async probe(): Promise<void> {
+    await this.db.state.getConnector('');
   }
 
   /** The source to fetch from: throws a config error naming the cause when it cannot be used. */
   source(rec: ConnectorRecord): ReportSource {
-    const token = this.vault.open(rec.tokenSealed);
+    const token = this.token(rec);
     return parseReportUrl(withToken(storedUrl(rec), token));
+  }
+
+  /** The connector's token, unsealed; an error about the token when it cannot be. */
+  private token(rec: ConnectorRecord): string {
+    try {
+      return this.vault.open(rec.tokenSealed);
+    } catch (e) {
+      throw aboutField(e, 'token');
+    }
   }
 
   /** How a connector is shown. Never throws: a connector that cannot be used says why in `problem`. */
@@ -291,7 +331,7 @@ function connectorUrl(input: ConnectorInput, savedToken?: () => string, savedUrl
     const token = input.token || savedToken?.();
     if (!input.reportKey || !token) {
       throw new ConnectorError('config', input.reportKey ? 'the token is missing' : 'the report key is missing', {
-        hint: 'give the "Get API" URL, or both the report key and the token',
+        hint: 'give the "Get API" URL, or both the report key and the token', field: input.reportKey ? 'token' : 'reportKey',
       });
     }
     return sourceFromKey(input.reportKey, token, textSetting('RAKUTEN_API_BASE'));
@@ -302,7 +342,7 @@ function connectorUrl(input: ConnectorInput, savedToken?: () => string, savedUrl
     u.searchParams.set('token', savedToken());
     return u.toString();
   }
-  throw new ConnectorError('config', 'no API URL given', { hint: 'paste the URL from "Get API" in Rakuten reporting' });
+  throw new ConnectorError('config', 'no API URL given', { hint: 'paste the URL from "Get API" in Rakuten reporting', field: 'url' });
 }
 
 /** The saved URL (without its token), fragment dropped; throws a config error when it is broken. */
@@ -313,7 +353,7 @@ function storedUrl(rec: ConnectorRecord): URL {
     return u;
   } catch {
     throw new ConnectorError('config', `the stored URL of connector "${rec.name}" is not a valid URL`, {
-      hint: 'update the connector with its "Get API" URL (web app: edit; CLI: remove and add it again)',
+      hint: 'update the connector with its "Get API" URL (web app: edit; CLI: remove and add it again)', field: 'url',
     });
   }
 }

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { scheduleError } from '../scheduler/cron.js';
 import { addDays, isIsoDay, todayIn } from '../util/days.js';
-import { ConnectorError } from '../util/errors.js';
+import { ConnectorError, type ErrorField } from '../util/errors.js';
 import type { ConnectorSettings } from '../warehouse/types.js';
 
 /** No affiliate data is older; earlier is a typo that would plan tens of thousands of windows. */
@@ -55,7 +55,7 @@ export const connectorSettingsSchema = z
   })
   .strict();
 
-/** How each setting is named in messages (the HTTP API maps these words back to its fields). */
+/** How each setting is named in messages. */
 export const SETTING_LABELS: Record<keyof ConnectorSettings, string> = {
   startDate: 'start date',
   lookbackDays: 'lookback days',
@@ -64,24 +64,29 @@ export const SETTING_LABELS: Record<keyof ConnectorSettings, string> = {
   paused: 'paused',
 };
 
+/** The error about one setting (its field is the setting: the HTTP API answers under that name). */
+export function settingError(key: keyof ConnectorSettings, value: unknown, hint: string): ConnectorError {
+  const field: ErrorField | undefined = Object.hasOwn(SETTING_LABELS, key) ? key : undefined;
+  return new ConnectorError('config', `invalid ${SETTING_LABELS[key] ?? String(key)} ${JSON.stringify(value)}`, { hint, field });
+}
+
 /** Whole settings, validated; a ConnectorError('config') naming the first bad one. */
 export function validateSettings(s: ConnectorSettings): ConnectorSettings {
   const r = connectorSettingsSchema.safeParse(s);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const key = issue.path[0] as keyof ConnectorSettings;
-  const value = (s as unknown as Record<string, unknown>)[key];
-  throw new ConnectorError('config', `invalid ${SETTING_LABELS[key] ?? String(key)} ${JSON.stringify(value)}`, { hint: issue.message });
+  throw settingError(key, (s as unknown as Record<string, unknown>)[key], issue.message);
 }
 
 /** A backfill range: two ISO days from MIN_DAY on, in order, starting by today (a later end is cut to today). */
 export function validateRange(range: { from: string; to: string }): void {
   for (const d of [range.from, range.to]) {
-    if (!isIsoDay(d)) throw new ConnectorError('config', `invalid date "${d}"`, { hint: 'use YYYY-MM-DD' });
-    if (d < MIN_DAY) throw new ConnectorError('config', `invalid date "${d}"`, { hint: `use a day from ${MIN_DAY} on` });
+    if (!isIsoDay(d)) throw new ConnectorError('config', `invalid date "${d}"`, { hint: 'use YYYY-MM-DD', field: 'from' });
+    if (d < MIN_DAY) throw new ConnectorError('config', `invalid date "${d}"`, { hint: `use a day from ${MIN_DAY} on`, field: 'from' });
   }
-  if (range.from > latestToday()) throw new ConnectorError('config', `invalid date "${range.from}": it is in the future`, { hint: 'a backfill starts today or earlier' });
-  if (range.from > range.to) throw new ConnectorError('config', '--from is after --to', { hint: 'swap the dates' });
+  if (range.from > latestToday()) throw new ConnectorError('config', `invalid date "${range.from}": it is in the future`, { hint: 'a backfill starts today or earlier', field: 'from' });
+  if (range.from > range.to) throw new ConnectorError('config', '--from is after --to', { hint: 'swap the dates', field: 'from' });
 }
 
 /** Problems with the settings a user gave (before any network check): [setting, message] pairs. */

@@ -1,17 +1,23 @@
 /**
  * `npm run demo`: the main job on the embedded default, end to end. Starts the Rakuten
  * simulator, saves a demo connector through Save & Test, syncs it with progress, shows what
- * landed and how to query it, then (unless --no-serve) serves the dashboard.
+ * landed and how to query it, then (unless --no-serve) serves the dashboard with the `serve`
+ * it is given (src/main.ts composes it: cli/ does not import server/).
  */
 import { App } from '../app/app.js';
 import { addDays, todayIn } from '../util/days.js';
 import { describeError } from '../util/errors.js';
 import { formatMoney, fromUnits, toUnits } from '../util/decimal.js';
 import { DEMO_TOKEN, startSimulator } from '../simulator/index.js';
-import { fmtInt, type Output } from './output.js';
+import { fmtInt, type Output } from '../app/output.js';
 import { requestOptionsFromEnv, retryPolicyFromEnv } from '../app/options.js';
+import type { ServeCommand } from './parts.js';
 
-export async function runDemo(o: { home: string; warehouse?: string; out: Output; days: number; serve: boolean; port: number }): Promise<void> {
+export async function runDemo(o: {
+  home: string; warehouse?: string; out: Output; days: number;
+  /** Serve the dashboard at the end (false: --no-serve), with serveCommand. */
+  serve: boolean; port: number; serveCommand: ServeCommand;
+}): Promise<void> {
   const { out } = o;
   const sim = await startSimulator({ port: 0, rowsPerDay: 400 });
   const host = new URL(sim.url).host;
@@ -23,7 +29,7 @@ export async function runDemo(o: { home: string; warehouse?: string; out: Output
   let keepOpen = false;
   const app = await App.open({ home: o.home, warehouse: o.warehouse });
   try {
-    out.line(`\n1. Save & Test connector "demo" (warehouse: ${app.db.warehouse.location})`);
+    out.line(`\n1. Save & Test connector "demo" (warehouse: ${app.warehouseInfo().location})`);
     const saved = await app.saveAndTest({ name: 'demo', url, startDate: start }, { replace: true });
     for (const c of saved.checks) out.line(`   ${c.ok ? 'ok  ' : 'FAIL'} ${c.label}${c.ok === false ? `: ${c.detail}` : ''}`);
     if (!saved.saved) throw new Error('Save & Test failed');
@@ -35,7 +41,7 @@ export async function runDemo(o: { home: string; warehouse?: string; out: Output
     out.line(`   synced ${run.windowsDone} windows, ${fmtInt(run.rows)} rows in ${secs.toFixed(1)}s`);
 
     out.line('\n3. What landed in rakuten_affiliate_report');
-    const days = await app.db.warehouse.dayTotals('demo', start, today);
+    const days = await app.dayTotals('demo', start, today);
     const sum = (k: 'impressions' | 'clicks' | 'orders' | 'sales' | 'total_commissions' | 'gross_commissions') =>
       fromUnits(days.reduce((acc, d) => acc + toUnits(d[k]), 0n));
     const whole = (s: string) => fmtInt(Number(s.split('.')[0]));
@@ -43,21 +49,20 @@ export async function runDemo(o: { home: string; warehouse?: string; out: Output
     out.line(`   rows ${fmtInt(days.reduce((a, d) => a + d.rows, 0))} over ${days.length} days · impressions ${whole(sum('impressions'))} · clicks ${whole(sum('clicks'))} · orders ${whole(sum('orders'))}`);
     out.line(`   sales $${money(sum('sales'))} · gross commissions $${money(sum('gross_commissions'))} · total commissions $${money(sum('total_commissions'))}`);
     out.line('   top publishers by sales:');
-    for (const p of await app.db.warehouse.top('publisher', 'demo', start, today, 5)) {
+    for (const p of await app.top('publisher', 'demo', start, today, 5)) {
       out.line(`     ${(p.name ?? p.id).slice(0, 40).padEnd(40)} $${formatMoney(p.sales).padStart(14)}`);
     }
     out.line('\n4. Query it yourself (DuckDB SQL on the warehouse file):');
     out.line(`   SELECT _date, sum(sales), sum(total_commissions) FROM rakuten_affiliate_report WHERE _connector = 'demo' GROUP BY 1 ORDER BY 1;`);
-    out.line(`   file: ${app.db.warehouse.location}   (e.g. with the duckdb CLI, or any DuckDB client)`);
+    out.line(`   file: ${app.warehouseInfo().location}   (e.g. with the duckdb CLI, or any DuckDB client)`);
     out.line(`   more: rakuten-connector --home ${o.home} status demo`);
     out.line('   (the demo connector points at the built-in simulator, which stops with the demo: afterwards `list` and');
     out.line('   `status` show it as "cannot be used"; its rows stay in the warehouse)');
     if (o.serve) {
       await app.close();
-      const { serveCommand } = await import('../server/command.js');
       out.line(`\n5. Dashboard: http://127.0.0.1:${o.port}/ (Ctrl-C to stop)`);
       keepOpen = true;
-      await serveCommand({ home: o.home, warehouse: o.warehouse, out, host: '127.0.0.1', port: o.port, onClose: () => sim.close() });
+      await o.serveCommand({ home: o.home, warehouse: o.warehouse, out, host: '127.0.0.1', port: o.port, onClose: () => sim.close() });
       return;
     }
   } catch (e) {

@@ -1,5 +1,6 @@
 /**
  * `rakuten-connector` command line. Exit codes: 0 success, 1 failure, 2 usage error.
+ * Started by src/main.ts, which hands it `serve` (the server): cli/ never imports server/.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
@@ -12,19 +13,26 @@ import { ConnectorError, describeError } from '../util/errors.js';
 import { redact, safeError } from '../util/secrets.js';
 import type { SyncOptions } from '../sync/engine.js';
 import type { ConnectorSettings, RunRecord } from '../warehouse/types.js';
-import { fmtInt, Output } from './output.js';
+import { fmtInt, Output } from '../app/output.js';
 import { readSecret } from './secret-input.js';
+import type { CliParts } from './parts.js';
 
-// Files we create (DuckDB, secret key, temp files) are private to the user: the token is a password.
-process.umask(0o077);
+export type { CliParts, ServeCommand } from './parts.js';
 
-// Even a crash prints through the redactor: Node's default handler would dump raw errors (URLs included).
-for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
-  process.on(ev, (e: unknown) => {
-    const safe = safeError(e);
-    process.stderr.write(`error: unexpected failure: ${safe.message}\n${debug() ? `${safe.stack}\n` : ''}`);
-    process.exit(1);
-  });
+
+/** Before any command: private files, and crashes printed through the redactor. */
+function guardProcess(): void {
+  // Files we create (DuckDB, secret key, temp files) are private to the user: the token is a password.
+  process.umask(0o077);
+
+  // Even a crash prints through the redactor: Node's default handler would dump raw errors (URLs included).
+  for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.on(ev, (e: unknown) => {
+      const safe = safeError(e);
+      process.stderr.write(`error: unexpected failure: ${safe.message}\n${debug() ? `${safe.stack}\n` : ''}`);
+      process.exit(1);
+    });
+  }
 }
 
 function debug(): boolean {
@@ -255,29 +263,31 @@ program
     });
   });
 
-program
-  .command('demo')
-  .description('start the Rakuten simulator, add a demo connector, sync it and show what landed')
-  .option('--days <n>', 'days of demo data', int('--days', 1, 366), 30)
-  .option('--no-serve', 'do not start the dashboard afterwards')
-  .addOption(new Option('--port <n>', 'dashboard port').argParser(int('--port', 0, 65535)).default(8080))
-  .action(async (o: { days: number; serve: boolean; port: number }) => {
-    const { runDemo } = await import('./demo.js');
-    const g = globals();
-    await runDemo({ home: g.home, warehouse: g.warehouse, out: g.out, days: o.days, serve: o.serve, port: o.port });
-  });
+/** The commands that serve (the last two, as `--help` lists them): they run what src/main.ts gave. */
+function addServeCommands(parts: CliParts): void {
+  program
+    .command('demo')
+    .description('start the Rakuten simulator, add a demo connector, sync it and show what landed')
+    .option('--days <n>', 'days of demo data', int('--days', 1, 366), 30)
+    .option('--no-serve', 'do not start the dashboard afterwards')
+    .addOption(new Option('--port <n>', 'dashboard port').argParser(int('--port', 0, 65535)).default(8080))
+    .action(async (o: { days: number; serve: boolean; port: number }) => {
+      const { runDemo } = await import('./demo.js');
+      const g = globals();
+      await runDemo({ home: g.home, warehouse: g.warehouse, out: g.out, days: o.days, serve: o.serve, port: o.port, serveCommand: parts.serve });
+    });
 
-program
-  .command('serve')
-  .description('web app and scheduler: setup form, dashboard, scheduled syncs')
-  .option('--host <host>', 'interface to bind', '127.0.0.1')
-  .option('--port <n>', 'port', int('--port', 0, 65535), 8080)
-  .option('--trust-proxy', 'behind a TLS reverse proxy: trust its X-Forwarded-Proto/-Host/-For headers, mark the session cookie Secure')
-  .action(async (o: { host: string; port: number; trustProxy?: boolean }) => {
-    const g = globals();
-    const { serveCommand } = await import('../server/command.js');
-    await serveCommand({ home: g.home, warehouse: g.warehouse, out: g.out, host: o.host, port: o.port, trustProxy: Boolean(o.trustProxy) });
-  });
+  program
+    .command('serve')
+    .description('web app and scheduler: setup form, dashboard, scheduled syncs')
+    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .option('--port <n>', 'port', int('--port', 0, 65535), 8080)
+    .option('--trust-proxy', 'behind a TLS reverse proxy: trust its X-Forwarded-Proto/-Host/-For headers, mark the session cookie Secure')
+    .action(async (o: { host: string; port: number; trustProxy?: boolean }) => {
+      const g = globals();
+      await parts.serve({ home: g.home, warehouse: g.warehouse, out: g.out, host: o.host, port: o.port, trustProxy: Boolean(o.trustProxy) });
+    });
+}
 
 /** An error already printed by the command. */
 class Reported extends Error {
@@ -286,7 +296,10 @@ class Reported extends Error {
   }
 }
 
-async function main(): Promise<void> {
+/** Run the command line (process.argv) to its end; the exit code is left in process.exitCode. */
+export async function runCli(parts: CliParts): Promise<void> {
+  guardProcess();
+  addServeCommands(parts);
   try {
     // Every setting is checked before any command runs: a wrong value names itself and its range.
     validateEnvironment();
@@ -321,5 +334,3 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   }
 }
-
-await main();

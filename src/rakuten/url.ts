@@ -5,7 +5,7 @@
  * fetch arbitrary addresses.
  */
 import { hostsSetting } from '../util/config.js';
-import { ConnectorError } from '../util/errors.js';
+import { ConnectorError, type ErrorField } from '../util/errors.js';
 import { registerSecret } from '../util/secrets.js';
 
 export const REPORTING_HOST = 'ran-reporting.rakutenmarketing.com';
@@ -38,8 +38,8 @@ const KNOWN_PARAMS = new Set([
   'start_date', 'end_date', 'include_summary', 'tz', 'date_type', 'date_format', 'token', 'network', 'date_range',
 ]);
 
-function fail(message: string, hint: string): never {
-  throw new ConnectorError('config', message, { hint });
+function fail(message: string, hint: string, field: ErrorField): never {
+  throw new ConnectorError('config', message, { hint, field });
 }
 
 export function allowedHosts(env: NodeJS.ProcessEnv = process.env): Set<string> {
@@ -62,7 +62,7 @@ export function parseReportUrl(input: string, opts: ParseOptions = {}): ReportSo
   try {
     url = new URL(text);
   } catch {
-    fail('not a URL', 'paste the whole URL from "Get API" in Rakuten reporting, starting with https://');
+    fail('not a URL', 'paste the whole URL from "Get API" in Rakuten reporting, starting with https://', 'url');
   }
   // A fragment is never sent to the server; kept, it would swallow a `&token=` appended later.
   url.hash = '';
@@ -70,7 +70,7 @@ export function parseReportUrl(input: string, opts: ParseOptions = {}): ReportSo
   if (token) registerSecret(token);
 
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    fail(`unsupported URL scheme "${url.protocol.replace(':', '')}"`, 'the API URL starts with https://');
+    fail(`unsupported URL scheme "${url.protocol.replace(':', '')}"`, 'the API URL starts with https://', 'url');
   }
   if (!opts.display) checkHostAllowed(url, opts.env);
   const m = /^\/([A-Za-z]{2}(?:[-_][A-Za-z]{2})?)\/reports\/([^/]+)\/filters\/?$/.exec(url.pathname);
@@ -78,29 +78,30 @@ export function parseReportUrl(input: string, opts: ParseOptions = {}): ReportSo
     fail(
       'the URL has no /<lang>/reports/<report-key>/filters path',
       'copy the URL from "Get API" on a saved report: it looks like https://ran-reporting.rakutenmarketing.com/en/reports/<report-key>/filters?…&token=…',
+      'url',
     );
   }
-  if (!token) fail('the URL has no token', 'copy the whole URL from "Get API": it ends with &token=…');
+  if (!token) fail('the URL has no token', 'copy the whole URL from "Get API": it ends with &token=…', 'token');
   let reportKey: string;
   try {
     reportKey = decodeURIComponent(m[2]!);
   } catch {
-    fail('the report key in the URL has a malformed %-escape', 'copy the URL from "Get API" again, unchanged');
+    fail('the report key in the URL has a malformed %-escape', 'copy the URL from "Get API" again, unchanged', 'reportKey');
   }
 
   const dateType = (url.searchParams.get('date_type') ?? 'transaction').toLowerCase();
   if (dateType !== 'transaction' && dateType !== 'process') {
-    fail(`unknown date_type "${dateType}"`, 'use date_type=transaction or date_type=process');
+    fail(`unknown date_type "${dateType}"`, 'use date_type=transaction or date_type=process', 'url');
   }
   const dateFormat = url.searchParams.get('date_format') ?? 'm/d/yy';
   if (!SUPPORTED_DATE_FORMATS.includes(dateFormat.toLowerCase())) {
-    fail(`unsupported date_format "${dateFormat}"`, `use one of ${SUPPORTED_DATE_FORMATS.join(', ')}`);
+    fail(`unsupported date_format "${dateFormat}"`, `use one of ${SUPPORTED_DATE_FORMATS.join(', ')}`, 'url');
   }
   const tz = url.searchParams.get('tz') ?? 'GMT';
-  if (!isValidTimeZone(tz)) fail(`unknown time zone tz="${tz}"`, 'use GMT or an IANA zone such as America/New_York');
+  if (!isValidTimeZone(tz)) fail(`unknown time zone tz="${tz}"`, 'use GMT or an IANA zone such as America/New_York', 'url');
   const includeSummary = (url.searchParams.get('include_summary') ?? 'N').toUpperCase() === 'Y';
   if (token.length < MIN_TOKEN_LENGTH) {
-    fail(`the token is too short (${token.length} characters) to be a Rakuten API token`, 'copy the whole URL from "Get API": the token is the long value after token=');
+    fail(`the token is too short (${token.length} characters) to be a Rakuten API token`, 'copy the whole URL from "Get API": the token is the long value after token=', 'token');
   }
 
   return {
@@ -128,17 +129,18 @@ export function checkHostAllowed(url: URL, env: NodeJS.ProcessEnv = process.env)
     fail(
       `not a Rakuten reporting host: ${url.port ? `${url.hostname}:${url.port}` : url.hostname}`,
       `the API URL must point to https://${REPORTING_HOST}/ (other hosts can be allowed with RAKUTEN_ALLOWED_HOSTS=host:port)`,
+      'url',
     );
   }
   if (isRakuten && !isAllowed && url.protocol !== 'https:') {
-    fail('the API URL must use https', `use https://${REPORTING_HOST}/…`);
+    fail('the API URL must use https', `use https://${REPORTING_HOST}/…`, 'url');
   }
 }
 
 /** Build a report URL from a key and token (the "two fields" form of setup). */
 export function sourceFromKey(reportKey: string, token: string, base = `https://${REPORTING_HOST}`, lang = 'en'): string {
-  if (!reportKey.trim()) fail('the report key is empty', 'copy it from the report URL: …/reports/<report-key>/filters');
-  if (!token.trim()) fail('the token is empty', 'copy it from the "Get API" URL: the value after token=');
+  if (!reportKey.trim()) fail('the report key is empty', 'copy it from the report URL: …/reports/<report-key>/filters', 'reportKey');
+  if (!token.trim()) fail('the token is empty', 'copy it from the "Get API" URL: the value after token=', 'token');
   const u = new URL(`${base.replace(/\/$/, '')}/${lang}/reports/${encodeURIComponent(reportKey.trim())}/filters`);
   u.searchParams.set('include_summary', 'N');
   u.searchParams.set('tz', 'GMT');

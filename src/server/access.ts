@@ -8,7 +8,7 @@
  */
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import type { Output } from '../cli/output.js';
+import type { Output } from '../app/output.js';
 import { type AdminAuth, bearerOf, isLoopbackHostHeader, SESSION_COOKIE } from './auth.js';
 import { clientAddress, isCrossSite, isHttps } from './guards.js';
 import type { Health } from './health.js';

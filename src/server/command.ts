@@ -9,7 +9,7 @@
  * server that answers 500 to everything while the warehouse is released.
  */
 import { App } from '../app/app.js';
-import type { Output } from '../cli/output.js';
+import type { Output } from '../app/output.js';
 import { ConnectorError } from '../util/errors.js';
 import { textSetting } from '../util/config.js';
 import { isLoopbackHost } from './auth.js';
@@ -47,7 +47,7 @@ export async function serveCommand(o: {
       }
       throw e;
     }
-    out.log('info', `serving ${server.url}/ (warehouse ${app.db.warehouse.location}${adminToken ? '; admin token required' : '; this machine only'})`, { event: 'listening', url: server.url, port: server.port });
+    out.log('info', `serving ${server.url}/ (warehouse ${app.warehouseInfo().location}${adminToken ? '; admin token required' : '; this machine only'})`, { event: 'listening', url: server.url, port: server.port });
     out.log('info', 'while `serve` runs it holds the warehouse: use its web app or API (the CLI would report the warehouse as busy). Ctrl-C stops it.');
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const on = (sig: NodeJS.Signals) => {

@@ -15,7 +15,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { isIP } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Output } from '../cli/output.js';
+import type { Output } from '../app/output.js';
 import { html, isApiPath, pathOf, SECURITY_HEADERS, send } from './respond.js';
 
 /** Bodies of the login and logout forms (a token is well under 1 KiB). */

@@ -1,11 +1,10 @@
 /**
  * What GET /healthz reports: the real state, not just "the listener is up". A server whose
  * scheduler is not running, or whose warehouse does not answer, is not healthy (503), so a health
- * check or orchestrator notices it. The warehouse is probed with one cheap read through the state
- * store (a connector lookup by an impossible name) with a short timeout; concurrent checks share
- * one probe, so /healthz (unauthenticated) cannot pile up queries.
+ * check or orchestrator notices it. The warehouse is probed with one cheap read (App.probe: a
+ * connector lookup by an impossible name) with a short timeout; concurrent checks share one probe,
+ * so /healthz (unauthenticated) cannot pile up queries.
  */
-import type { StateStore } from '../warehouse/types.js';
 
 export interface Health {
   ok: boolean;
@@ -15,7 +14,7 @@ export interface Health {
 
 export const HEALTH_PROBE_TIMEOUT_MS = 3_000;
 
-export function healthCheck(o: { state: StateStore; schedulerRunning: () => boolean; timeoutMs?: number }): () => Promise<Health> {
+export function healthCheck(o: { probe: () => Promise<unknown>; schedulerRunning: () => boolean; timeoutMs?: number }): () => Promise<Health> {
   let inflight: Promise<Health['warehouse']> | undefined;
   const probe = async (): Promise<Health['warehouse']> => {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -24,7 +23,7 @@ export function healthCheck(o: { state: StateStore; schedulerRunning: () => bool
       timer.unref?.();
     });
     try {
-      await Promise.race([o.state.getConnector(''), timeout]);
+      await Promise.race([o.probe(), timeout]);
       return 'ok';
     } catch {
       return 'unreachable';

@@ -1,29 +1,52 @@
 /** The web app's static files (src/server/public) and the server-rendered login page. */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
+/**
+ * Every file of src/server/public the server hands out (`GET /assets/<name>`; index.html is also
+ * the page at `/`): flat names, no folders. Anything else there (format.d.ts, types.js,
+ * tsconfig.json: the front-end's type check) is not served. A new front-end module goes here.
+ */
+export const PUBLIC_FILES: readonly string[] = [
+  'index.html',
+  'app.css',
+  'app.js', // the entry module: router
+  'api.js',
+  'charts.js',
+  'dom.js',
+  'format.js',
+  'live.js',
+  'parts.js',
+  'view-connector.js',
+  'view-dashboard.js',
+  'view-form.js',
+];
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
 };
 
 let files: Map<string, { body: string; type: string }> | undefined;
 
 function load(): Map<string, { body: string; type: string }> {
   const m = new Map<string, { body: string; type: string }>();
-  for (const name of readdirSync(DIR)) {
+  for (const name of PUBLIC_FILES) {
     const type = TYPES[extname(name)];
-    if (type && !name.endsWith('.d.ts')) m.set(name, { body: readFileSync(DIR + name, "utf8"), type });
+    if (!type) throw new Error(`pages: no Content-Type for ${name}`);
+    m.set(name, { body: readFileSync(DIR + name, 'utf8'), type });
   }
   return m;
 }
 
-/** A file by its bare name (no paths: nothing outside the public folder can be read). */
+/**
+ * A file of the allow-list by its bare name; undefined for anything else (no paths: nothing
+ * outside the list, let alone outside the public folder, can be read).
+ */
 export function staticFile(name: string): { body: string; type: string } | undefined {
   files ??= load();
   return /^[a-z0-9][a-z0-9._-]*$/i.test(name) ? files.get(name) : undefined;

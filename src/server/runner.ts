@@ -5,7 +5,7 @@
  * sync starts over from the cursor.
  */
 import type { App } from '../app/app.js';
-import type { Output } from '../cli/output.js';
+import type { Output } from '../app/output.js';
 import type { SyncOptions } from '../sync/engine.js';
 import type { Job, JobKind, JobResult } from '../scheduler/scheduler.js';
 import { ConnectorError, describeError } from '../util/errors.js';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { App, ConnectorView } from '../app/app.js';
-import type { Output } from '../cli/output.js';
+import type { Output } from '../app/output.js';
 import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv, syncConcurrencyFromEnv } from '../app/options.js';
 import type { Clock } from '../scheduler/clock.js';
 import { type ScheduledConnector, Scheduler } from '../scheduler/scheduler.js';
@@ -80,7 +80,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
 
   let closing = false;
-  const health = healthCheck({ state: app.db.state, schedulerRunning: () => scheduler.isRunning && !closing });
+  const health = healthCheck({ probe: () => app.probe(), schedulerRunning: () => scheduler.isRunning && !closing });
   const http = createHttpApp({
     app, scheduler, runner, out, auth,
     loopbackOnly: !auth,
@@ -191,7 +191,7 @@ async function loadSchedules(app: App, log: Output, problems: Map<string, string
   const out: ScheduledConnector[] = [];
   for (const v of await usableConnectors(app, log, problems)) {
     // A sync stopped by a shutdown does not count: it is owed, and runs at start-up.
-    const runs = await app.db.state.listRuns(v.name, 5);
+    const runs = await app.runs(v.name, 5);
     const last = runs.find((r) => r.status !== 'interrupted' && r.status !== 'running' && !(r.status === 'failed' && r.error?.startsWith(SHUTDOWN_MESSAGE)));
     out.push({
       name: v.name, schedule: v.settings.schedule, timeZone: v.timeZone, paused: v.settings.paused, createdAt: v.createdAt,

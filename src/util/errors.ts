@@ -18,6 +18,12 @@ export type ErrorKind =
   | 'busy' // another sync holds the connector / warehouse
   | 'internal';
 
+/**
+ * The input an error is about, for a form to show it under that field (the HTTP API answers
+ * 400 { errors: { [field]: message } }; without a field it is the URL's).
+ */
+export type ErrorField = 'startDate' | 'lookbackDays' | 'windowDays' | 'schedule' | 'paused' | 'token' | 'reportKey' | 'name' | 'from' | 'url';
+
 const RETRYABLE: ReadonlySet<ErrorKind> = new Set(['rate_limited', 'server', 'network', 'timeout', 'truncated', 'not_csv']);
 
 export class ConnectorError extends Error {
@@ -25,16 +31,27 @@ export class ConnectorError extends Error {
   readonly hint?: string;
   /** Seconds the server asked us to wait (429 Retry-After). */
   readonly retryAfterSec?: number;
-  constructor(kind: ErrorKind, message: string, opts: { hint?: string; retryAfterSec?: number } = {}) {
+  /** The input this error is about, when it is about one (an own property only then). */
+  declare readonly field?: ErrorField;
+  constructor(kind: ErrorKind, message: string, opts: { hint?: string; retryAfterSec?: number; field?: ErrorField } = {}) {
     super(message);
     this.name = 'ConnectorError';
     this.kind = kind;
     this.hint = opts.hint;
     this.retryAfterSec = opts.retryAfterSec;
+    if (opts.field !== undefined) this.field = opts.field;
   }
   get retryable(): boolean {
     return RETRYABLE.has(this.kind);
   }
+}
+
+/** The same error, said to be about `field` (unless it already names one); anything else as is. */
+export function aboutField(err: unknown, field: ErrorField): unknown {
+  if (!(err instanceof ConnectorError) || err.field !== undefined) return err;
+  const e = new ConnectorError(err.kind, err.message, { hint: err.hint, retryAfterSec: err.retryAfterSec, field });
+  if (err.stack) e.stack = err.stack;
+  return e;
 }
 
 export function isRetryable(err: unknown): boolean {

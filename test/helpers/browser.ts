@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { chromium, type Browser } from 'playwright-core';
 import { App } from '../../src/app/app.js';
-import { Output } from '../../src/cli/output.js';
+import { Output } from '../../src/app/output.js';
 import { FakeClock } from '../../src/scheduler/clock.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 import { type Simulator, startSimulator } from '../../src/simulator/index.js';

@@ -1,7 +1,9 @@
 /**
- * Everything the CLI prints goes through here, so it is redacted (no token can reach a
- * terminal or a log file). Progress is a live line on a terminal, plain lines otherwise,
- * JSON lines with --json.
+ * How the application reports: everything the CLI prints and every log line of `serve` goes
+ * through here, so it is redacted (no token can reach a terminal or a log file). Progress is a
+ * live line on a terminal, plain lines otherwise, JSON lines with --json.
+ * In app/ (not cli/) because the CLI and the server both report through it, and neither may
+ * import the other.
  */
 import { redact } from '../util/secrets.js';
 import type { SyncEvent } from '../sync/engine.js';

@@ -1,0 +1,60 @@
+/**
+ * GET /api/charts: a connector's (or all connectors') totals per day over the last `days` days,
+ * every day present (zeros, not gaps), exact totals, and the top publishers and offers. The
+ * numbers are the warehouse's (through App.dayTotals and App.top), unchanged. Split from api.ts.
+ */
+import type { Hono } from 'hono';
+import { addDays, todayIn } from '../../util/days.js';
+import { fromUnits, toUnits } from '../../util/decimal.js';
+import type { DayTotals } from '../../warehouse/types.js';
+import { send } from '../respond.js';
+import { chartQuerySchema } from '../validate.js';
+import { mustGet, readQuery, type ServerContext } from './common.js';
+
+const ZERO_DAY = (day: string): DayTotals => ({
+  day, rows: 0, impressions: '0', clicks: '0', orders: '0', sales: '0', gross_commissions: '0', total_commissions: '0',
+});
+
+const MONEY_KEYS = ['sales', 'gross_commissions', 'total_commissions'] as const;
+const COUNT_KEYS = ['impressions', 'clicks', 'orders'] as const;
+
+/** Exact totals: BigInt sums of the warehouse's decimal strings, never floats. */
+export function sumDays(days: DayTotals[]): Record<(typeof MONEY_KEYS)[number] | (typeof COUNT_KEYS)[number], string> & { rows: number; days: number } {
+  const out = { rows: 0, days: days.filter((d) => d.rows > 0).length } as Record<string, string | number>;
+  for (const k of MONEY_KEYS) out[k] = fromUnits(days.reduce((a, d) => a + toUnits(d[k]), 0n));
+  for (const k of COUNT_KEYS) out[k] = days.reduce((a, d) => a + BigInt(d[k].split('.')[0] || '0'), 0n).toString();
+  out.rows = days.reduce((a, d) => a + d.rows, 0);
+  return out as ReturnType<typeof sumDays>;
+}
+
+export function chartRoutes(http: Hono, ctx: ServerContext): void {
+  const { app } = ctx;
+
+  http.get('/api/charts', async (c) => {
+    const q = readQuery(c, chartQuerySchema);
+    const days = q.days ?? 30;
+    let to: string;
+    let timeZone: string;
+    if (q.connector) {
+      const view = app.view(await mustGet(app, q.connector));
+      timeZone = view.timeZone;
+      to = todayIn(timeZone);
+    } else {
+      // All connectors: up to the latest "today" among their report time zones.
+      const zones = [...new Set((await app.list()).map((v) => v.timeZone))];
+      timeZone = zones.length === 1 ? zones[0]! : 'GMT';
+      to = zones.length ? zones.map((z) => todayIn(z)).sort().at(-1)! : todayIn('GMT');
+    }
+    const from = addDays(to, -(days - 1));
+    const connector = q.connector ?? null;
+    const [rows, publishers, offers] = [
+      await app.dayTotals(connector, from, to),
+      await app.top('publisher', connector, from, to, q.top ?? 10),
+      await app.top('offer', connector, from, to, q.top ?? 10),
+    ];
+    const byDay = new Map(rows.map((r) => [r.day, r]));
+    const series: DayTotals[] = [];
+    for (let d = from; d <= to; d = addDays(d, 1)) series.push(byDay.get(d) ?? ZERO_DAY(d));
+    return send(c, 200, { connector, days, from, to, timeZone, series, totals: sumDays(series), topPublishers: publishers, topOffers: offers });
+  });
+}

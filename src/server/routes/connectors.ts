@@ -1,0 +1,171 @@
+/**
+ * The connector routes: list, create (Save & Test first), show, change (re-tested when the URL,
+ * key, token or time zone changes), delete, re-test, pause and resume; and how a connector is
+ * shown to the web app (its summary: status in words, schedule, next run, last error, progress).
+ * Split from api.ts by resource; every change goes through the App service.
+ */
+import type { Hono } from 'hono';
+import type { ConnectorInput } from '../../app/app.js';
+import { describeSchedule, scheduleToCron } from '../../scheduler/cron.js';
+import { textSetting } from '../../util/config.js';
+import { ConnectorError } from '../../util/errors.js';
+import { sourceFromKey } from '../../rakuten/url.js';
+import type { ConnectorRecord, RunRecord } from '../../warehouse/types.js';
+import { HttpError, send } from '../respond.js';
+import {
+  createConnectorSchema, deleteQuerySchema, emptySchema, sourceErrors, updateConnectorSchema, type CreateConnectorBody, type UpdateConnectorBody,
+} from '../validate.js';
+import { mustGet, publicReport, readJson, readQuery, type ServerContext } from './common.js';
+
+export type ConnectorState = 'healthy' | 'syncing' | 'failing' | 'unusable' | 'paused' | 'new';
+
+/** An error in words a user can act on. */
+function plainError(run: RunRecord | null, schedError: string | null): string | null {
+  if (run?.status === 'failed') return run.error ?? 'the last sync failed';
+  if (schedError) return schedError;
+  if (run?.status === 'interrupted') return 'the last sync was interrupted before it finished; the next sync picks up from the last completed day';
+  return null;
+}
+
+/** A connector as the web app shows it: App.status, plus its state in words, schedule and live progress. */
+export async function connectorSummary(ctx: ServerContext, name: string) {
+  const { app, scheduler, runner } = ctx;
+  const st = await app.status(name, 1);
+  const sched = scheduler.info(name);
+  const progress = runner.get(name) ?? null;
+  const active = progress && (progress.state === 'running' || progress.state === 'queued');
+  const lastRun = st.lastRun;
+  const state: ConnectorState = active || st.running
+    ? 'syncing'
+    : st.problem ? 'unusable'
+    : st.settings.paused ? 'paused'
+      : lastRun?.status === 'failed' ? 'failing'
+        : st.lastSuccess ? 'healthy' : 'new';
+  const { runs: _runs, ...rest } = st;
+  return {
+    ...rest,
+    status: state,
+    schedule: describeSchedule(st.settings.schedule, st.timeZone),
+    nextRunAt: sched?.nextRunAt ?? null,
+    nextRunKind: sched?.nextRunKind ?? null,
+    failures: sched?.failures ?? 0,
+    backoffUntil: sched?.backoffUntil ?? null,
+    lastSuccessAt: st.lastSuccess?.finishedAt ?? null,
+    lastError: state === 'syncing' ? null : plainError(lastRun, sched?.lastError ?? null),
+    progress,
+  };
+}
+
+/** The URL to Save & Test: as given, built from key + token, or the saved one with what changed. */
+function urlFor(ctx: ServerContext, b: CreateConnectorBody | UpdateConnectorBody, rec?: ConnectorRecord): string {
+  let url: string;
+  if (b.url) url = b.url;
+  else if (!rec) url = sourceFromKey(b.reportKey!, b.token!, textSetting('RAKUTEN_API_BASE'));
+  else {
+    const saved = ctx.app.source(rec);
+    const u = new URL(rec.url);
+    if (b.reportKey) u.pathname = u.pathname.replace(/\/reports\/[^/]+\/filters/, `/reports/${encodeURIComponent(b.reportKey)}/filters`);
+    u.searchParams.set('token', b.token ?? saved.token);
+    url = u.toString();
+  }
+  if (b.timeZone) {
+    try {
+      const u = new URL(url);
+      if ((u.searchParams.get('tz') ?? 'GMT') !== b.timeZone) {
+        u.searchParams.set('tz', b.timeZone);
+        url = u.toString();
+      }
+    } catch {
+      // Not a URL: Save & Test says so.
+    }
+  }
+  return url;
+}
+
+/** The settings a body gives, as the App takes them (the form's schedule as cron). */
+function settingsInput(b: CreateConnectorBody | UpdateConnectorBody): Omit<ConnectorInput, 'name'> {
+  const input: Omit<ConnectorInput, 'name'> = {};
+  if (b.startDate !== undefined) input.startDate = b.startDate;
+  if (b.lookbackDays !== undefined) input.lookbackDays = b.lookbackDays;
+  if (b.windowDays !== undefined) input.windowDays = b.windowDays;
+  if (b.schedule !== undefined) input.schedule = scheduleToCron(b.schedule);
+  if (b.paused !== undefined) input.paused = b.paused;
+  return input;
+}
+
+export function connectorRoutes(http: Hono, ctx: ServerContext): void {
+  const { app, scheduler, runner, out } = ctx;
+  const summary = (name: string) => connectorSummary(ctx, name);
+
+  http.get('/api/connectors', async (c) => {
+    const list = await app.list();
+    // One removed meanwhile is left out, not an error for the whole list.
+    const all = await Promise.all(list.map((v) => summary(v.name).catch((e: unknown) => (e instanceof ConnectorError && e.kind === 'config' ? null : Promise.reject(e)))));
+    return send(c, 200, { connectors: all.filter((x) => x !== null) });
+  });
+
+  http.post('/api/connectors', async (c) => {
+    const b = await readJson(c, createConnectorSchema, (raw) => sourceErrors(raw, true));
+    if (await app.find(b.name)) throw new HttpError(409, { name: `a connector named "${b.name}" already exists: choose another name, or edit that one` });
+    const res = await app.saveAndTest({ name: b.name, url: urlFor(ctx, b), ...settingsInput(b) }, { request: ctx.request?.() });
+    if (!res.saved) return send(c, 422, { saved: false, ...publicReport(res) });
+    await scheduler.refresh();
+    out.log('info', `connector "${b.name}" saved (Save & Test passed)`, { connector: b.name, event: 'saved' });
+    return send(c, 201, { saved: true, ...publicReport(res), connector: await summary(b.name) });
+  });
+
+  http.get('/api/connectors/:name', async (c) => {
+    const rec = await mustGet(app, c.req.param('name'));
+    return send(c, 200, { connector: await summary(rec.name) });
+  });
+
+  http.patch('/api/connectors/:name', async (c) => {
+    const rec = await mustGet(app, c.req.param('name'));
+    const b = await readJson(c, updateConnectorSchema, (raw) => sourceErrors(raw, false));
+    const view = app.view(rec);
+    const retest = Boolean(b.url || b.reportKey || b.token || (b.timeZone && b.timeZone !== view.timeZone));
+    if (retest) {
+      if (runner.isRunning(rec.name)) throw new HttpError(409, { sync: `connector "${rec.name}" is syncing right now: change its URL or token when the sync has finished` });
+      const res = await app.saveAndTest({ name: rec.name, url: urlFor(ctx, b, rec), ...settingsInput(b) }, { replace: true, request: ctx.request?.() });
+      if (!res.saved) return send(c, 422, { saved: false, tested: true, ...publicReport(res) });
+      await scheduler.refresh();
+      out.log('info', `connector "${rec.name}" updated (Save & Test passed)`, { connector: rec.name, event: 'updated' });
+      return send(c, 200, { saved: true, tested: true, ...publicReport(res), connector: await summary(rec.name) });
+    }
+    const patch = settingsInput(b);
+    if (Object.keys(patch).length) await app.updateSettings(rec.name, patch);
+    await scheduler.refresh();
+    return send(c, 200, { saved: true, tested: false, connector: await summary(rec.name) });
+  });
+
+  http.delete('/api/connectors/:name', async (c) => {
+    const rec = await mustGet(app, c.req.param('name'));
+    const q = readQuery(c, deleteQuerySchema);
+    const drop = q.dropData === 'true' || q.dropData === '1';
+    const st = scheduler.info(rec.name);
+    if (runner.isRunning(rec.name) || st?.state === 'queued' || st?.state === 'running') {
+      throw new HttpError(409, { sync: `connector "${rec.name}" is syncing right now: wait for the sync to finish, then delete it` });
+    }
+    await app.remove(rec.name, drop);
+    runner.drop(rec.name);
+    await scheduler.refresh();
+    out.log('info', `connector "${rec.name}" removed${drop ? ' with its data' : ' (its rows stay in the warehouse)'}`, { connector: rec.name, event: 'removed' });
+    return send(c, 200, { removed: true, dataDropped: drop });
+  });
+
+  http.post('/api/connectors/:name/test', async (c) => {
+    const rec = await mustGet(app, c.req.param('name'));
+    await readJson(c, emptySchema);
+    return send(c, 200, publicReport(await app.test(rec.name, { request: ctx.request?.() })));
+  });
+
+  for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
+    http.post(`/api/connectors/:name/${action}`, async (c) => {
+      const rec = await mustGet(app, c.req.param('name'));
+      await readJson(c, emptySchema);
+      await app.updateSettings(rec.name, { paused });
+      await scheduler.refresh();
+      return send(c, 200, { connector: await summary(rec.name) });
+    });
+  }
+}
