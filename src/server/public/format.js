@@ -1,7 +1,11 @@
+// @ts-check
 // Number and time formatting for the web app. Pure functions, no DOM: the tests import them too.
 // Decimals arrive as exact strings from the warehouse and are formatted as strings: no floats.
 
-/** "1234567" → "1,234,567". */
+/**
+ * "1234567" → "1,234,567".
+ * @param {string} intPart
+ */
 export function groupDigits(intPart) {
   return intPart.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
@@ -10,6 +14,8 @@ export function groupDigits(intPart) {
  * An exact decimal string for display: thousands separators, at least `minFrac` decimals,
  * trailing zeros beyond them dropped, nothing rounded. "1424355.9200" → "1,424,355.92";
  * "12.3450" → "12.345"; "7" → "7.00".
+ * @param {string} s
+ * @param {number} [minFrac]
  */
 export function formatDecimal(s, minFrac = 2) {
   const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(String(s).trim());
@@ -21,12 +27,21 @@ export function formatDecimal(s, minFrac = 2) {
   return `${neg ? '-' : ''}${groupDigits(int)}${frac ? `.${frac}` : ''}`;
 }
 
+/** @param {string} s */
 export const formatMoney = (s) => formatDecimal(s, 2);
+/** @param {string} s */
 export const formatCount = (s) => formatDecimal(s, 0);
 
-/** Axis labels: 1200 → "1.2k", 3400000 → "3.4M". */
+/**
+ * Axis labels: 1200 → "1.2k", 3400000 → "3.4M".
+ * @param {number} n
+ */
 export function formatCompact(n) {
   const a = Math.abs(n);
+  /**
+   * @param {number} v
+   * @param {string} unit
+   */
   const fmt = (v, unit) => `${Number(v.toFixed(v < 10 ? 1 : 0))}${unit}`;
   if (a >= 1e9) return fmt(n / 1e9, 'B');
   if (a >= 1e6) return fmt(n / 1e6, 'M');
@@ -34,7 +49,12 @@ export function formatCompact(n) {
   return String(Number(n.toFixed(a < 10 && a % 1 ? 1 : 0)));
 }
 
-/** A round axis maximum and step for values up to `max`. */
+/**
+ * A round axis maximum and step for values up to `max`.
+ * @param {number} max
+ * @param {number} [ticks]
+ * @returns {{ max: number, step: number }}
+ */
 export function niceScale(max, ticks = 4) {
   if (!(max > 0)) return { max: ticks, step: 1 };
   const raw = max / ticks;
@@ -45,13 +65,19 @@ export function niceScale(max, ticks = 4) {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** "2026-11-03" → "Nov 3" (no time zone involved). */
+/**
+ * "2026-11-03" → "Nov 3" (no time zone involved).
+ * @param {string} day
+ */
 export function shortDay(day) {
   const [, m, d] = day.split('-');
   return `${MONTHS[Number(m) - 1]} ${Number(d)}`;
 }
 
-/** "3.2 s", "4 min 05 s", "2 h 03 min". */
+/**
+ * "3.2 s", "4 min 05 s", "2 h 03 min".
+ * @param {number | null | undefined} ms
+ */
 export function formatDuration(ms) {
   if (ms == null || !Number.isFinite(ms)) return '–';
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
@@ -62,12 +88,17 @@ export function formatDuration(ms) {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
-/** "5 min ago", "in 3 h", "just now". */
+/**
+ * "5 min ago", "in 3 h", "just now".
+ * @param {string | null | undefined} iso
+ * @param {number} [now]
+ */
 export function relativeTime(iso, now = Date.now()) {
   if (!iso) return 'never';
   const diff = Date.parse(iso) - now;
   const a = Math.abs(diff);
   if (a < 45_000) return diff < 0 ? 'just now' : 'in a moment';
+  /** @type {[number, string][]} */
   const units = [[86_400_000, 'day'], [3_600_000, 'h'], [60_000, 'min']];
   for (const [size, unit] of units) {
     if (a >= size) {
@@ -79,10 +110,14 @@ export function relativeTime(iso, now = Date.now()) {
   return diff < 0 ? 'just now' : 'in a moment';
 }
 
-/** "2026-11-27 06:00" in the viewer's local time. */
+/**
+ * "2026-11-27 06:00" in the viewer's local time.
+ * @param {string | null | undefined} iso
+ */
 export function localDateTime(iso) {
   if (!iso) return '–';
   const d = new Date(iso);
+  /** @param {number} n */
   const p = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }

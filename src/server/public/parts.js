@@ -1,0 +1,103 @@
+// @ts-check
+// Pieces the dashboard, the connector page and the setup form share: the progress bar of a sync,
+// the "Sync now" button, the next-sync text, a connector's error, and the list of Save & Test checks.
+
+import { api, enc, errorText } from './api.js';
+import { busy, h, toast } from './dom.js';
+import { formatCount, formatDuration, relativeTime } from './format.js';
+import { kick } from './live.js';
+
+/** @import { Connector, Progress, TestReport } from './types.js' */
+/** @import { KidItem } from './dom.js' */
+
+/** @param {Progress | null | undefined} p */
+export const isActive = (p) => Boolean(p && (p.state === 'running' || p.state === 'queued'));
+
+/** @param {Progress | null} p */
+export function progressView(p) {
+  if (!p) return null;
+  const total = p.windowsTotal || 0;
+  const pct = p.state === 'success' ? 100 : total ? Math.round((p.windowsDone / total) * 100) : 0;
+  const cls = p.state === 'queued' ? 'queued' : p.state === 'success' ? 'done' : p.state === 'failed' ? 'failed' : 'running';
+  const what = p.kind === 'backfill' ? 'Backfill' : p.kind === 'manual' ? 'Sync' : p.kind === 'catch-up' ? 'Catch-up sync' : 'Scheduled sync';
+  const range = p.rangeStart ? `${p.rangeStart} … ${p.rangeEnd}` : '';
+  /** @type {KidItem[]} */
+  let text;
+  if (p.state === 'queued') text = [h('b', { text: `${what} waiting` }), ' for a free sync slot…'];
+  else if (p.state === 'running') {
+    text = [
+      h('b', { text: `${what} running` }), range ? ` · ${range}` : '',
+      ` · ${p.windowsDone}/${total || '…'} windows · ${formatCount(String(p.rows))} rows · ${formatCount(String(p.rowsPerSec))} rows/s`,
+      p.note ? ` · ${p.note}` : '',
+    ];
+  } else if (p.state === 'success') {
+    text = [h('b', { text: `${what} finished` }), ` ${relativeTime(p.finishedAt)} · ${p.windowsDone}/${total} windows · ${formatCount(String(p.rows))} rows in ${formatDuration(p.elapsedMs)}`, p.rowsPerSec ? ` (${formatCount(String(p.rowsPerSec))} rows/s)` : ''];
+  } else {
+    text = [h('b', { text: `${what} failed` }), ` after ${p.windowsDone}/${total} windows: ${p.error || 'unknown error'}`];
+  }
+  return h('div', {
+    class: `progress ${cls}`, 'data-testid': 'progress', 'data-state': p.state, role: 'progressbar', 'aria-label': `${what} progress`,
+    'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct,
+  },
+  h('div', { class: 'bar' }, h('span', { style: { width: `${p.state === 'queued' ? 100 : Math.max(2, pct)}%` } })),
+  h('div', { class: 'progress-text', 'data-testid': 'progress-text', 'aria-live': 'polite' }, text));
+}
+
+/**
+ * "Sync now": starts a sync of the connector, then polls soon.
+ * @param {string} name
+ * @param {boolean} [small]
+ */
+export function syncButton(name, small = true) {
+  const b = h('button', { class: `btn${small ? ' small' : ''}`, type: 'button', 'data-action': 'sync' }, 'Sync now');
+  b.addEventListener('click', async () => {
+    const done = busy(b, 'Starting…');
+    const r = await api('POST', `/api/connectors/${enc(name)}/sync`, {});
+    done();
+    if (!r.ok) toast(errorText(r.data), 'error');
+    kick();
+  });
+  return b;
+}
+
+/**
+ * When the next sync runs, and why then.
+ * @param {Connector} c
+ * @returns {[string, string | null]}
+ */
+export function nextText(c) {
+  if (c.settings.paused) return ['paused', null];
+  if (!c.nextRunAt) return [c.schedule.type === 'manual' ? 'manual only' : '–', null];
+  const kind = c.nextRunKind === 'retry' ? `retry after ${c.failures} failure${c.failures === 1 ? '' : 's'}` : c.nextRunKind === 'catch-up' ? 'catch-up' : c.schedule.label;
+  return [relativeTime(c.nextRunAt), kind];
+}
+
+/**
+ * What is wrong with a connector: why it cannot be used at all, else its last failure.
+ * @param {Connector} c
+ */
+export function connectorError(c) {
+  return c.problem ? `Cannot sync: ${c.problem}` : c.lastError;
+}
+
+/**
+ * Save & Test results: every check (the failed one with its fix), then the warnings.
+ * @param {Pick<TestReport, 'checks'> & { warnings?: string[] }} report
+ * @returns {[HTMLUListElement, HTMLUListElement | null]}
+ */
+export function checksList(report) {
+  const icon = { ok: '✓', fail: '✕', skip: '–' };
+  const items = report.checks.map((c) => {
+    const cls = c.ok === true ? 'ok' : c.ok === false ? 'fail' : 'skip';
+    return h('li', { class: cls, 'data-check': c.id, 'data-result': cls },
+      h('span', { class: 'check-icon', 'aria-hidden': 'true', text: icon[cls] }),
+      h('div', {},
+        h('div', { class: 'check-label' }, h('span', { class: 'visually-hidden', text: cls === 'ok' ? 'Passed: ' : cls === 'fail' ? 'Failed: ' : 'Not checked: ' }), c.label),
+        c.ok === false || (c.detail && c.detail !== 'ok') ? h('div', { class: 'check-detail', text: c.ok === null ? 'not checked: an earlier check failed' : c.detail }) : null,
+        c.ok === false && c.hint ? h('div', { class: 'check-hint', 'data-testid': 'hint' }, h('b', { text: 'How to fix: ' }), c.hint) : null));
+  });
+  return [
+    h('ul', { class: 'checks', 'aria-label': 'Save & Test checks' }, items),
+    report.warnings && report.warnings.length ? h('ul', { class: 'warnings' }, report.warnings.map((w) => h('li', { text: w }))) : null,
+  ];
+}

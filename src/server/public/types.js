@@ -1,0 +1,100 @@
+// @ts-check
+// The JSON API's objects (docs/API.md) as JSDoc types, for the type check of the other modules
+// (`tsc -p src/server/public`). Types only: no module imports it at run time, nothing serves it.
+
+/** @typedef {'queued' | 'running' | 'success' | 'failed'} ProgressState */
+/** @typedef {'scheduled' | 'catch-up' | 'retry' | 'manual' | 'backfill'} JobKind */
+
+/**
+ * A connector's current or last sync (`progress` of a Connector, `GET …/progress`, `GET /api/progress`).
+ * @typedef {{
+ *   connector: string, kind: JobKind, state: ProgressState, runId: string | null,
+ *   rangeStart: string | null, rangeEnd: string | null, windowsDone: number, windowsTotal: number,
+ *   rows: number, rowsPerSec: number, elapsedMs: number, queuedAt: string, startedAt: string | null,
+ *   finishedAt: string | null, error: string | null, note: string | null,
+ * }} Progress
+ */
+
+/**
+ * One recorded sync (`GET …/runs`: with `durationMs`, null while it runs).
+ * @typedef {{
+ *   id: string, connector: string, status: 'running' | 'success' | 'failed' | 'interrupted',
+ *   startedAt: string, finishedAt: string | null, rangeStart: string, rangeEnd: string,
+ *   windowsTotal: number, windowsDone: number, rows: number, error: string | null, worker: string,
+ *   durationMs?: number | null,
+ * }} Run
+ */
+
+/** @typedef {{ type: 'daily' | 'hourly' | 'manual' | 'cron', cron: string, time?: string, label: string }} Schedule */
+/** @typedef {{ startDate: string, lookbackDays: number, windowDays: number, schedule: string, paused: boolean }} Settings */
+/** @typedef {{ rows: number, days: number, firstDay: string | null, lastDay: string | null }} Coverage */
+/** @typedef {'syncing' | 'unusable' | 'paused' | 'failing' | 'healthy' | 'new'} ConnectorStatus */
+
+/**
+ * A connector as the API shows it (`GET /api/connectors`, `GET /api/connectors/:name`).
+ * @typedef {{
+ *   name: string, problem: string | null, url: string, tokenMasked: string,
+ *   reportKey: string, dateType: string, timeZone: string,
+ *   settings: Settings, schedule: Schedule, status: ConnectorStatus,
+ *   lastRun: Run | null, lastSuccess: Run | null, lastSuccessAt: string | null,
+ *   nextRunAt: string | null, nextRunKind: 'scheduled' | 'catch-up' | 'retry' | null,
+ *   failures: number, backoffUntil: string | null, lastError: string | null,
+ *   cursor: string | null, coverage: Coverage, progress: Progress | null,
+ *   createdAt: string, updatedAt: string,
+ * }} Connector
+ */
+
+/** @typedef {{ id: string, label: string, ok: boolean | null, detail: string, hint?: string }} Check */
+/**
+ * A Save & Test report (`POST …/test`; also inside the create and update answers).
+ * @typedef {{ ok: boolean, checks: Check[], warnings: string[], sampleRows?: number }} TestReport
+ */
+
+/**
+ * The answer to `POST /api/connectors` and `PATCH /api/connectors/:name` (201/200, or 422 when
+ * Save & Test failed: then `saved` is false and there is no connector).
+ * @typedef {Partial<TestReport> & { saved: boolean, tested?: boolean, connector: Connector }} SaveResult
+ */
+
+/**
+ * `POST /api/parse-url`.
+ * @typedef {{
+ *   reportKey: string, dateType: string, timeZone: string, dateFormat: string, lang: string,
+ *   host: string, tokenMasked: string, warnings: string[],
+ * }} ParsedUrl
+ */
+
+/**
+ * `GET /api/meta` (the web app falls back to a few defaults when it fails: no warehouse then).
+ * @typedef {{
+ *   requiredColumns: string[], timeZones: string[],
+ *   defaults: { lookbackDays: number, startDaysAgo: number, schedule?: Schedule },
+ *   auth?: 'token' | 'local', warehouse?: { kind: string, location: string },
+ * }} Meta
+ */
+
+/**
+ * The four numbers the charts draw (exact decimal strings).
+ * @typedef {'sales' | 'total_commissions' | 'clicks' | 'orders'} SeriesKey
+ */
+
+/**
+ * One day of the charts' series: every day of the period is present, zeros when it has no rows.
+ * @typedef {{
+ *   day: string, rows: number, impressions: string, clicks: string, orders: string,
+ *   sales: string, gross_commissions: string, total_commissions: string,
+ * }} DayPoint
+ */
+
+/** @typedef {Omit<DayPoint, 'day'> & { days: number }} Totals */
+/** @typedef {{ id: string, name: string | null, rows: number, sales: string, total_commissions: string }} TopEntry */
+
+/**
+ * `GET /api/charts`.
+ * @typedef {{
+ *   connector: string | null, days: number, from: string, to: string, timeZone: string,
+ *   series: DayPoint[], totals: Totals, topPublishers: TopEntry[], topOffers: TopEntry[],
+ * }} ChartData
+ */
+
+export {};
