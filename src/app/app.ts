@@ -339,8 +339,7 @@ function connectorUrl(input: ConnectorInput, savedToken?: () => string, savedUrl
   if (savedUrl && savedToken) {
     const u = new URL(savedUrl);
     u.hash = '';
-    u.searchParams.set('token', savedToken());
-    return u.toString();
+    return withToken(u, savedToken());
   }
   throw new ConnectorError('config', 'no API URL given', { hint: 'paste the URL from "Get API" in Rakuten reporting', field: 'url' });
 }

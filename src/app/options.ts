@@ -4,7 +4,7 @@
  */
 import type { RequestOptions } from '../rakuten/client.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../sync/retry.js';
-import { intSetting, MIB } from '../util/config.js';
+import { intSetting, MIB, optionalIntSetting } from '../util/config.js';
 
 export function retryPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): RetryPolicy {
   return {
@@ -20,10 +20,7 @@ export function requestOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Req
   const set = <K extends keyof RequestOptions>(k: K, v: RequestOptions[K] | undefined) => {
     if (v !== undefined) out[k] = v;
   };
-  const opt = (name: Parameters<typeof intSetting>[0]) => {
-    const v = intSetting(name, -1, env);
-    return v < 0 ? undefined : v;
-  };
+  const opt = (name: Parameters<typeof optionalIntSetting>[0]) => optionalIntSetting(name, env);
   set('headersTimeoutMs', opt('RAKUTEN_HEADERS_TIMEOUT_MS'));
   set('bodyTimeoutMs', opt('RAKUTEN_BODY_TIMEOUT_MS'));
   set('deadlineMs', opt('RAKUTEN_REQUEST_DEADLINE_MS'));

@@ -1,6 +1,6 @@
 /**
  * Every environment variable the connector reads, declared once: name, what it means, its type
- * and allowed range, its default. `loadConfig` parses them all at start-up, so a wrong value stops
+ * and allowed range, its default. `validateEnvironment` checks them all at start-up (the CLI calls it first), so a wrong value stops
  * the command before it does anything, naming the setting and what it accepts (a silently ignored
  * `RAKUTEN_LEASE_TTL_MS=0` would run workers that steal each other's connectors). The README's
  * configuration table is checked against this list by test/config.test.ts.
@@ -8,6 +8,7 @@
  * It sits in util/ so that any layer may read its one setting from here (the URL allow-list in
  * rakuten/, the key in util/vault.ts) without parsing the environment again on its own terms.
  */
+import { validateConnectorKey } from './vault.js';
 
 export type SettingKind = 'int' | 'text' | 'secret' | 'hosts' | 'url' | 'flag';
 
@@ -26,7 +27,6 @@ export interface SettingSpec {
   check?: (value: string) => string | null;
 }
 
-import { validateConnectorKey } from './vault.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -135,6 +135,11 @@ export function intSetting(name: SettingName, fallback: number, env: NodeJS.Proc
   const p = settingProblem(spec(name), v);
   if (p) throw new ConfigError([p]);
   return Number(v.trim());
+}
+
+/** One integer setting, validated (throws ConfigError), or undefined when unset. */
+export function optionalIntSetting(name: SettingName, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  return raw(name, env) === undefined ? undefined : intSetting(name, 0, env);
 }
 
 /** One text/secret/url setting, validated (throws ConfigError), or undefined. */
