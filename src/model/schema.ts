@@ -5,10 +5,12 @@
  */
 
 /** Logical column types. `money` is an exact decimal with MONEY_SCALE decimal places. */
-export type ColumnType = 'text' | 'date' | 'bigint' | 'money' | 'json' | 'timestamp';
+export type ColumnType = 'text' | 'date' | 'bigint' | 'money' | 'json' | 'timestamp' | 'count_total' | 'money_total';
 
 export const MONEY_PRECISION = 18;
 export const MONEY_SCALE = 4;
+/** Sums kept in the summary tables: wide enough that no sum of fact values overflows. */
+export const TOTAL_PRECISION = 38;
 
 export interface ColumnDef {
   readonly name: string;
@@ -98,3 +100,57 @@ export function dimensionColumns(d: DimensionDef): ColumnDef[] {
   );
   return cols;
 }
+
+/**
+ * Summaries the dashboard reads instead of the fact table (so a read costs the range asked, not
+ * the table): each warehouse keeps them in the same transaction / swap as the window whose rows
+ * they sum, so they always agree with the fact table. `count_total` / `money_total` are wide
+ * decimals (TOTAL_PRECISION digits, 0 / MONEY_SCALE decimals): no sum overflows.
+ *
+ * DAY_SUMMARY: one row per (connector, day) that has rows: the row count and the six sums (NULL
+ * when every value of the day was NULL). Serves dayTotals and coverage.
+ */
+export const DAY_SUMMARY_TABLE = {
+  name: 'rakuten_day_totals',
+  columns: [
+    { name: '_connector', type: 'text', doc: 'Connector name.' },
+    { name: '_date', type: 'date', doc: 'Reference day (the fact table\'s _date).' },
+    { name: 'rows', type: 'count_total', doc: 'Rows of the fact table for this connector and day.' },
+    { name: 'impressions', type: 'count_total', doc: 'Sum of impressions.' },
+    { name: 'clicks', type: 'count_total', doc: 'Sum of clicks.' },
+    { name: 'orders', type: 'count_total', doc: 'Sum of orders.' },
+    { name: 'sales', type: 'money_total', doc: 'Sum of sales.' },
+    { name: 'gross_commissions', type: 'money_total', doc: 'Sum of gross commissions.' },
+    { name: 'total_commissions', type: 'money_total', doc: 'Sum of total commissions.' },
+  ] as readonly ColumnDef[],
+  key: ['_connector', '_date'] as const,
+};
+
+/** The dimensions `top` ranks, and the fact columns of each. */
+export const TOP_DIMENSIONS = {
+  publisher: { id: 'publisher_id', name: 'publisher_name' },
+  offer: { id: 'offer_id', name: 'offer_name' },
+} as const satisfies Record<string, { id: LoadedColumn; name: LoadedColumn }>;
+
+/**
+ * TOP_SUMMARY: one row per (connector, day, dimension, id) with a non-null id: rows and the two
+ * sums `top` ranks by, and the id's latest non-null name of that day (`name_day`: the latest
+ * coalesce(transaction_date, _date) with a non-null name; `name`: the smallest such name in byte
+ * order on that day). Over a range, the name of the greatest name_day wins, ties to the smallest
+ * name: exactly top()'s rule on the fact rows (src/model/dimensions.ts).
+ */
+export const TOP_SUMMARY_TABLE = {
+  name: 'rakuten_day_top',
+  columns: [
+    { name: '_connector', type: 'text', doc: 'Connector name.' },
+    { name: '_date', type: 'date', doc: 'Reference day (the fact table\'s _date).' },
+    { name: 'dimension', type: 'text', doc: "'publisher' or 'offer' (TOP_DIMENSIONS)." },
+    { name: 'id', type: 'text', doc: 'The publisher_id or offer_id.' },
+    { name: 'rows', type: 'count_total', doc: 'Rows with this id on this day.' },
+    { name: 'sales', type: 'money_total', doc: 'Sum of sales.' },
+    { name: 'total_commissions', type: 'money_total', doc: 'Sum of total commissions.' },
+    { name: 'name', type: 'text', doc: 'Latest non-null name of the id on this day (see above).' },
+    { name: 'name_day', type: 'date', doc: 'The coalesce(transaction_date, _date) that name was seen on.' },
+  ] as readonly ColumnDef[],
+  key: ['_connector', '_date', 'dimension', 'id'] as const,
+};

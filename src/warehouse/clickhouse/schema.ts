@@ -4,7 +4,7 @@
  * `?cluster=`), the DDL `init()` runs on each server, and the clean-up of staging tables left by
  * dead loads. See docs/CLICKHOUSE.md for the design.
  */
-import { MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, type ColumnDef } from '../../model/schema.js';
+import { MONEY_PRECISION, MONEY_SCALE, TOTAL_PRECISION, REPORT_TABLE, type ColumnDef } from '../../model/schema.js';
 import { isIsoDay } from '../../util/days.js';
 import { ConnectorError } from '../../util/errors.js';
 import { columnList, dimensionTables, type TypeMap } from '../render.js';
@@ -18,6 +18,8 @@ export const CLICKHOUSE_TYPES: TypeMap = {
   json: 'String',
   // Second precision: DateTime64 does not exist in 18.16.
   timestamp: "DateTime('UTC')",
+  count_total: `Decimal(${TOTAL_PRECISION}, 0)`,
+  money_total: `Decimal(${TOTAL_PRECISION}, ${MONEY_SCALE})`,
 };
 
 const NULLABLE_TYPES = Object.fromEntries(Object.entries(CLICKHOUSE_TYPES).map(([k, v]) => [k, `Nullable(${v})`])) as TypeMap;

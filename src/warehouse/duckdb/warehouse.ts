@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ReportBody } from '../../model/report-body.js';
-import { LOADED_COLUMNS, type LoadedColumn, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE } from '../../model/schema.js';
+import { LOADED_COLUMNS, type LoadedColumn, MONEY_PRECISION, MONEY_SCALE, TOTAL_PRECISION, REPORT_TABLE } from '../../model/schema.js';
 import { coverageFrom, dayTotalsFrom, type RawCoverage, type RawDayTotals, type RawTopEntry, topEntryFrom } from '../amounts.js';
 import { columnList, csvField, dimensionTables, type TypeMap } from '../render.js';
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
@@ -29,6 +29,8 @@ export const DUCKDB_TYPES: TypeMap = {
   money: `DECIMAL(${MONEY_PRECISION},${MONEY_SCALE})`,
   json: 'VARCHAR',
   timestamp: 'TIMESTAMP',
+  count_total: `DECIMAL(${TOTAL_PRECISION},0)`,
+  money_total: `DECIMAL(${TOTAL_PRECISION},${MONEY_SCALE})`,
 };
 
 const T = REPORT_TABLE.name;

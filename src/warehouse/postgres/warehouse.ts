@@ -13,7 +13,7 @@
  */
 import type pg from 'pg';
 import type { ReportBody } from '../../model/report-body.js';
-import { MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE } from '../../model/schema.js';
+import { MONEY_PRECISION, MONEY_SCALE, TOTAL_PRECISION, REPORT_TABLE } from '../../model/schema.js';
 import { coverageFrom, dayTotalsFrom, type RawCoverage, type RawDayTotals, type RawTopEntry, topEntryFrom } from '../amounts.js';
 import { rowBatches } from '../body.js';
 import { columnList, dimensionTables, type TypeMap } from '../render.js';
@@ -31,6 +31,8 @@ export const POSTGRES_TYPES: TypeMap = {
   money: `numeric(${MONEY_PRECISION},${MONEY_SCALE})`,
   json: 'text',
   timestamp: 'timestamptz',
+  count_total: `numeric(${TOTAL_PRECISION},0)`,
+  money_total: `numeric(${TOTAL_PRECISION},${MONEY_SCALE})`,
 };
 
 const T = REPORT_TABLE.name;
