@@ -284,7 +284,7 @@ for (const cluster of [false, true]) {
       test('cluster: the same database opened without ?cluster= is refused with a clear message', async () => {
         const { warehouse, state } = await openClickHouse(ctx.url.replace(/\?cluster=[^&]*/, ''), ctx.home);
         try {
-          await assert.rejects(warehouse.init(), /is a Distributed table, expected MergeTree/);
+          await assert.rejects(warehouse.init(), /was set up with \?cluster=/);
         } finally {
           await warehouse.close();
           await state.close();
@@ -312,36 +312,46 @@ for (const cluster of [false, true]) {
     });
 
     if (cluster) {
-      test('cluster: every (connector, day) lives on one shard, the one the Distributed key picks; replacing keeps one copy', async () => {
+      test('cluster: every (connector, day) lives on one shard, the one the Distributed table itself picks; replacing keeps one copy', async () => {
         const c = 'sharded';
-        const rows = sampleRows('2026-08-01', 12, 20, 21);
-        for (let i = 0; i < 3; i++) await ctx.wh.replaceWindow(load(c, '2026-08-01', '2026-08-12', `s${i}`), rowsBody(batches(rows, 7)));
+        const rows = sampleRows('2026-08-01', 40, 5, 21);
+        for (let i = 0; i < 3; i++) await ctx.wh.replaceWindow(load(c, '2026-08-01', '2026-09-09', `s${i}`), rowsBody(batches(rows, 7)));
         const t = await testServers(true, ctx.db);
+        const live = (s: ChServer) =>
+          s.rows<{ d: string; n: string }>(
+            `SELECT toString(_date) AS d, toString(sum(_sign)) AS n FROM ${ident(ctx.db)}.rakuten_affiliate_report_rows_local WHERE _connector = 'sharded' AND _version > 0 GROUP BY _date HAVING sum(_sign) > 0`,
+          );
         try {
           assert.equal(t.servers.length, 2);
-          const perShard = await Promise.all(
-            t.servers.map((s) => s.rows<{ d: string; n: string }>(`SELECT toString(_date) AS d, toString(count()) AS n FROM ${ident(ctx.db)}.rakuten_affiliate_report_local WHERE _connector = 'sharded' GROUP BY _date`)),
-          );
+          const perShard = await Promise.all(t.servers.map(live));
           const where = new Map<string, number[]>();
           perShard.forEach((rs, shard) => rs.forEach((r) => where.set(r.d, [...(where.get(r.d) ?? []), shard])));
-          assert.equal(where.size, 12);
+          assert.equal(where.size, 40);
           for (const [d, shards] of where) assert.equal(shards.length, 1, `${d} is on shards ${shards.join(',')}`);
           assert.ok(perShard.every((rs) => rs.length > 0), 'both shards hold some days');
-          for (const rs of perShard) for (const r of rs) assert.equal(Number(r.n), 20, `${r.d}: one copy`);
-          const key = await ctx.server.rows<{ d: string; s: string }>(
-            `SELECT toString(d) AS d, toString(cityHash64(c, d) % 2) AS s FROM (SELECT arrayJoin([${[...where.keys()].map((d) => `toDate('${d}')`).join(',')}]) AS d, materialize('sharded') AS c)`,
+          // Rows inserted through the Distributed table (with a version nobody publishes, so
+          // readers never see them) land on the shard the warehouse put that day on.
+          const rowsDist = `${ident(ctx.db)}.rakuten_affiliate_report_rows`;
+          await ctx.server.run(
+            `INSERT INTO ${rowsDist} (_connector, _date, _synced_at, _sync_id, _version, _row, _sign)
+             SELECT 'sharded', toDate('2026-08-01') + number, now(), 'probe', toUInt64(0), toUInt32(number), toInt8(1) FROM system.numbers LIMIT 40`,
           );
-          for (const k of key) assert.deepEqual(where.get(k.d), [Number(k.s)], `${k.d} follows cityHash64(_connector, _date)`);
-          // The Distributed table reads both shards.
-          assert.equal((await ctx.wh.coverage(c)).rows, 240);
+          const probe = (s: ChServer) =>
+            s.rows<{ d: string }>(`SELECT toString(_date) AS d FROM ${ident(ctx.db)}.rakuten_affiliate_report_rows_local WHERE _connector = 'sharded' AND _version = 0`);
+          let landed: { d: string }[][] = [];
+          for (let i = 0; i < 100; i++) {
+            landed = await Promise.all(t.servers.map(probe));
+            if (landed.flat().length === 40) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.equal(landed.flat().length, 40, 'the Distributed table delivered the probe rows');
+          landed.forEach((rs, shard) => rs.forEach((r) => assert.deepEqual(where.get(r.d), [shard], `${r.d}: Distributed puts it on shard ${shard}`)));
+          assert.equal((await ctx.wh.coverage(c)).rows, 200, 'the probe rows are invisible');
           // A replace on the cluster empties exactly its days, on their shards.
           await ctx.wh.replaceWindow(load(c, '2026-08-03', '2026-08-10'), rowsBody(batches(rows.filter((r) => r[0] === '2026-08-05'))));
-          assert.deepEqual(await ctx.wh.coverage(c), { rows: 100, days: 5, firstDay: '2026-08-01', lastDay: '2026-08-12' });
+          assert.deepEqual(await ctx.wh.coverage(c), { rows: 165, days: 33, firstDay: '2026-08-01', lastDay: '2026-09-09' });
           await ctx.wh.deleteConnectorData(c);
-          for (const s of t.servers) {
-            const [left] = await s.rows<{ n: string }>(`SELECT toString(count()) AS n FROM ${ident(ctx.db)}.rakuten_affiliate_report_local WHERE _connector = 'sharded'`);
-            assert.equal(left!.n, '0');
-          }
+          assert.deepEqual(await ctx.wh.coverage(c), { rows: 0, days: 0, firstDay: null, lastDay: null });
         } finally {
           await t.close();
         }

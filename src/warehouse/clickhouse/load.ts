@@ -1,24 +1,34 @@
 /**
- * How the ClickHouse warehouse fills one load's staging tables (split from warehouse.ts): the
- * window's rows stream as TabSeparated into the staging table of the shard that owns each
- * (connector, day), and once published, the window's dimension values are merged into the state
- * tables. warehouse.ts owns the staging tables' lifecycle and the partition swap in between.
+ * How the ClickHouse warehouse writes one load (split from warehouse.ts), in the order that keeps
+ * it invisible until it is whole (docs/CLICKHOUSE.md, "Storage design: versions"):
+ *
+ * 1. `streamRows`: the window's rows stream as TabSeparated straight into the rows table of the
+ *    shard that owns each (connector, day), stamped with the load's version; nobody reads them yet.
+ * 2. `publishShard`, per shard: the top summary of the new rows, then ONE insert into the
+ *    versions table naming the version current for every day of the window on that shard, with
+ *    the day's count and sums (0 rows for a day the load emptied). Readers pick the latest version
+ *    of each day, so this one insert is the switch; a load that fails before it changed nothing.
+ * 3. `cancelSuperseded`, per shard: the rows of older versions of those days (and of loads that
+ *    died) are cancelled with `_sign = -1` copies; CollapsingMergeTree removes both in background merges.
+ * 4. `refreshDimensions`: the window's dimension values merged into the state tables.
  */
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
-import { LOADED_COLUMNS, type ReportRow } from '../../model/schema.js';
+import { LOADED_COLUMNS, REPORT_TABLE, TOP_DIMENSIONS, TOP_SUMMARY_TABLE, type ReportRow } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import { dimensionTables } from '../render.js';
 import type { WindowLoad } from '../types.js';
 import { type ChServer, day, ident, type Shard, str } from './connection.js';
-import { checkDay, latest, type Layout, MAX_DAY, MIN_DAY } from './schema.js';
+import { checkDay, currentVersions, latest, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, TOP_ROWS_TABLE, VERSIONS_TABLE } from './schema.js';
 
 const WIDTH = LOADED_COLUMNS.length;
-const INSERT_COLUMNS = ['_connector', ...LOADED_COLUMNS.map((c) => c.name), '_synced_at', '_sync_id'].map(ident);
+const FACT_COLUMNS = REPORT_TABLE.columns.map((c) => ident(c.name)).join(', ');
+const INSERT_COLUMNS = ['_connector', ...LOADED_COLUMNS.map((c) => c.name), '_synced_at', '_sync_id', '_version', '_row', '_sign'].map(ident);
 const DATE_COLUMNS = LOADED_COLUMNS.flatMap((c, i) => (c.type === 'date' ? [i] : []));
+const DAY_EXPR = 'coalesce(transaction_date, _date)';
 
 /** Text in ClickHouse's TabSeparated escaping. */
-function tsvText(v: string): string {
+export function tsvText(v: string): string {
   return /[\t\n\r\\]/.test(v) ? v.replace(/[\t\n\r\\]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\\\')) : v;
 }
 
@@ -27,10 +37,10 @@ function tsv(v: string | null | undefined): string {
   return v === null || v === undefined || v === '' ? '\\N' : tsvText(v);
 }
 
-/** Load sequence for the dimensions' "newest load wins a tie" rule: increasing within a process. */
+/** Versions increase within a process (microseconds since 1970, bumped past what the database already has). */
 let lastSeq = 0;
-function nextSeq(): number {
-  lastSeq = Math.max(lastSeq + 1, Date.now() * 1000);
+export function nextSeq(atLeast = 0): number {
+  lastSeq = Math.max(lastSeq + 1, Date.now() * 1000, atLeast);
   return lastSeq;
 }
 
@@ -41,7 +51,7 @@ interface Sink {
 }
 
 /** Where a load goes: the shards, and how the warehouse routes a day it did not expect. */
-export interface StageTarget {
+export interface LoadTarget {
   layout: Layout;
   shards: Shard[];
   insertSettings: Record<string, number>;
@@ -50,22 +60,22 @@ export interface StageTarget {
 }
 
 /**
- * Stream rows as TabSeparated into each shard's staging table `stage`; returns the count and the
- * out-of-window days per shard (routes gains them).
+ * Stream rows as TabSeparated into each shard's rows table, stamped (version, row number, +1);
+ * returns the count and the out-of-window days per shard (routes gains them).
  */
-export async function loadStage(w: StageTarget, load: WindowLoad, rows: AsyncIterable<ReportRow[]>, stage: string, routes: Map<string, number>) {
+export async function streamRows(w: LoadTarget, load: WindowLoad, version: number, rows: AsyncIterable<ReportRow[]>, routes: Map<string, number>) {
   const n = w.shards.length;
   const sinks: (Sink | undefined)[] = new Array(n);
   const extra = new Map<number, Set<string>>();
   const prefix = `${tsvText(load.connector)}\t`;
   const syncedAt = load.syncedAt.toISOString().slice(0, 19).replace('T', ' ');
-  const suffix = `\t${syncedAt}\t${tsvText(load.syncId)}\n`;
+  const suffix = `\t${syncedAt}\t${tsvText(load.syncId)}\t${version}\t`;
   const open = (i: number): Sink => {
     const body = new PassThrough({ highWaterMark: 1 << 20 });
     // destroy(err) on abort emits 'error'; the insert promise reports the failure, not this.
     body.on('error', () => undefined);
     const sink: Sink = { body, done: Promise.resolve(), failed: undefined };
-    sink.done = w.shards[i]!.server.insertTsv(w.layout.t(stage), INSERT_COLUMNS, body, w.insertSettings);
+    sink.done = w.shards[i]!.server.insertTsv(w.layout.t(w.layout.local(ROWS_TABLE)), INSERT_COLUMNS, body, w.insertSettings);
     sink.done.catch((e: unknown) => {
       sink.failed = e ?? new Error('insert failed');
     });
@@ -89,17 +99,16 @@ export async function loadStage(w: StageTarget, load: WindowLoad, rows: AsyncIte
         }
         let line = prefix;
         for (let i = 0; i < WIDTH; i++) {
-          const v = row[i];
           if (i > 0) line += '\t';
-          line += tsv(v);
+          line += tsv(row[i]);
         }
         for (const i of DATE_COLUMNS) {
           const v = row[i];
           if (v && (v < MIN_DAY || v > MAX_DAY)) checkDay(v, LOADED_COLUMNS[i]!.name);
         }
-        text[shard] += line + suffix;
+        text[shard] += `${line}${suffix}${count}\t1\n`;
+        count++;
       }
-      count += batch.length;
       for (let i = 0; i < n; i++) {
         if (!text[i]) continue;
         const sink = sinks[i] ?? open(i);
@@ -112,7 +121,8 @@ export async function loadStage(w: StageTarget, load: WindowLoad, rows: AsyncIte
     for (const s of sinks) s?.body.end();
     await Promise.all(sinks.map((s) => s?.done));
   } catch (e) {
-    // Abort every open insert: whatever reached a staging table is dropped with it.
+    // Abort every open insert. Rows that reached the table carry a version nobody publishes:
+    // invisible, and cancelled by the next load of those days.
     const err = e instanceof Error ? e : new Error(String(e));
     for (const s of sinks) s?.body.destroy(err);
     await Promise.allSettled(sinks.map((s) => s?.done));
@@ -121,32 +131,101 @@ export async function loadStage(w: StageTarget, load: WindowLoad, rows: AsyncIte
   return { count, extra };
 }
 
+const dayList = (days: Iterable<string>): string => `(${[...days].map(day).join(', ')})`;
+
+/** One shard's part of a load: its days of the window, and the out-of-window days the load added rows to. */
+export interface ShardDays {
+  shard: Shard;
+  days: string[];
+  extra: string[];
+}
+
 /**
- * Merge the window's dimension values into the state tables, on one shard. The window's
- * values are computed over all its rows (all shards' staging tables), exactly as DuckDB's
- * refresh computes them, so the merge rule (latest last_seen, then latest load) matches too.
+ * Make `version` current for the shard's days (see the header, step 2). Rows of an out-of-window
+ * day are added to the day (DuckDB's delete-then-insert does that): its current rows are copied
+ * into the new version first, numbered after the load's `count` rows.
  */
-export async function refreshDimensions(l: Layout, load: WindowLoad, stage: string, stageAll: string, home: ChServer): Promise<void> {
-  let src = l.t(stage);
-  if (l.cluster) {
-    await home.run(`CREATE TABLE ${l.t(stageAll)} AS ${l.t(stage)} ENGINE = Distributed(${str(l.cluster)}, ${str(l.db)}, ${str(stage)})`);
-    src = l.t(stageAll);
+export async function publishShard(l: Layout, load: WindowLoad, version: number, count: number, p: ShardDays): Promise<void> {
+  const s = p.shard.server;
+  const rowsT = l.t(l.local(ROWS_TABLE));
+  const c = str(load.connector);
+  if (p.extra.length > 0) {
+    await s.run(
+      `INSERT INTO ${rowsT} (${FACT_COLUMNS}, _version, _row, _sign)
+       SELECT ${FACT_COLUMNS}, toUInt64(${version}), toUInt32(${count} + rowNumberInAllBlocks()), toInt8(1) FROM ${rowsT}
+       WHERE _connector = ${c} AND _date IN ${dayList(p.extra)} AND (_connector, _date, _version) IN (${currentVersions(l, `_connector = ${c} AND _date IN ${dayList(p.extra)}`)})`,
+    );
   }
-  const seq = nextSeq();
-  const dayExpr = 'coalesce(transaction_date, _date)';
+  const all = [...p.days, ...p.extra];
+  const mine = `_connector = ${c} AND _version = ${version} AND _date IN ${dayList(all)}`;
+  const topCols = TOP_SUMMARY_TABLE.columns.map((col) => ident(col.name)).join(', ');
+  const parts = Object.entries(TOP_DIMENSIONS).map(
+    ([dim, { id, name }]) =>
+      `SELECT _connector, _date, ${str(dim)} AS dimension, assumeNotNull(${ident(id)}) AS t_id, toDecimal128(count(), 0) AS t_rows,
+              sum(toNullable(toDecimal128(sales, 4))) AS t_sales, sum(toNullable(toDecimal128(total_commissions, 4))) AS t_total,
+              ${latest(ident(name), DAY_EXPR)} AS t_name, if(count(${ident(name)}) = 0, NULL, maxIf(${DAY_EXPR}, ${ident(name)} IS NOT NULL)) AS t_name_day,
+              toUInt64(${version}) AS t_version, toInt8(1) AS t_sign
+       FROM ${rowsT} WHERE ${mine} AND ${ident(id)} IS NOT NULL GROUP BY _connector, _date, t_id`,
+  );
+  for (const part of parts) await s.run(`INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${topCols}, _version, _sign) ${part}`);
+  // The switch: one block, one part, so readers see all of these days' new versions or none.
+  const total = (col: string, scale: number): string => `sum(toNullable(toDecimal128(${ident(col)}, ${scale}))) AS t_${col}`;
+  await s.run(
+    `INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (_connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions, _version)
+     SELECT ${c}, _date, toDecimal128(t_n, 0), t_impressions, t_clicks, t_orders, t_sales, t_gross_commissions, t_total_commissions, toUInt64(${version})
+     FROM (SELECT arrayJoin([${all.map(day).join(', ')}]) AS _date)
+     ANY LEFT JOIN (
+       SELECT _date, count() AS t_n, ${total('impressions', 0)}, ${total('clicks', 0)}, ${total('orders', 0)},
+              ${total('sales', 4)}, ${total('gross_commissions', 4)}, ${total('total_commissions', 4)}
+       FROM ${rowsT} WHERE ${mine} GROUP BY _date
+     ) USING _date`,
+  );
+}
+
+/**
+ * Cancel, on one shard, the rows of every version of these days older than `version` that is not
+ * cancelled yet (superseded loads, and loads that died before publishing): a `_sign = -1` copy of
+ * each row, which CollapsingMergeTree merges away with the row. Readers never see either: they
+ * read the current version only. Costs the superseded rows, not the table.
+ */
+export async function cancelSuperseded(l: Layout, connector: string, version: number, p: ShardDays): Promise<void> {
+  const s = p.shard.server;
+  const where = `_connector = ${str(connector)} AND _date IN ${dayList([...p.days, ...p.extra])} AND _version < ${version}`;
+  for (const [table, cols] of [
+    [ROWS_TABLE, `${FACT_COLUMNS}, _version, _row`],
+    [TOP_ROWS_TABLE, `${TOP_SUMMARY_TABLE.columns.map((col) => ident(col.name)).join(', ')}, _version`],
+  ] as const) {
+    const t = l.t(l.local(table));
+    const stale = await s.rows<{ d: string; v: string }>(
+      `SELECT toString(_date) AS d, toString(_version) AS v FROM ${t} WHERE ${where} GROUP BY _date, _version HAVING sum(_sign) > 0`,
+    );
+    if (stale.length === 0) continue;
+    const list = stale.map((r) => `(${day(r.d)}, toUInt64(${/^\d+$/.test(r.v) ? r.v : 0}))`).join(', ');
+    await s.run(`INSERT INTO ${t} (${cols}, _sign) SELECT ${cols}, toInt8(-1) FROM ${t} WHERE ${where} AND _sign = 1 AND (_date, _version) IN (${list})`);
+  }
+}
+
+/**
+ * Merge the window's dimension values into the state tables, on one shard. The window's values
+ * are computed over all its rows (every shard's, through the Distributed rows table), exactly as
+ * DuckDB's refresh computes them, so the merge rule (latest last_seen, then latest load) matches too.
+ */
+export async function refreshDimensions(l: Layout, load: WindowLoad, version: number, home: ChServer): Promise<void> {
+  const src = l.t(ROWS_TABLE);
   for (const { table, def, columns } of dimensionTables()) {
     const names = columns.map((c) => ident(c.name)).join(', ');
-    const version = `tuple(w_last, toUInt64(${seq}))`;
-    const url = def.url ? `, ${latest(ident(def.url), dayExpr)} AS w_url` : '';
-    const urlState = def.url ? `, argMaxState(tuple(toUInt8(isNull(w_url)), ifNull(w_url, '')), ${version})` : '';
+    const order = `tuple(w_last, toUInt64(${version}))`;
+    const url = def.url ? `, ${latest(ident(def.url), DAY_EXPR)} AS w_url` : '';
+    const urlState = def.url ? `, argMaxState(tuple(toUInt8(isNull(w_url)), ifNull(w_url, '')), ${order})` : '';
     await home.run(
       `INSERT INTO ${l.t(l.stateLocal(table))} (${names})
-       SELECT _connector, w_id, argMaxState(tuple(toUInt8(isNull(w_name)), ifNull(w_name, '')), ${version})${urlState}, minState(w_first), maxState(w_last)
+       SELECT _connector, w_id, argMaxState(tuple(toUInt8(isNull(w_name)), ifNull(w_name, '')), ${order})${urlState}, minState(w_first), maxState(w_last)
        FROM (
-         SELECT _connector, assumeNotNull(${ident(def.id)}) AS w_id, ${latest(ident(def.name), dayExpr)} AS w_name${url},
-                min(${dayExpr}) AS w_first, max(${dayExpr}) AS w_last
+         SELECT _connector, assumeNotNull(${ident(def.id)}) AS w_id, ${latest(ident(def.name), DAY_EXPR)} AS w_name${url},
+                min(${DAY_EXPR}) AS w_first, max(${DAY_EXPR}) AS w_last
          FROM ${src}
-         WHERE _connector = ${str(load.connector)} AND _date BETWEEN ${day(load.start)} AND ${day(load.end)} AND ${ident(def.id)} IS NOT NULL
+         WHERE _connector = ${str(load.connector)} AND _version = ${version} AND _sign = 1
+           AND _date BETWEEN ${day(load.start)} AND ${day(load.end)} AND ${ident(def.id)} IS NOT NULL
          GROUP BY _connector, w_id
        )
        GROUP BY _connector, w_id`,

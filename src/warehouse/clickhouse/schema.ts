@@ -1,10 +1,18 @@
 /**
  * The ClickHouse warehouse's tables (split from warehouse.ts): how the data model is spelled in
- * ClickHouse types (and Date's range), the layout (single server, or `<table>_local` + Distributed per shard with
- * `?cluster=`), the DDL `init()` runs on each server, and the clean-up of staging tables left by
- * dead loads. See docs/CLICKHOUSE.md for the design.
+ * ClickHouse types (and Date's range), the layout (single server, or `<table>_local` + Distributed
+ * per shard with `?cluster=`) and the DDL `init()` runs on each server. See docs/CLICKHOUSE.md,
+ * "Storage design: versions", for why the tables look like this:
+ *
+ *   rakuten_affiliate_report_rows  the fact rows of every load, stamped (_version, _row, _sign);
+ *                                  CollapsingMergeTree, PARTITION BY month, ORDER BY (_connector, _date, _version, _row)
+ *   rakuten_day_versions           one row per published (connector, day, version): the day's row count and sums;
+ *                                  ReplacingMergeTree(_version) ORDER BY (_connector, _date): merges keep the current one
+ *   rakuten_day_top_rows           per (connector, day, version, dimension, id) sums for top(); CollapsingMergeTree
+ *   rakuten_affiliate_report, rakuten_day_totals, rakuten_day_top
+ *                                  views with the model's names and columns: the current version of each day only
  */
-import { MONEY_PRECISION, MONEY_SCALE, TOTAL_PRECISION, REPORT_TABLE, type ColumnDef } from '../../model/schema.js';
+import { DAY_SUMMARY_TABLE, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, TOP_SUMMARY_TABLE, TOTAL_PRECISION, type ColumnDef } from '../../model/schema.js';
 import { isIsoDay } from '../../util/days.js';
 import { ConnectorError } from '../../util/errors.js';
 import { columnList, dimensionTables, type TypeMap } from '../render.js';
@@ -83,6 +91,14 @@ function dimStateColumnsDdl(columns: readonly ColumnDef[]): string {
     .join(',\n  ');
 }
 
+/** Physical tables (see the header): the versioned rows behind the model's tables. */
+export const ROWS_TABLE = `${T}_rows`;
+export const VERSIONS_TABLE = 'rakuten_day_versions';
+export const TOP_ROWS_TABLE = `${TOP_SUMMARY_TABLE.name}_rows`;
+
+/** Distributed's sharding key, and route()'s: all of a (connector, day) on one shard. */
+export const SHARDING_KEY = 'cityHash64(_connector, _date)';
+
 /** Table names of one database, single server or cluster. */
 export class Layout {
   constructor(readonly db: string, readonly cluster: string | null) {}
@@ -92,9 +108,9 @@ export class Layout {
     return `${ident(this.db)}.${ident(name)}`;
   }
 
-  /** The fact table rows are written into (on each shard). */
-  get factLocal(): string {
-    return this.cluster ? `${T}_local` : T;
+  /** The table of `name` that rows are written into and shard-local reads use (on each shard). */
+  local(name: string): string {
+    return this.cluster ? `${name}_local` : name;
   }
 
   /** A dimension's state table rows are written into (on each shard). */
@@ -103,29 +119,97 @@ export class Layout {
   }
 }
 
-/** Create the database, the tables and the dimension views on one server (idempotent). */
-export async function initServer(s: ChServer, l: Layout): Promise<void> {
-  const [exists] = await s.rows<{ n: number }>(`SELECT count() AS n FROM system.databases WHERE name = ${str(l.db)}`);
-  if (!Number(exists?.n)) await s.run(`CREATE DATABASE IF NOT EXISTS ${ident(l.db)}`);
+/**
+ * The current version of each (connector, day) matching `where` (on _connector, _date), as
+ * (_connector, _date, _version) tuples for `IN`: the latest published one. Read from the
+ * shard-local versions table: on a cluster each day's versions live on the shard of its rows, so
+ * a query through a Distributed table evaluates this on each shard against its own days.
+ */
+export function currentVersions(l: Layout, where: string): string {
+  return `SELECT _connector, _date, max(_version) FROM ${l.t(l.local(VERSIONS_TABLE))} WHERE ${where} GROUP BY _connector, _date`;
+}
+
+/** What a server holds under the model's fact table name: nothing yet, the current layout, or the first one. */
+async function factLayout(s: ChServer, l: Layout): Promise<'none' | 'current' | 'v1'> {
+  const rows = await s.rows<{ name: string; engine: string }>(
+    `SELECT name, engine FROM system.tables WHERE database = ${str(l.db)} AND name IN (${[T, `${T}_local`, ROWS_TABLE, `${ROWS_TABLE}_local`].map(str).join(', ')})`,
+  );
+  const engine = new Map(rows.map((r) => [r.name, r.engine]));
   // A database first used without ?cluster= (or with it) keeps that layout: say so rather than
   // load into the wrong kind of table.
-  const [fact] = await s.rows<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = ${str(l.db)} AND name = ${str(T)}`);
-  const want = l.cluster ? 'Distributed' : 'MergeTree';
-  if (fact && fact.engine !== want) {
-    throw new ConnectorError('config', `${l.db}.${T} on ${s.label} is a ${fact.engine} table, expected ${want}`, {
+  const clustered = engine.get(ROWS_TABLE) === 'Distributed' || engine.has(`${ROWS_TABLE}_local`) || engine.get(T) === 'Distributed';
+  const single = (engine.has(ROWS_TABLE) && engine.get(ROWS_TABLE) !== 'Distributed') || (engine.has(T) && engine.get(T) !== 'Distributed' && !engine.has(`${T}_local`));
+  if (l.cluster ? single && !clustered : clustered) {
+    throw new ConnectorError('config', `${l.db}.${T} on ${s.label} was set up ${l.cluster ? 'without' : 'with'} ?cluster=`, {
       hint: l.cluster ? 'this database was set up without ?cluster=: use another database for the cluster' : 'this database was set up with ?cluster=: add it to the URL',
     });
   }
-  await s.run(
-    `CREATE TABLE IF NOT EXISTS ${l.t(l.factLocal)} (\n  ${factColumnsDdl()}\n) ENGINE = MergeTree PARTITION BY (_connector, _date) ORDER BY (_connector, _date)`,
-  );
-  if (l.cluster) {
-    // The sharding key only matters for rows inserted through the Distributed table; the
-    // warehouse itself writes into the shard it computes with the same key (see route()).
+  if (!engine.has(T)) return 'none';
+  return engine.has(ROWS_TABLE) ? 'current' : 'v1';
+}
+
+/**
+ * Create the database, the tables and the views on one server (idempotent). A database of the
+ * first layout (fact table partitioned per connector and day) is reported as 'v1' and left
+ * alone: the caller migrates it (migrate.ts), then calls this again.
+ */
+export async function initServer(s: ChServer, l: Layout): Promise<'ok' | 'v1'> {
+  const [exists] = await s.rows<{ n: number }>(`SELECT count() AS n FROM system.databases WHERE name = ${str(l.db)}`);
+  if (!Number(exists?.n)) await s.run(`CREATE DATABASE IF NOT EXISTS ${ident(l.db)}`);
+  if ((await factLayout(s, l)) === 'v1') return 'v1';
+  const dist = async (name: string, key = ''): Promise<void> => {
+    if (!l.cluster) return;
     await s.run(
-      `CREATE TABLE IF NOT EXISTS ${l.t(T)} AS ${l.t(l.factLocal)} ENGINE = Distributed(${str(l.cluster)}, ${str(l.db)}, ${str(l.factLocal)}, cityHash64(_connector, _date))`,
+      `CREATE TABLE IF NOT EXISTS ${l.t(name)} AS ${l.t(l.local(name))} ENGINE = Distributed(${str(l.cluster)}, ${str(l.db)}, ${str(l.local(name))}${key ? `, ${key}` : ''})`,
     );
-  }
+  };
+  // Months bound the partitions (a dozen a year, whatever the number of connectors). The sort
+  // key keeps a (connector, day)'s versions together and makes every row's key unique (_row),
+  // which CollapsingMergeTree needs to cancel exactly the rows of a superseded version.
+  await s.run(
+    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(ROWS_TABLE))} (\n  ${factColumnsDdl()},\n  ${VERSION_COLUMNS}\n) ENGINE = CollapsingMergeTree(_sign) PARTITION BY toYYYYMM(_date) ORDER BY (_connector, _date, _version, _row)`,
+  );
+  await dist(ROWS_TABLE, SHARDING_KEY);
+  await s.run(
+    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(VERSIONS_TABLE))} (\n  ${summaryColumnsDdl(DAY_SUMMARY_TABLE.columns)},\n  \`_version\` UInt64\n) ENGINE = ReplacingMergeTree(_version) ORDER BY (_connector, _date)`,
+  );
+  await dist(VERSIONS_TABLE, SHARDING_KEY);
+  await s.run(
+    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(TOP_ROWS_TABLE))} (\n  ${summaryColumnsDdl(TOP_SUMMARY_TABLE.columns)},\n  \`_version\` UInt64,\n  \`_sign\` Int8\n) ENGINE = CollapsingMergeTree(_sign) PARTITION BY toYYYYMM(_date) ORDER BY (_connector, _date, _version, dimension, id)`,
+  );
+  await dist(TOP_ROWS_TABLE, SHARDING_KEY);
+  // The model's tables, as views of the current versions. On a cluster the view is per shard
+  // (its IN set is the shard's own versions) and a Distributed table over it has the model's name.
+  const view = async (name: string, select: string): Promise<void> => {
+    await s.run(`CREATE VIEW IF NOT EXISTS ${l.t(l.local(name))} AS ${select}`);
+    await dist(name);
+  };
+  const cols = (defs: readonly ColumnDef[]): string => defs.map((c) => ident(c.name)).join(', ');
+  await view(T, `SELECT ${cols(REPORT_TABLE.columns)} FROM ${l.t(l.local(ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`);
+  const day = cols(DAY_SUMMARY_TABLE.columns);
+  await view(
+    DAY_SUMMARY_TABLE.name,
+    `SELECT ${day} FROM (SELECT ${day} FROM ${l.t(l.local(VERSIONS_TABLE))} ORDER BY _connector, _date, _version DESC LIMIT 1 BY _connector, _date) WHERE rows > 0`,
+  );
+  await view(
+    TOP_SUMMARY_TABLE.name,
+    `SELECT ${cols(TOP_SUMMARY_TABLE.columns)} FROM ${l.t(l.local(TOP_ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`,
+  );
+  await initDimensions(s, l);
+  return 'ok';
+}
+
+/** Columns the warehouse adds to the model's: which load a row belongs to, its place in it, and its sign. */
+const VERSION_COLUMNS = '`_version` UInt64,\n  `_row` UInt32,\n  `_sign` Int8';
+
+/** Summary columns: keys and the row count never null; sums NULL when every value of the day was NULL. */
+const SUMMARY_NOT_NULL = new Set(['_connector', '_date', 'dimension', 'id', 'rows']);
+function summaryColumnsDdl(columns: readonly ColumnDef[]): string {
+  return columns.map((c) => columnList([c], SUMMARY_NOT_NULL.has(c.name) ? CLICKHOUSE_TYPES : NULLABLE_TYPES, quoteName)).join(',\n  ');
+}
+
+/** The dimensions: state tables (AggregatingMergeTree, per connector) and the views that finish the merge. */
+async function initDimensions(s: ChServer, l: Layout): Promise<void> {
   for (const d of dimensionTables()) {
     const local = l.stateLocal(d.table);
     await s.run(

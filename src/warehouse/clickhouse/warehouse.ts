@@ -1,30 +1,29 @@
 /**
  * ClickHouse warehouse (18.16 and newer; see docs/CLICKHOUSE.md).
  *
- * ClickHouse has no transactions, so a window is swapped in per (connector, day) partition:
- * the fact table is PARTITION BY (_connector, _date); a load streams its rows into a fresh
- * staging table of identical structure, and only once every row arrived does
- * `ALTER TABLE … REPLACE PARTITION (connector, day) FROM staging` switch each day of the window
- * (an empty staging partition empties the day). Each REPLACE swaps a partition's parts in one
- * step, so readers see a day's old rows or its new rows, never a mix, and a failed load (the
- * iterable throws, the server or the process dies) leaves the published table untouched.
+ * ClickHouse has no transactions, so a window is switched in by version: its rows are written
+ * stamped with a new version nobody reads yet, then one insert into the versions table makes that
+ * version current for every day of the window (per shard), and readers read only the current
+ * version of each (connector, day). A failed load (the iterable throws, the server or the process
+ * dies) leaves rows nobody reads, cancelled by the next load of those days; superseded rows are
+ * cancelled the same way (CollapsingMergeTree) and disappear in background merges. The fact table
+ * is partitioned by month, so partitions stay a dozen a year whatever the number of connectors.
  *
- * With `?cluster=NAME` every shard holds `<table>_local` tables and a Distributed table with the
- * model's name serves reads. All rows of one (connector, day) go to one shard, picked like the
- * Distributed table's sharding key cityHash64(_connector, _date) would, and the swap happens
- * there. DDL runs on each shard directly (ON CLUSTER needs ZooKeeper).
+ * With `?cluster=NAME` every shard holds `<table>_local` tables and Distributed tables with the
+ * model's names serve reads. All rows of one (connector, day), and its versions, go to one shard,
+ * the one the Distributed table's sharding key cityHash64(_connector, _date) picks (route()).
+ * DDL runs on each shard directly (ON CLUSTER needs ZooKeeper).
  *
  * Dimensions are AggregatingMergeTree tables of mergeable states (argMax / min / max), one row of
  * states per id and load, collapsed by background merges; a view with the dimension's name
  * finishes the merge at read time. That gives DuckDB's incremental semantics exactly.
  *
- * This file: topology, routing, the load's staging lifecycle and partition swap, and the reads.
- * The tables are in schema.ts, the streaming load and dimension merge in load.ts; the
+ * This file: topology, routing, the load's steps, delete and the reads. The tables are in
+ * schema.ts, the load's statements in load.ts, the first layout's migration in migrate.ts; the
  * bookkeeping is not ClickHouse's (no transactions): index.ts gets it from the registry.
  */
-import { randomBytes } from 'node:crypto';
 import type { ReportBody } from '../../model/report-body.js';
-import type { ReportRow } from '../../model/schema.js';
+import { TOP_DIMENSIONS, type ReportRow } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import { addDays } from '../../util/days.js';
 import { coverageFrom, dayTotalsFrom, topEntryFrom } from '../amounts.js';
@@ -33,8 +32,11 @@ import { dimensionTables } from '../render.js';
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { ChServer, type ClickHouseTarget, day, describeTarget, discoverShards, type Shard, str } from './connection.js';
 import { CLICKHOUSE_CAPABILITIES } from './capabilities.js';
-import { loadStage, refreshDimensions } from './load.js';
-import { checkDay, clampDay, dropStaleStages, initServer, latest, Layout, STAGE_PREFIX, T } from './schema.js';
+import { cancelSuperseded, nextSeq, publishShard, refreshDimensions, type ShardDays, streamRows } from './load.js';
+import { migrateV1 } from './migrate.js';
+import {
+  checkDay, clampDay, currentVersions, dropStaleStages, initServer, latest, Layout, ROWS_TABLE, SHARDING_KEY, TOP_ROWS_TABLE, VERSIONS_TABLE,
+} from './schema.js';
 
 const MAX_WINDOW_DAYS = 3660;
 
@@ -96,11 +98,19 @@ export class ClickHouseWarehouse implements Warehouse {
 
   async init(): Promise<void> {
     await this.topology();
-    await Promise.all(this.servers.map((s) => initServer(s, this.layout)));
+    const found = await Promise.all(this.servers.map((s) => initServer(s, this.layout)));
+    if (found.includes('v1')) {
+      await migrateV1({ layout: this.layout, servers: this.servers, shards: this.shards, slots: this.slots });
+      await Promise.all(this.servers.map((s) => initServer(s, this.layout)));
+    }
     await dropStaleStages(this.servers, this.layout);
   }
 
-  /** Shard index of each (connector, day), computed by the server with the Distributed key. */
+  /**
+   * Shard index of each (connector, day): the Distributed tables' sharding key (SHARDING_KEY, on
+   * the Date, as the tables hold it) modulo the total weight, mapped through the shard weights, as
+   * the server computes it for rows inserted through a Distributed table.
+   */
   private async route(connector: string, days: string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (this.shards.length === 1) {
@@ -110,8 +120,8 @@ export class ClickHouseWarehouse implements Warehouse {
     for (let i = 0; i < days.length; i += 500) {
       const chunk = days.slice(i, i + 500);
       const rows = await this.main.rows<{ d: string; h: string }>(
-        `SELECT toString(d) AS d, toString(cityHash64(c, d) % ${this.slots.length}) AS h
-         FROM (SELECT arrayJoin([${chunk.map(day).join(', ')}]) AS d, materialize(${str(connector)}) AS c)`,
+        `SELECT toString(_date) AS d, toString(${SHARDING_KEY} % ${this.slots.length}) AS h
+         FROM (SELECT arrayJoin([${chunk.map(day).join(', ')}]) AS _date, materialize(${str(connector)}) AS _connector)`,
       );
       for (const r of rows) out.set(r.d, this.slots[Number(r.h)]!);
     }
@@ -144,56 +154,54 @@ export class ClickHouseWarehouse implements Warehouse {
       if (days.length > MAX_WINDOW_DAYS) throw new ConnectorError('bad_request', `window ${load.start}..${load.end} is longer than ${MAX_WINDOW_DAYS} days`);
     }
     const routes = await this.route(load.connector, days);
-    const stage = `${STAGE_PREFIX}${Date.now()}_${randomBytes(6).toString('hex')}`;
-    const stageAll = `${stage}_all`;
-    // Every shard gets a staging table: the dimension refresh reads them all through one Distributed table.
-    const created: ChServer[] = [];
-    try {
-      await Promise.all(
-        this.shards.map(async (s) => {
-          await s.server.run(`CREATE TABLE ${this.t(stage)} AS ${this.t(this.layout.factLocal)}`);
-          created.push(s.server);
-        }),
-      );
-      onStart();
-      const target = { layout: this.layout, shards: this.shards, insertSettings: this.insertSettings, route: this.route.bind(this) };
-      const { count, extra } = await loadStage(target, load, rows, stage, routes);
-      // Publish: one atomic partition swap per (connector, day). Days outside the window (the
-      // reader never sends any; DuckDB would append them) are appended, not replaced.
-      await Promise.all(
-        this.shards.map(async (s, i) => {
-          const part = (d: string): string => `(${str(load.connector)}, ${str(d)})`;
-          for (const d of days) {
-            if (routes.get(d) === i) await s.server.run(`ALTER TABLE ${this.t(this.layout.factLocal)} REPLACE PARTITION ${part(d)} FROM ${this.t(stage)}`);
-          }
-          for (const d of extra.get(i) ?? []) {
-            await s.server.run(`ALTER TABLE ${this.t(this.layout.factLocal)} ATTACH PARTITION ${part(d)} FROM ${this.t(stage)}`);
-          }
-        }),
-      );
-      if (count > 0) await refreshDimensions(this.layout, load, stage, stageAll, this.shards[routes.get(load.start)!]!.server);
-      return count;
-    } finally {
-      // Best effort: a leftover is dropped by a later init() once it is old.
-      await Promise.all([
-        ...created.map((s) => s.run(`DROP TABLE IF EXISTS ${this.t(stage)}`).catch(() => undefined)),
-        ...(this.cluster ? this.shards.map((s) => s.server.run(`DROP TABLE IF EXISTS ${this.t(stageAll)}`).catch(() => undefined)) : []),
-      ]);
-    }
+    const version = await this.newVersion(load.connector, `_date BETWEEN ${day(load.start)} AND ${day(load.end)}`);
+    onStart();
+    const { count, extra } = await streamRows(this.loadTarget(), load, version, rows, routes);
+    const parts: ShardDays[] = this.shards.map((shard, i) => ({
+      shard,
+      days: days.filter((d) => routes.get(d) === i),
+      extra: [...(extra.get(i) ?? [])],
+    }));
+    const busy = parts.filter((p) => p.days.length + p.extra.length > 0);
+    await Promise.all(busy.map((p) => publishShard(this.layout, load, version, count, p)));
+    await Promise.all(busy.map((p) => cancelSuperseded(this.layout, load.connector, version, p)));
+    if (count > 0) await refreshDimensions(this.layout, load, version, this.shards[routes.get(load.start)!]!.server);
+    return count;
   }
 
+  private loadTarget() {
+    return { layout: this.layout, shards: this.shards, insertSettings: this.insertSettings, route: this.route.bind(this) };
+  }
+
+  /** A version above every version the connector's days `where` already have (clocks of other machines may run ahead). */
+  private async newVersion(connector: string, where: string): Promise<number> {
+    const [r] = await this.main.rows<{ v: string }>(
+      `SELECT toString(max(_version)) AS v FROM ${this.t(VERSIONS_TABLE)} WHERE _connector = ${str(connector)} AND ${where}`,
+    );
+    return nextSeq(Number(r?.v ?? 0) + 1);
+  }
+
+  /**
+   * Hide every day of the connector at once (a version with no rows for each day it has), then
+   * delete its rows in the background (mutations, which touch only what is older than that
+   * version: a connector added again under the same name keeps its new rows).
+   */
   async deleteConnectorData(connector: string): Promise<void> {
     await this.topology();
+    const c = str(connector);
+    const version = await this.newVersion(connector, '1');
     await Promise.all(
       this.shards.map(async ({ server }) => {
-        const days = await server.rows<{ d: string }>(
-          `SELECT DISTINCT toString(_date) AS d FROM ${this.t(this.layout.factLocal)} WHERE _connector = ${str(connector)}`,
+        const versions = this.t(this.layout.local(VERSIONS_TABLE));
+        await server.run(
+          `INSERT INTO ${versions} (_connector, _date, rows, _version) SELECT _connector, _date, toDecimal128(0, 0), toUInt64(${version}) FROM ${versions} WHERE _connector = ${c} GROUP BY _connector, _date`,
         );
-        for (const { d } of days) {
-          await server.run(`ALTER TABLE ${this.t(this.layout.factLocal)} DROP PARTITION (${str(connector)}, ${str(d)})`);
+        for (const table of [ROWS_TABLE, TOP_ROWS_TABLE]) {
+          await server.run(`ALTER TABLE ${this.t(this.layout.local(table))} DELETE WHERE _connector = ${c} AND _version < ${version}`);
         }
+        await server.run(`ALTER TABLE ${versions} DELETE WHERE _connector = ${c} AND _version <= ${version}`);
         for (const { table } of dimensionTables()) {
-          await server.run(`ALTER TABLE ${this.t(this.layout.stateLocal(table))} DROP PARTITION ${str(connector)}`);
+          await server.run(`ALTER TABLE ${this.t(this.layout.stateLocal(table))} DROP PARTITION ${c}`);
         }
       }),
     );
@@ -203,14 +211,22 @@ export class ClickHouseWarehouse implements Warehouse {
     return `${connector === null ? '' : `_connector = ${str(connector)} AND `}_date BETWEEN ${day(clampDay(from))} AND ${day(clampDay(to))}`;
   }
 
+  /** The current version's summary of each matching (connector, day), days with rows only (LIMIT BY keeps NULL sums, argMax would skip them). */
+  private currentDays(where: string): string {
+    return `SELECT * FROM (
+      SELECT _connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions FROM ${this.t(VERSIONS_TABLE)}
+      WHERE ${where} ORDER BY _connector, _date, _version DESC LIMIT 1 BY _connector, _date
+    ) WHERE rows > 0`;
+  }
+
   async dayTotals(connector: string | null, from: string, to: string): Promise<DayTotals[]> {
     await this.topology();
     // Aliases differ from column names: ClickHouse would substitute an alias into its own expression.
     const rows = await this.main.rows<Record<string, string | null>>(
-      `SELECT toString(_date) AS d, toString(count()) AS n,
+      `SELECT toString(_date) AS d, toString(sum(rows)) AS n,
               toString(sum(impressions)) AS s_impressions, toString(sum(clicks)) AS s_clicks, toString(sum(orders)) AS s_orders,
               toString(sum(sales)) AS s_sales, toString(sum(gross_commissions)) AS s_gross, toString(sum(total_commissions)) AS s_total
-       FROM ${this.t(T)} WHERE ${this.where(connector, from, to)}
+       FROM (${this.currentDays(this.where(connector, from, to))})
        GROUP BY _date ORDER BY _date`,
     );
     return rows.map((r) => dayTotalsFrom({
@@ -221,13 +237,14 @@ export class ClickHouseWarehouse implements Warehouse {
 
   async top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]> {
     await this.topology();
-    const id = dimension === 'publisher' ? 'publisher_id' : 'offer_id';
-    const name = dimension === 'publisher' ? 'publisher_name' : 'offer_name';
+    if (!(dimension in TOP_DIMENSIONS)) throw new ConnectorError('bad_request', `unknown dimension "${String(dimension).slice(0, 20)}"`);
+    const where = this.where(connector, from, to);
     const rows = await this.main.rows<Record<string, string | null>>(
-      `SELECT ${id} AS k, ${latest(name, 'coalesce(transaction_date, _date)')} AS nm, toString(count()) AS n,
+      `SELECT id AS k, ${latest('name', 'name_day')} AS nm, toString(sum(rows)) AS n,
               sum(sales) AS s_order, toString(s_order) AS s_sales, toString(sum(total_commissions)) AS s_total
-       FROM ${this.t(T)} WHERE ${this.where(connector, from, to)} AND ${id} IS NOT NULL
-       GROUP BY ${id} ORDER BY s_order DESC NULLS LAST, k LIMIT ${Math.max(1, Math.floor(limit))}`,
+       FROM ${this.t(TOP_ROWS_TABLE)}
+       WHERE ${where} AND dimension = ${str(dimension)} AND (_connector, _date, _version) IN (${currentVersions(this.layout, where)})
+       GROUP BY id ORDER BY s_order DESC NULLS LAST, k LIMIT ${Math.max(1, Math.floor(limit))}`,
     );
     return rows.map((r) => topEntryFrom({ id: r.k, name: r.nm, rows: r.n, sales: r.s_sales, total_commissions: r.s_total }));
   }
@@ -235,8 +252,8 @@ export class ClickHouseWarehouse implements Warehouse {
   async coverage(connector: string): Promise<Coverage> {
     await this.topology();
     const [r] = await this.main.rows<Record<string, string>>(
-      `SELECT toString(count()) AS n, toString(uniqExact(_date)) AS days, toString(min(_date)) AS first, toString(max(_date)) AS last
-       FROM ${this.t(T)} WHERE _connector = ${str(connector)}`,
+      `SELECT toString(sum(rows)) AS n, toString(count()) AS days, toString(min(_date)) AS first, toString(max(_date)) AS last
+       FROM (${this.currentDays(`_connector = ${str(connector)}`)})`,
     );
     // min() of no rows is 1970-01-01 / 0000-00-00 in ClickHouse: coverageFrom shows no day then.
     return coverageFrom(r && { rows: r.n, days: r.days, first: r.first, last: r.last });
