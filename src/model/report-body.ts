@@ -15,7 +15,8 @@ import type { LoadedColumn, ReportRow } from './schema.js';
 
 /**
  * Canonical CSV of a window: RFC-4180, `\n` line ends, empty unquoted cell = NULL, ISO dates, plain
- * decimals. `_date` is not in it: it is `day` for every row, or (multi-day windows) the row's
+ * decimals. A cell is quoted when it holds `"`, `,`, CR or LF, or begins or ends with a space or tab
+ * (ClickHouse's CSV input trims those from unquoted cells). `_date` is not in it: it is `day` for every row, or (multi-day windows) the row's
  * transaction_date; `_extra` is only there when the report has extra columns.
  */
 export interface CsvPart {

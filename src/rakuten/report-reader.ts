@@ -359,7 +359,8 @@ class Reader {
   /** A text value from a string parser, quoted when needed; keeps the row's remaining budget. */
   private putText(v: string): void {
     this.ensure(Buffer.byteLength(v) * 2 + 3 + this.rowBudget);
-    const needs = v.includes('"') || v.includes(',') || v.includes('\n') || v.includes('\r');
+    // CsvPart's quoting rule (edge spaces too: ClickHouse trims them from unquoted cells).
+    const needs = v.includes('"') || v.includes(',') || v.includes('\n') || v.includes('\r') || /^[ \t]|[ \t]$/.test(v);
     const q = needs ? `"${v.replace(/"/g, '""')}"` : v;
     this.o += this.out.write(q, this.o, 'utf8');
   }

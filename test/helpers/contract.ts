@@ -92,13 +92,14 @@ export function body(rows: readonly ReportRow[], opts: { batch?: number; failAft
 
 /**
  * The same rows as a `canonical-csv` body (what the report reader hands a warehouse with
- * capabilities.canonicalCsv): RFC-4180, `\n` line ends, an empty unquoted cell is NULL, `_date` not
+ * capabilities.canonicalCsv): RFC-4180, `\n` line ends, an empty unquoted cell is NULL, quoted
+ * when it holds `",\r\n` or edge spaces/tabs (CsvPart's rule), `_date` not
  * in the CSV (it is `day`, or each row's transaction_date when `day` is null). Columns in reverse
  * model order (a report's column order is its own), in parts of `perPart` rows.
  */
 export function csvBody(rows: readonly ReportRow[], day: string | null, perPart = 200): ReportBody {
   const columns = LOADED_COLUMNS.map((c) => c.name).filter((n) => n !== '_date').reverse();
-  const field = (v: string | null | undefined): string => (v === null || v === undefined ? '' : /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const field = (v: string | null | undefined): string => (v === null || v === undefined ? '' : /[",\r\n]|^[ \t]|[ \t]$/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const enc = new TextEncoder();
   return {
     format: 'canonical-csv',

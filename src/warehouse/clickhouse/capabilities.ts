@@ -4,5 +4,5 @@
  */
 import type { WarehouseCapabilities } from '../types.js';
 
-/** Each load has its own staging table (loads overlap); rows go in as TabSeparated; sharedState: the lender's. */
-export const CLICKHOUSE_CAPABILITIES: WarehouseCapabilities = { sharedState: false, canonicalCsv: false };
+/** Loads overlap; canonical CSV goes to the server as bytes (csv-load.ts); sharedState: the lender's. */
+export const CLICKHOUSE_CAPABILITIES: WarehouseCapabilities = { sharedState: false, canonicalCsv: true };

@@ -154,21 +154,21 @@ export class ChServer {
     }
   }
 
-  async run(sql: string): Promise<void> {
+  async run(sql: string, settings: Record<string, number> = {}): Promise<void> {
     try {
-      await this.client.command({ query: sql });
+      await this.client.command({ query: sql, clickhouse_settings: settings });
     } catch (e) {
       throw chError(e, this.label);
     }
   }
 
-  /** Stream TabSeparated text into a table. */
-  async insertTsv(table: string, columns: string[], body: Readable, settings: Record<string, number> = {}): Promise<void> {
+  /** Stream text of a format (TabSeparated, CSV) into a table. */
+  async insertStream(table: string, columns: string[], body: Readable, format: 'TabSeparated' | 'CSV', settings: Record<string, number> = {}): Promise<void> {
     try {
       await this.client.insert({
         table,
         values: body,
-        format: 'TabSeparated',
+        format,
         columns: columns as [string, ...string[]],
         clickhouse_settings: settings,
       });

@@ -75,7 +75,7 @@ export async function streamRows(w: LoadTarget, load: WindowLoad, version: numbe
     // destroy(err) on abort emits 'error'; the insert promise reports the failure, not this.
     body.on('error', () => undefined);
     const sink: Sink = { body, done: Promise.resolve(), failed: undefined };
-    sink.done = w.shards[i]!.server.insertTsv(w.layout.t(w.layout.local(ROWS_TABLE)), INSERT_COLUMNS, body, w.insertSettings);
+    sink.done = w.shards[i]!.server.insertStream(w.layout.t(w.layout.local(ROWS_TABLE)), INSERT_COLUMNS, body, 'TabSeparated', w.insertSettings);
     sink.done.catch((e: unknown) => {
       sink.failed = e ?? new Error('insert failed');
     });

@@ -129,10 +129,15 @@ export function currentVersions(l: Layout, where: string): string {
   return `SELECT _connector, _date, max(_version) FROM ${l.t(l.local(VERSIONS_TABLE))} WHERE ${where} GROUP BY _connector, _date`;
 }
 
-/** What a server holds under the model's fact table name: nothing yet, the current layout, or the first one. */
-async function factLayout(s: ChServer, l: Layout): Promise<'none' | 'current' | 'v1'> {
+/** A migration's tables (migrate.ts): the claimed first-layout fact table (`_local_v1` per shard + a Distributed `_v1` on a cluster) and its lease. */
+export const V1_TABLE = `${T}_v1`;
+export const V1_LOCAL_TABLE = `${T}_local_v1`;
+export const MIGRATION_LEASE = 'rakuten_v1_migration';
+
+/** What a server holds under the model's fact table name: nothing yet, the current layout, or the first one; and whether a migration left tables. */
+async function factLayout(s: ChServer, l: Layout): Promise<{ kind: 'none' | 'current' | 'v1'; leftover: boolean }> {
   const rows = await s.rows<{ name: string; engine: string }>(
-    `SELECT name, engine FROM system.tables WHERE database = ${str(l.db)} AND name IN (${[T, `${T}_local`, ROWS_TABLE, `${ROWS_TABLE}_local`].map(str).join(', ')})`,
+    `SELECT name, engine FROM system.tables WHERE database = ${str(l.db)} AND name IN (${[T, `${T}_local`, ROWS_TABLE, `${ROWS_TABLE}_local`, V1_TABLE, V1_LOCAL_TABLE, MIGRATION_LEASE].map(str).join(', ')})`,
   );
   const engine = new Map(rows.map((r) => [r.name, r.engine]));
   // A database first used without ?cluster= (or with it) keeps that layout: say so rather than
@@ -144,19 +149,22 @@ async function factLayout(s: ChServer, l: Layout): Promise<'none' | 'current' | 
       hint: l.cluster ? 'this database was set up without ?cluster=: use another database for the cluster' : 'this database was set up with ?cluster=: add it to the URL',
     });
   }
-  if (!engine.has(T)) return 'none';
-  return engine.has(ROWS_TABLE) ? 'current' : 'v1';
+  const leftover = engine.has(V1_TABLE) || engine.has(V1_LOCAL_TABLE) || engine.has(MIGRATION_LEASE);
+  if (!engine.has(T)) return { kind: 'none', leftover };
+  return { kind: engine.has(ROWS_TABLE) ? 'current' : 'v1', leftover };
 }
 
 /**
  * Create the database, the tables and the views on one server (idempotent). A database of the
  * first layout (fact table partitioned per connector and day) is reported as 'v1' and left
- * alone: the caller migrates it (migrate.ts), then calls this again.
+ * alone: the caller migrates it (migrate.ts), then calls this again. 'v1' also says that a
+ * migration is unfinished (its `_v1` tables or lease are left), after creating the tables.
  */
 export async function initServer(s: ChServer, l: Layout): Promise<'ok' | 'v1'> {
   const [exists] = await s.rows<{ n: number }>(`SELECT count() AS n FROM system.databases WHERE name = ${str(l.db)}`);
   if (!Number(exists?.n)) await s.run(`CREATE DATABASE IF NOT EXISTS ${ident(l.db)}`);
-  if ((await factLayout(s, l)) === 'v1') return 'v1';
+  const found = await factLayout(s, l);
+  if (found.kind === 'v1') return 'v1';
   const dist = async (name: string, key = ''): Promise<void> => {
     if (!l.cluster) return;
     await s.run(
@@ -196,7 +204,7 @@ export async function initServer(s: ChServer, l: Layout): Promise<'ok' | 'v1'> {
     `SELECT ${cols(TOP_SUMMARY_TABLE.columns)} FROM ${l.t(l.local(TOP_ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`,
   );
   await initDimensions(s, l);
-  return 'ok';
+  return found.leftover ? 'v1' : 'ok';
 }
 
 /** Columns the warehouse adds to the model's: which load a row belongs to, its place in it, and its sign. */

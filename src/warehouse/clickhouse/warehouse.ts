@@ -22,16 +22,16 @@
  * schema.ts, the load's statements in load.ts, the first layout's migration in migrate.ts; the
  * bookkeeping is not ClickHouse's (no transactions): index.ts gets it from the registry.
  */
-import type { ReportBody } from '../../model/report-body.js';
-import { TOP_DIMENSIONS, type ReportRow } from '../../model/schema.js';
+import type { CsvPart, ReportBody } from '../../model/report-body.js';
+import { TOP_DIMENSIONS } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import { addDays } from '../../util/days.js';
 import { coverageFrom, dayTotalsFrom, topEntryFrom } from '../amounts.js';
-import { rowBatches } from '../body.js';
 import { dimensionTables } from '../render.js';
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { ChServer, type ClickHouseTarget, day, describeTarget, discoverShards, type Shard, str } from './connection.js';
 import { CLICKHOUSE_CAPABILITIES } from './capabilities.js';
+import { streamCsv } from './csv-load.js';
 import { cancelSuperseded, nextSeq, publishShard, refreshDimensions, type ShardDays, streamRows } from './load.js';
 import { migrateV1 } from './migrate.js';
 import {
@@ -53,6 +53,7 @@ export class ClickHouseWarehouse implements Warehouse {
   /** Distributed's routing: slot (hash % total weight) → shard index. */
   private slots: number[] = [];
   private readonly insertSettings: Record<string, number> = {};
+  private readonly csvSettings: Record<string, number> = {};
   private ready: Promise<void> | null = null;
 
   /** sharedState: that of the bookkeeping the registry lent it (see index.ts). */
@@ -87,8 +88,21 @@ export class ClickHouseWarehouse implements Warehouse {
       this.slots = this.shards.flatMap((s, i) => new Array<number>(s.weight).fill(i));
       if (this.slots.length === 0) throw new ConnectorError('config', `cluster "${this.cluster}" has no shard with a weight above 0`);
       // Newer servers cap partitions per INSERT (100 by default); a window may span more days.
-      const known = await this.main.rows<{ name: string }>(`SELECT name FROM system.settings WHERE name IN ('max_partitions_per_insert_block')`);
-      if (known.some((r) => r.name === 'max_partitions_per_insert_block')) this.insertSettings.max_partitions_per_insert_block = 0;
+      const known = new Set(
+        (await this.main.rows<{ name: string }>(
+          `SELECT name FROM system.settings WHERE name IN ('max_partitions_per_insert_block', 'insert_distributed_sync', 'distributed_foreground_insert', 'format_csv_allow_single_quotes')`,
+        )).map((r) => r.name),
+      );
+      if (known.has('max_partitions_per_insert_block')) this.insertSettings.max_partitions_per_insert_block = 0;
+      // The CSV path: a cell starting with ' is text, not a quoted string; a Distributed insert
+      // returns once every shard has its rows (publishing must not overtake them).
+      if (known.has('format_csv_allow_single_quotes')) this.csvSettings.format_csv_allow_single_quotes = 0;
+      if (this.cluster) {
+        // Renamed distributed_foreground_insert in 23.x (the old name may stay as an alias).
+        const sync = known.has('insert_distributed_sync') ? 'insert_distributed_sync' : known.has('distributed_foreground_insert') ? 'distributed_foreground_insert' : null;
+        if (!sync) throw new ConnectorError('config', `ClickHouse at ${this.main.label} knows no synchronous Distributed insert setting`);
+        this.csvSettings[sync] = 1;
+      }
     })();
     this.ready.catch(() => {
       this.ready = null;
@@ -128,22 +142,25 @@ export class ClickHouseWarehouse implements Warehouse {
     return out;
   }
 
+  /** Takes both body forms (capabilities.canonicalCsv): canonical CSV goes to the server as bytes (csv-load.ts). */
   async replaceWindow(load: WindowLoad, body: ReportBody): Promise<number> {
-    const rows = await rowBatches(body, 'ClickHouse');
     let started = false;
     try {
-      return await this.replace(load, rows, () => {
+      return await this.replace(load, body, () => {
         started = true;
       });
     } catch (e) {
       // Failed before reading any row (bad window, server down): still close the caller's
       // iterable (e.g. a report download), as consuming it would have.
-      if (!started) await rows[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+      if (!started) {
+        const it: AsyncIterable<unknown> = body.format === 'rows' ? body.batches : body.parts;
+        await Promise.resolve(it[Symbol.asyncIterator]().return?.()).catch(() => undefined);
+      }
       throw e;
     }
   }
 
-  private async replace(load: WindowLoad, rows: AsyncIterable<ReportRow[]>, onStart: () => void): Promise<number> {
+  private async replace(load: WindowLoad, body: ReportBody, onStart: () => void): Promise<number> {
     await this.topology();
     checkDay(load.start, 'window start');
     checkDay(load.end, 'window end');
@@ -156,7 +173,9 @@ export class ClickHouseWarehouse implements Warehouse {
     const routes = await this.route(load.connector, days);
     const version = await this.newVersion(load.connector, `_date BETWEEN ${day(load.start)} AND ${day(load.end)}`);
     onStart();
-    const { count, extra } = await streamRows(this.loadTarget(), load, version, rows, routes);
+    const { count, extra } = body.format === 'rows'
+      ? await streamRows(this.loadTarget(), load, version, body.batches, routes)
+      : await this.stageCsv(load, version, body.parts, routes);
     const parts: ShardDays[] = this.shards.map((shard, i) => ({
       shard,
       days: days.filter((d) => routes.get(d) === i),
@@ -167,6 +186,21 @@ export class ClickHouseWarehouse implements Warehouse {
     await Promise.all(busy.map((p) => cancelSuperseded(this.layout, load.connector, version, p)));
     if (count > 0) await refreshDimensions(this.layout, load, version, this.shards[routes.get(load.start)!]!.server);
     return count;
+  }
+
+  /** The CSV path's new rows, and their out-of-window days per shard (routes gains them), like streamRows's. */
+  private async stageCsv(load: WindowLoad, version: number, parts: AsyncIterable<CsvPart>, routes: Map<string, number>) {
+    const settings = { ...this.insertSettings, ...this.csvSettings };
+    const { count, extra: days } = await streamCsv({ layout: this.layout, server: this.main, insertSettings: settings }, load, version, parts);
+    const extra = new Map<number, Set<string>>();
+    const fresh = days.filter((d) => !routes.has(d));
+    for (const [d, shard] of await this.route(load.connector, fresh.map((d) => checkDay(d, '_date')))) routes.set(d, shard);
+    for (const d of days) {
+      const shard = routes.get(d)!;
+      if (!extra.has(shard)) extra.set(shard, new Set());
+      extra.get(shard)!.add(d);
+    }
+    return { count, extra };
   }
 
   private loadTarget() {
@@ -184,7 +218,9 @@ export class ClickHouseWarehouse implements Warehouse {
   /**
    * Hide every day of the connector at once (a version with no rows for each day it has), then
    * delete its rows in the background (mutations, which touch only what is older than that
-   * version: a connector added again under the same name keeps its new rows).
+   * version: a connector added again under the same name keeps its new rows). The empty versions
+   * stay (ReplacingMergeTree merges away the older ones): a mutation applies part by part, and
+   * removing them with the old versions could briefly show an old version again.
    */
   async deleteConnectorData(connector: string): Promise<void> {
     await this.topology();
@@ -199,7 +235,6 @@ export class ClickHouseWarehouse implements Warehouse {
         for (const table of [ROWS_TABLE, TOP_ROWS_TABLE]) {
           await server.run(`ALTER TABLE ${this.t(this.layout.local(table))} DELETE WHERE _connector = ${c} AND _version < ${version}`);
         }
-        await server.run(`ALTER TABLE ${versions} DELETE WHERE _connector = ${c} AND _version <= ${version}`);
         for (const { table } of dimensionTables()) {
           await server.run(`ALTER TABLE ${this.t(this.layout.stateLocal(table))} DROP PARTITION ${c}`);
         }
