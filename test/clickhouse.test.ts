@@ -2,7 +2,9 @@
  * What only ClickHouse needs checked, against real servers (scripts/clickhouse.sh start-single /
  * start-cluster): moneyText, URL parsing and password masking, the schema, staging tables (dropped
  * by init, none left by a load), each day wholly old or wholly new while a replace runs, raw text
- * as stored, Date-range refusal, shard placement on the cluster, and ?state=postgres. The rules
+ * as stored, the versioned storage (partitions by month, superseded and failed loads cancelled,
+ * a deleted connector's rows removed but not those of its new loads), Date-range refusal, shard
+ * placement on the cluster, and ?state=postgres. The rules
  * every warehouse shares (replace, atomicity, isolation, decimals, dimensions, ties, text through
  * the reads) are in test/warehouse-contract.test.ts. Without a server the tests skip, except under
  * CI (CI set), where they fail.
@@ -22,6 +24,7 @@ import { openWithoutInit as openClickHouse } from '../src/warehouse/registry.js'
 import type { StateStore, WindowLoad } from '../src/warehouse/types.js';
 import { clickHouseAvailable, createTestClickHouseUrl, testServers } from './helpers/clickhouse.js';
 import { createTestPostgresUrl, postgresAvailable } from './helpers/postgres.js';
+import { csvBody } from './helpers/contract.js';
 
 const COL = Object.fromEntries(LOADED_COLUMNS.map((c, i) => [c.name, i])) as Record<(typeof LOADED_COLUMNS)[number]['name'], number>;
 
@@ -256,11 +259,92 @@ for (const cluster of [false, true]) {
         const seen = await ctx.wh.dayTotals(c, '2026-02-01', '2026-02-03');
         assert.equal(seen.length, 3);
         for (const d of seen) assert.ok(d.rows === 2000 || d.rows === 2500, `${d.day}: ${d.rows} rows is a mix`);
+        // One insert into the versions table publishes the window: on one server, all its days switch together.
+        if (!cluster) assert.ok(seen.every((d) => d.rows === seen[0]!.rows), `the window's days switched apart: ${seen.map((d) => d.rows).join(', ')}`);
       } while (!done);
       await writer;
       const newTotals = await ctx.wh.dayTotals(c, '2026-02-01', '2026-02-03');
       assert.deepEqual(newTotals.map((d) => d.rows), [2500, 2500, 2500]);
       assert.notDeepEqual(newTotals, oldTotals);
+    });
+
+    /** Every shard's servers, for reading the physical tables. */
+    const onShards = async <T>(fn: (s: ChServer) => Promise<T>): Promise<T[]> => {
+      const t = await testServers(cluster, ctx.db);
+      try {
+        return await Promise.all(t.servers.map(fn));
+      } finally {
+        await t.close();
+      }
+    };
+    const rowsLocal = () => `${ident(ctx.db)}.${ident(cluster ? 'rakuten_affiliate_report_rows_local' : 'rakuten_affiliate_report_rows')}`;
+
+    test('partitions are months, whatever the number of connectors and days', async () => {
+      for (const c of ['months-a', 'months-b', 'months-c']) {
+        for (const start of ['2024-01-01', '2024-02-15', '2024-03-20']) {
+          await ctx.wh.replaceWindow(load(c, start, addDays(start, 9)), rowsBody(batches(sampleRows(start, 10, 3, 7))));
+        }
+      }
+      const parts = await onShards((s) =>
+        s.rows<{ p: string }>(`SELECT DISTINCT partition AS p FROM system.parts WHERE database = ${str(ctx.db)} AND table LIKE 'rakuten_affiliate_report_rows%' AND active`),
+      );
+      // The table is shared with the other tests: its partitions are exactly the months its rows cover.
+      const months = await onShards((s) => s.rows<{ p: string }>(`SELECT DISTINCT toString(toYYYYMM(_date)) AS p FROM ${rowsLocal()}`));
+      const sorted = (xs: { p: string }[][]) => [...new Set(xs.flat().map((r) => r.p))].sort();
+      assert.deepEqual(sorted(parts), sorted(months));
+      assert.ok(sorted(parts).includes('202402'));
+      const [days] = await rawRows(ctx, `SELECT toString(uniqExact(_connector, _date)) AS n FROM $db.rakuten_affiliate_report WHERE _connector LIKE 'months-%'`);
+      assert.equal(days!.n, '90');
+    });
+
+    test('superseded and failed loads are cancelled: after a merge only the current rows are stored', async () => {
+      const c = 'cancel';
+      for (let i = 0; i < 3; i++) await ctx.wh.replaceWindow(load(c, '2026-06-01', '2026-06-03', `s${i}`), rowsBody(batches(sampleRows('2026-06-01', 3, 40 + i, 30 + i))));
+      await assert.rejects(ctx.wh.replaceWindow(load(c, '2026-06-01', '2026-06-03', 'dies'), rowsBody(batches(sampleRows('2026-06-01', 3, 500, 9), 100, 1000))), /report download broke/);
+      // The next load of those days cancels the dead load's rows too.
+      const last = sampleRows('2026-06-02', 1, 7, 40);
+      await ctx.wh.replaceWindow(load(c, '2026-06-02', '2026-06-02', 'last'), rowsBody(batches(last)));
+      assert.deepEqual((await ctx.wh.dayTotals(c, '2026-06-01', '2026-06-03')).map((d) => d.rows), [42, 7, 42]);
+      const stored = async () => (await onShards(async (s) => {
+        await s.run(`OPTIMIZE TABLE ${rowsLocal()} FINAL`);
+        const [r] = await s.rows<{ n: string; d: string }>(
+          `SELECT toString(count()) AS n, toString(uniqExact(_date, _version)) AS d FROM ${rowsLocal()} WHERE _connector = ${str(c)} AND _date != toDate('2026-06-01') AND _date != toDate('2026-06-03')`,
+        );
+        return r!;
+      }));
+      const after = await stored();
+      assert.equal(after.reduce((a, r) => a + Number(r.n), 0), 7, 'only the current version of 2026-06-02 is left on disk');
+      assert.equal(after.reduce((a, r) => a + Number(r.d), 0), 1);
+    });
+
+    test('canonical CSV: loaded as bytes, no staging table left, a date outside Date range refused with the old rows kept', async () => {
+      const c = 'csv-path';
+      const rows = sampleRows('2026-07-01', 1, 50, 11);
+      assert.equal(await ctx.wh.replaceWindow(load(c, '2026-07-01', '2026-07-01'), csvBody(rows, '2026-07-01', 9)), 50);
+      const before = await ctx.wh.dayTotals(c, '2026-07-01', '2026-07-01');
+      assert.equal(before[0]!.rows, 50);
+      const bad = [...rows.slice(0, 3).map((r) => [...r]), row('2026-07-01', { transaction_date: '1969-12-31' })];
+      bad[3]![COL._date] = '2026-07-01';
+      await assert.rejects(ctx.wh.replaceWindow(load(c, '2026-07-01', '2026-07-01'), csvBody(bad.map((r) => { const x = [...r]; x[COL._date] = '2026-07-01'; return x; }), '2026-07-01')), /transaction_date 1969-12-31 is outside ClickHouse's Date range/);
+      assert.deepEqual(await ctx.wh.dayTotals(c, '2026-07-01', '2026-07-01'), before);
+      const left = await onShards((s) => s.rows(`SELECT name FROM system.tables WHERE database = ${str(ctx.db)} AND name LIKE '%stage%'`));
+      assert.deepEqual(left.flat(), []);
+    });
+
+    test("a deleted connector's rows are removed in the background, not those of the same name loaded again", async () => {
+      const c = 'deleted';
+      await ctx.wh.replaceWindow(load(c, '2026-04-01', '2026-04-05'), rowsBody(batches(sampleRows('2026-04-01', 5, 20, 12))));
+      await ctx.wh.deleteConnectorData(c);
+      assert.deepEqual(await ctx.wh.coverage(c), { rows: 0, days: 0, firstDay: null, lastDay: null });
+      await ctx.wh.replaceWindow(load(c, '2026-04-03', '2026-04-03'), rowsBody(batches(sampleRows('2026-04-03', 1, 6, 13))));
+      for (let i = 0; i < 200; i++) {
+        const pending = await onShards((s) => s.rows(`SELECT 1 FROM system.mutations WHERE database = ${str(ctx.db)} AND is_done = 0`));
+        if (pending.flat().length === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(await ctx.wh.coverage(c), { rows: 6, days: 1, firstDay: '2026-04-03', lastDay: '2026-04-03' });
+      const total = (await onShards((s) => s.rows<{ n: string }>(`SELECT toString(count()) AS n FROM ${rowsLocal()} WHERE _connector = ${str(c)}`))).flat().reduce((a, r) => a + Number(r.n), 0);
+      assert.equal(total, 6, 'the deleted rows are gone from disk, the new ones kept');
     });
 
     test('raw text as stored: _sync_id, _extra, and NUL / control characters in a text column', async () => {
