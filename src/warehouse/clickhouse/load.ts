@@ -157,28 +157,41 @@ export async function publishShard(l: Layout, load: WindowLoad, version: number,
     );
   }
   const all = [...p.days, ...p.extra];
-  const mine = `_connector = ${c} AND _version = ${version} AND _date IN ${dayList(all)}`;
+  const mine = `_connector = ${c} AND _date IN ${dayList(all)}`;
+  for (const sql of topSummaryInserts(l, version, mine)) await s.run(sql);
+  // The switch: one block, one part, so readers see all of these days' new versions or none.
+  await s.run(
+    `INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (${VERSION_COLUMNS})
+     SELECT ${c}, _date, ${DAY_SUM_VALUES}, toUInt64(${version})
+     FROM (SELECT arrayJoin([${all.map(day).join(', ')}]) AS _date)
+     ANY LEFT JOIN (${daySums(l, version, mine, '_date')}) USING _date`,
+  );
+}
+
+/** The versions table's columns, in the order DAY_SUM_VALUES and a version fill them. */
+export const VERSION_COLUMNS = '_connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions, _version';
+/** daySums' values in the versions table's order (after _connector, _date). */
+export const DAY_SUM_VALUES = 'toDecimal128(t_n, 0), t_impressions, t_clicks, t_orders, t_sales, t_gross_commissions, t_total_commissions';
+
+/** Each (key) group's row count and six sums over one version's rows matching `where` (wide decimals: no sum overflows). */
+export function daySums(l: Layout, version: number, where: string, key: string): string {
+  const total = (col: string, scale: number): string => `sum(toNullable(toDecimal128(${ident(col)}, ${scale}))) AS t_${col}`;
+  return `SELECT ${key}, count() AS t_n, ${total('impressions', 0)}, ${total('clicks', 0)}, ${total('orders', 0)},
+                 ${total('sales', 4)}, ${total('gross_commissions', 4)}, ${total('total_commissions', 4)}
+          FROM ${l.t(l.local(ROWS_TABLE))} WHERE _version = ${version} AND ${where} GROUP BY ${key}`;
+}
+
+/** The top summary rows (TOP_SUMMARY_TABLE) of one version's rows matching `where`, per dimension. */
+export function topSummaryInserts(l: Layout, version: number, where: string): string[] {
   const topCols = TOP_SUMMARY_TABLE.columns.map((col) => ident(col.name)).join(', ');
-  const parts = Object.entries(TOP_DIMENSIONS).map(
+  return Object.entries(TOP_DIMENSIONS).map(
     ([dim, { id, name }]) =>
-      `SELECT _connector, _date, ${str(dim)} AS dimension, assumeNotNull(${ident(id)}) AS t_id, toDecimal128(count(), 0) AS t_rows,
+      `INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${topCols}, _version, _sign)
+       SELECT _connector, _date, ${str(dim)} AS dimension, assumeNotNull(${ident(id)}) AS t_id, toDecimal128(count(), 0) AS t_rows,
               sum(toNullable(toDecimal128(sales, 4))) AS t_sales, sum(toNullable(toDecimal128(total_commissions, 4))) AS t_total,
               ${latest(ident(name), DAY_EXPR)} AS t_name, if(count(${ident(name)}) = 0, NULL, maxIf(${DAY_EXPR}, ${ident(name)} IS NOT NULL)) AS t_name_day,
               toUInt64(${version}) AS t_version, toInt8(1) AS t_sign
-       FROM ${rowsT} WHERE ${mine} AND ${ident(id)} IS NOT NULL GROUP BY _connector, _date, t_id`,
-  );
-  for (const part of parts) await s.run(`INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${topCols}, _version, _sign) ${part}`);
-  // The switch: one block, one part, so readers see all of these days' new versions or none.
-  const total = (col: string, scale: number): string => `sum(toNullable(toDecimal128(${ident(col)}, ${scale}))) AS t_${col}`;
-  await s.run(
-    `INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (_connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions, _version)
-     SELECT ${c}, _date, toDecimal128(t_n, 0), t_impressions, t_clicks, t_orders, t_sales, t_gross_commissions, t_total_commissions, toUInt64(${version})
-     FROM (SELECT arrayJoin([${all.map(day).join(', ')}]) AS _date)
-     ANY LEFT JOIN (
-       SELECT _date, count() AS t_n, ${total('impressions', 0)}, ${total('clicks', 0)}, ${total('orders', 0)},
-              ${total('sales', 4)}, ${total('gross_commissions', 4)}, ${total('total_commissions', 4)}
-       FROM ${rowsT} WHERE ${mine} GROUP BY _date
-     ) USING _date`,
+       FROM ${l.t(l.local(ROWS_TABLE))} WHERE _version = ${version} AND ${where} AND ${ident(id)} IS NOT NULL GROUP BY _connector, _date, t_id`,
   );
 }
 

@@ -33,13 +33,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_DIMENSIONS, TOP_SUMMARY_TABLE } from '../../model/schema.js';
+import { DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE } from '../../model/schema.js';
 import { addDays } from '../../util/days.js';
 import { ConnectorError } from '../../util/errors.js';
 import { type ChServer, day, ident, type Shard, str } from './connection.js';
-import { nextSeq } from './load.js';
+import { DAY_SUM_VALUES, daySums, nextSeq, topSummaryInserts, VERSION_COLUMNS } from './load.js';
 import {
-  initServer, latest, type Layout, MAX_DAY, MIGRATION_LEASE, ROWS_TABLE, SHARDING_KEY, T, TOP_ROWS_TABLE, V1_LOCAL_TABLE, V1_TABLE, VERSIONS_TABLE,
+  initServer, type Layout, MAX_DAY, MIGRATION_LEASE, ROWS_TABLE, SHARDING_KEY, T, TOP_ROWS_TABLE, V1_LOCAL_TABLE, V1_TABLE, VERSIONS_TABLE,
 } from './schema.js';
 
 export interface MigrateTarget {
@@ -56,7 +56,6 @@ const BEAT_MS = 10_000;
 export const LEASE_SECONDS = 60;
 const FACT = REPORT_TABLE.columns.map((c) => ident(c.name)).join(', ');
 const TOP_COLS = TOP_SUMMARY_TABLE.columns.map((c) => ident(c.name)).join(', ');
-const DAY_EXPR = 'coalesce(transaction_date, _date)';
 
 /** The first layout's fact table on a server, and its claimed name. */
 const oldFact = (l: Layout): string => l.local(T);
@@ -156,19 +155,6 @@ async function claimServers(t: MigrateTarget): Promise<void> {
   }
 }
 
-/** The top summary of one version's rows matching `where`: publishShard's statements, for every connector at once. */
-function topInserts(l: Layout, version: number, where: string): string[] {
-  return Object.entries(TOP_DIMENSIONS).map(
-    ([dim, { id, name }]) =>
-      `INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${TOP_COLS}, _version, _sign)
-       SELECT _connector, _date, ${str(dim)} AS dimension, assumeNotNull(${ident(id)}) AS t_id, toDecimal128(count(), 0) AS t_rows,
-              sum(toNullable(toDecimal128(sales, 4))) AS t_sales, sum(toNullable(toDecimal128(total_commissions, 4))) AS t_total,
-              ${latest(ident(name), DAY_EXPR)} AS t_name, if(count(${ident(name)}) = 0, NULL, maxIf(${DAY_EXPR}, ${ident(name)} IS NOT NULL)) AS t_name_day,
-              toUInt64(${version}) AS t_version, toInt8(1) AS t_sign
-       FROM ${l.t(l.local(ROWS_TABLE))} WHERE _version = ${version} AND ${where} AND ${ident(id)} IS NOT NULL GROUP BY _connector, _date, t_id`,
-  );
-}
-
 /**
  * Step 2's copy, a month at a time (one partition per insert, memory bounded by a block). On a
  * cluster each shard reads through the Distributed v1 table only the (connector, day)s whose
@@ -193,7 +179,7 @@ async function copy(t: MigrateTarget, version: number): Promise<void> {
            SELECT ${FACT}, toUInt64(${version}), toUInt32(rowNumberInAllBlocks()), toInt8(1)
            FROM (SELECT ${FACT} FROM ${l.t(V1_TABLE)} WHERE ${range}${mine})`,
         );
-        for (const sql of topInserts(l, version, range)) await server.run(sql);
+        for (const sql of topSummaryInserts(l, version, range)) await server.run(sql);
       }),
     );
   }
@@ -201,15 +187,9 @@ async function copy(t: MigrateTarget, version: number): Promise<void> {
 
 /** Step 2's switch on one shard: a versions row (count and sums, as publishShard computes them) for every (connector, day) of the copy. */
 async function publish(s: ChServer, l: Layout, version: number): Promise<void> {
-  const total = (col: string, scale: number): string => `sum(toNullable(toDecimal128(${ident(col)}, ${scale}))) AS t_${col}`;
   await s.run(
-    `INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (_connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions, _version)
-     SELECT _connector, _date, toDecimal128(t_n, 0), t_impressions, t_clicks, t_orders, t_sales, t_gross_commissions, t_total_commissions, toUInt64(${version})
-     FROM (
-       SELECT _connector, _date, count() AS t_n, ${total('impressions', 0)}, ${total('clicks', 0)}, ${total('orders', 0)},
-              ${total('sales', 4)}, ${total('gross_commissions', 4)}, ${total('total_commissions', 4)}
-       FROM ${l.t(l.local(ROWS_TABLE))} WHERE _version = ${version} GROUP BY _connector, _date
-     )`,
+    `INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (${VERSION_COLUMNS})
+     SELECT _connector, _date, ${DAY_SUM_VALUES}, toUInt64(${version}) FROM (${daySums(l, version, '1', '_connector, _date')})`,
   );
 }
 
