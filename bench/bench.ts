@@ -15,6 +15,7 @@
  *   npm run bench -- [--rows 1000000] [--days 30] [--runs 3] [--warehouse duckdb|postgres|both]
  *                    [--concurrency 3] [--window-days 1] [--naive-budget 60] [--no-naive] [--no-write] [--keep]
  *                    [--only ours]   (skip the limits: before/after comparisons of the connector alone)
+ *   npm run bench -- --scenario agency …   many small connectors + dashboard reads (bench/agency.ts)
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -26,6 +27,15 @@ import type { DayTotals } from '../src/warehouse/types.js';
 import {
   addDaysIso, BIN, fmt, fmtInt, freshPostgres, measureNode, median, parseFlags, postgresReachable, ROOT, startSimChild, tempDir, type Measured,
 } from './lib.js';
+
+// `--scenario agency`: many small connectors, then dashboard reads (bench/agency.ts, its own flags).
+const scenario = process.argv.slice(2).find((a, i, all) => a.startsWith('--scenario=') || all[i - 1] === '--scenario');
+if (process.argv.includes('--scenario') || scenario) {
+  const name = scenario?.replace(/^--scenario=/, '');
+  if (name !== 'agency') throw new Error(`--scenario: unknown scenario "${name ?? ''}" (known: agency)`);
+  const { runAgency } = await import('./agency.js');
+  process.exit(await runAgency(process.argv.slice(2)));
+}
 
 const o = parseFlags(process.argv.slice(2), {
   rows: '1000000', days: '30', runs: '3', warehouse: 'duckdb', concurrency: '3', 'naive-budget': '60', naive: true, write: true, keep: false,
