@@ -1,7 +1,8 @@
 /**
  * The embedded default: a DuckDB file. A window's rows stream into a temporary CSV file in the
  * canonical text form (memory stays flat), then one transaction deletes the window's old rows,
- * bulk-loads the file with DuckDB's parallel CSV reader and refreshes the dimensions.
+ * bulk-loads the file with DuckDB's parallel CSV reader, recomputes the summaries of the days it
+ * touched (summary.ts: what the dashboard reads) and refreshes the dimensions.
  * Parsing of several windows overlaps; the transactions run one at a time, and windows that are
  * ready together share one (group commit, see drain()).
  *
@@ -21,6 +22,7 @@ import { columnList, csvField, dimensionTables, type TypeMap } from '../render.j
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { inTransaction, openDuckDb, releaseDuckDb, SerialConnection } from './connection.js';
 import { DUCKDB_CAPABILITIES } from './capabilities.js';
+import { COVERAGE_SQL, DAY_TOTALS_SQL, daysOutsideWindow, deleteSummaries, ensureSummaries, refreshSummaries, topSql, TouchedDays } from './summary.js';
 
 export const DUCKDB_TYPES: TypeMap = {
   text: 'VARCHAR',
@@ -75,6 +77,7 @@ export class DuckDbWarehouse implements Warehouse {
         `CREATE TABLE IF NOT EXISTS ${d.table} (\n  ${columnList(d.columns, DUCKDB_TYPES)},\n  PRIMARY KEY (_connector, id)\n)`,
       );
     }
+    await this.conn.exclusive((c) => ensureSummaries(c, DUCKDB_TYPES));
   }
 
   async replaceWindow(load: WindowLoad, body: ReportBody): Promise<number> {
@@ -125,22 +128,29 @@ export class DuckDbWarehouse implements Warehouse {
   private loadGroup(group: PendingLoad[]): Promise<void> {
     return this.conn.exclusive((c) =>
       inTransaction(c, async () => {
+        const touched = new TouchedDays();
         for (const g of group) {
           const { load } = g;
+          touched.range(load.connector, load.start, load.end);
           await c.run(`DELETE FROM ${T} WHERE _connector = $1 AND _date BETWEEN $2::DATE AND $3::DATE`, [load.connector, load.start, load.end]);
           if (g.count === 0) continue;
           const cols = g.columns.map((name) => `'${name}': '${TYPE_OF.get(name)}'`).join(', ');
           const names = g.columns.join(', ');
           // _date: in the file, or the window's day, or the row's transaction date (see CsvPart).
           const date = g.columns.includes('_date') ? '' : g.day === null ? ', transaction_date' : `, '${g.day}'::DATE`;
+          const syncedAt = load.syncedAt.toISOString().replace('T', ' ').replace('Z', '');
           await c.run(
             `INSERT INTO ${T} (_connector, ${names}${date ? ', _date' : ''}, _synced_at, _sync_id)
              SELECT $1, ${names}${date}, $2::TIMESTAMP, $3
              FROM read_csv('${g.file.replace(/'/g, "''")}', header = false, delim = ',', quote = '"', escape = '"', new_line = '\\n',
                            nullstr = '', columns = {${cols}}, auto_detect = false, ${readBuffers(g.maxLine)})`,
-            [load.connector, load.syncedAt.toISOString().replace('T', ' ').replace('Z', ''), load.syncId],
+            [load.connector, syncedAt, load.syncId],
           );
+          // Rows on days outside the window are appended to those days (nothing of them is deleted).
+          if (g.day === null) for (const d of await daysOutsideWindow(c, load, syncedAt)) touched.day(load.connector, d);
+          else if (g.day < load.start || g.day > load.end) touched.day(load.connector, g.day);
         }
+        await refreshSummaries(c, touched);
         // Dimensions only see windows that brought rows (as before: an emptied window leaves them).
         await this.refreshDimensions(c, group.filter((g) => g.count > 0).map((g) => g.load));
       }),
@@ -175,43 +185,24 @@ export class DuckDbWarehouse implements Warehouse {
       inTransaction(c, async () => {
         await c.run(`DELETE FROM ${T} WHERE _connector = $1`, [connector]);
         for (const d of dimensionTables()) await c.run(`DELETE FROM ${d.table} WHERE _connector = $1`, [connector]);
+        await deleteSummaries(c, connector);
       }),
     );
   }
 
+  /** The dashboard reads: from the summaries only (summary.ts), never the fact table. */
   async dayTotals(connector: string | null, from: string, to: string): Promise<DayTotals[]> {
-    const rows = await this.conn.rows(
-      `SELECT strftime(_date, '%Y-%m-%d') AS day, count(*)::BIGINT AS rows,
-              sum(impressions)::VARCHAR AS impressions, sum(clicks)::VARCHAR AS clicks, sum(orders)::VARCHAR AS orders,
-              sum(sales)::VARCHAR AS sales, sum(gross_commissions)::VARCHAR AS gross_commissions,
-              sum(total_commissions)::VARCHAR AS total_commissions
-       FROM ${T} WHERE ($1::VARCHAR IS NULL OR _connector = $1) AND _date BETWEEN $2::DATE AND $3::DATE
-       GROUP BY _date ORDER BY _date`,
-      [connector, from, to],
-    );
+    const rows = await this.conn.rows(DAY_TOTALS_SQL, [connector, from, to]);
     return rows.map((r) => dayTotalsFrom(r as unknown as RawDayTotals));
   }
 
   async top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]> {
-    const id = dimension === 'publisher' ? 'publisher_id' : 'offer_id';
-    const name = dimension === 'publisher' ? 'publisher_name' : 'offer_name';
-    const rows = await this.conn.rows(
-      `SELECT ${id} AS id, arg_max(${name}, coalesce(transaction_date, _date)) AS name, count(*)::BIGINT AS rows,
-              sum(sales)::VARCHAR AS sales, sum(total_commissions)::VARCHAR AS total_commissions
-       FROM ${T} WHERE ($1::VARCHAR IS NULL OR _connector = $1) AND _date BETWEEN $2::DATE AND $3::DATE AND ${id} IS NOT NULL
-       GROUP BY ${id} ORDER BY sum(sales) DESC NULLS LAST, ${id} LIMIT ${Math.max(1, Math.floor(limit))}`,
-      [connector, from, to],
-    );
+    const rows = await this.conn.rows(topSql(limit), [connector, from, to, dimension]);
     return rows.map((r) => topEntryFrom(r as unknown as RawTopEntry));
   }
 
   async coverage(connector: string): Promise<Coverage> {
-    const [r] = await this.conn.rows(
-      `SELECT count(*)::BIGINT AS rows, count(DISTINCT _date)::BIGINT AS days,
-              strftime(min(_date), '%Y-%m-%d') AS first, strftime(max(_date), '%Y-%m-%d') AS last
-       FROM ${T} WHERE _connector = $1`,
-      [connector],
-    );
+    const [r] = await this.conn.rows(COVERAGE_SQL, [connector]);
     return coverageFrom(r as unknown as RawCoverage | undefined);
   }
 

@@ -1,0 +1,357 @@
+/**
+ * DuckDB-only tests of the dashboard summaries (src/warehouse/duckdb/summary.ts): real files in a
+ * temporary home, opened through the public openWarehouse. The summary tables are read with a raw
+ * @duckdb/node-api connection while the warehouse is closed (one process holds a DuckDB file), and
+ * compared with an aggregate of the fact table written independently here (window functions for
+ * the name rule), and the reads with the contract suite's model of the rows.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE, type ReportRow } from '../src/model/schema.js';
+import { hashSeed, Rng } from '../src/simulator/prng.js';
+import { openWarehouse, type Opened } from '../src/warehouse/index.js';
+import type { Warehouse, WindowLoad } from '../src/warehouse/types.js';
+import { assertTop, body, csvBody, Model, randomRows, row, windowLoad } from './helpers/contract.js';
+import { tempHome } from './helpers/targets.js';
+
+const T = REPORT_TABLE.name;
+const DAY = DAY_SUMMARY_TABLE.name;
+const TOP = TOP_SUMMARY_TABLE.name;
+
+/** One DuckDB file: the warehouse opened on it, closed for raw access and reopened. */
+class DuckFile {
+  readonly model = new Model();
+  private opened: Opened | null = null;
+  readonly url: string;
+
+  constructor(readonly home: string, readonly file = join(home, 'warehouse.duckdb')) {
+    this.url = `duckdb:${file}`;
+  }
+
+  async open(): Promise<Warehouse> {
+    this.opened ??= await openWarehouse(this.url, this.home);
+    return this.opened.warehouse;
+  }
+
+  get warehouse(): Warehouse {
+    assert.ok(this.opened, 'the warehouse is open');
+    return this.opened.warehouse;
+  }
+
+  async close(): Promise<void> {
+    await this.opened?.close();
+    this.opened = null;
+  }
+
+  /** Run fn on a raw connection to the file (the warehouse closed meanwhile, then reopened). */
+  async raw<X>(fn: (c: DuckDBConnection) => Promise<X>): Promise<X> {
+    const wasOpen = this.opened !== null;
+    await this.close();
+    const instance = await DuckDBInstance.create(this.file);
+    try {
+      const c = await instance.connect();
+      try {
+        return await fn(c);
+      } finally {
+        c.closeSync();
+      }
+    } finally {
+      instance.closeSync();
+      if (wasOpen) await this.open();
+    }
+  }
+
+  async replace(load: WindowLoad, rows: readonly ReportRow[], batch = 500): Promise<number> {
+    const n = await this.warehouse.replaceWindow(load, body(rows, { batch }));
+    this.model.replace(load, rows);
+    return n;
+  }
+
+  /** dayTotals, top and coverage against the model of the rows. */
+  async assertReads(connectors: readonly string[], from: string, to: string, message = ''): Promise<void> {
+    const w = this.warehouse;
+    for (const c of [...connectors, null]) {
+      assert.deepEqual(await w.dayTotals(c, from, to), this.model.dayTotals(c, from, to), `${message} dayTotals ${c}`);
+      for (const dim of ['publisher', 'offer'] as const) {
+        assertTop(await w.top(dim, c, from, to, 100), this.model.top(dim, c, from, to, 100), `${message} top ${dim} ${c}`);
+      }
+      if (c !== null) assert.deepEqual(await w.coverage(c), this.model.coverage(c), `${message} coverage ${c}`);
+    }
+  }
+
+  /** Both summary tables as stored, and as an aggregate of the fact table says they must be. */
+  async summaries(): Promise<{ stored: Summaries; facts: Summaries }> {
+    return this.raw(async (c) => ({ stored: await storedSummaries(c), facts: await summariesOfFacts(c) }));
+  }
+
+  async assertSummariesMatchFacts(message: string): Promise<Summaries> {
+    const { stored, facts } = await this.summaries();
+    assert.deepEqual(stored.day, facts.day, `${message} ${DAY}`);
+    assert.deepEqual(stored.top, facts.top, `${message} ${TOP}`);
+    return stored;
+  }
+}
+
+interface Summaries {
+  day: Record<string, unknown>[];
+  top: Record<string, unknown>[];
+}
+
+const all = async (c: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> =>
+  (await c.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+
+const DAY_COLS = `_connector, strftime(_date, '%Y-%m-%d') AS day, rows::VARCHAR AS rows, impressions::VARCHAR AS impressions,
+  clicks::VARCHAR AS clicks, orders::VARCHAR AS orders, sales::VARCHAR AS sales, gross_commissions::VARCHAR AS gross_commissions,
+  total_commissions::VARCHAR AS total_commissions`;
+const TOP_COLS = `_connector, strftime(_date, '%Y-%m-%d') AS day, dimension, id, rows::VARCHAR AS rows, sales::VARCHAR AS sales,
+  total_commissions::VARCHAR AS total_commissions, name, strftime(name_day, '%Y-%m-%d') AS name_day`;
+const DAY_ORDER = 'ORDER BY _connector, day';
+const TOP_ORDER = 'ORDER BY _connector, day, dimension, id';
+
+async function storedSummaries(c: DuckDBConnection): Promise<Summaries> {
+  const [dup] = await all(c, `SELECT count(*)::VARCHAR AS n, count(DISTINCT (_connector, _date, dimension, id))::VARCHAR AS k FROM ${TOP}`);
+  assert.equal(dup!.n, dup!.k, `one ${TOP} row per (connector, day, dimension, id)`);
+  return {
+    day: await all(c, `SELECT ${DAY_COLS} FROM ${DAY} ${DAY_ORDER}`),
+    top: await all(c, `SELECT ${TOP_COLS} FROM ${TOP} ${TOP_ORDER}`),
+  };
+}
+
+/** What the summaries must hold, straight from the fact rows (row_number for the name: latest day, then smallest name). */
+async function summariesOfFacts(c: DuckDBConnection): Promise<Summaries> {
+  const day = await all(c, `SELECT ${DAY_COLS} FROM (
+      SELECT _connector, _date, count(*) AS rows, sum(impressions) AS impressions, sum(clicks) AS clicks, sum(orders) AS orders,
+             sum(sales) AS sales, sum(gross_commissions) AS gross_commissions, sum(total_commissions) AS total_commissions
+      FROM ${T} WHERE _date IS NOT NULL GROUP BY _connector, _date) ${DAY_ORDER}`);
+  const top = await all(c, `WITH f AS (
+      SELECT _connector, _date, 'publisher' AS dimension, publisher_id AS id, publisher_name AS name, coalesce(transaction_date, _date) AS d,
+             sales, total_commissions FROM ${T} WHERE publisher_id IS NOT NULL
+      UNION ALL
+      SELECT _connector, _date, 'offer', offer_id, offer_name, coalesce(transaction_date, _date), sales, total_commissions
+      FROM ${T} WHERE offer_id IS NOT NULL),
+    agg AS (SELECT _connector, _date, dimension, id, count(*) AS rows, sum(sales) AS sales, sum(total_commissions) AS total_commissions
+            FROM f GROUP BY _connector, _date, dimension, id),
+    named AS (SELECT _connector, _date, dimension, id, name, d AS name_day FROM (
+                SELECT *, row_number() OVER (PARTITION BY _connector, _date, dimension, id ORDER BY d DESC, name ASC) AS n
+                FROM f WHERE name IS NOT NULL) WHERE n = 1)
+    SELECT ${TOP_COLS} FROM agg LEFT JOIN named USING (_connector, _date, dimension, id) ${TOP_ORDER}`);
+  return { day, top };
+}
+
+/** Tables of the file (to see what init created). */
+async function tables(c: DuckDBConnection): Promise<string[]> {
+  return (await all(c, 'SELECT table_name FROM duckdb_tables() ORDER BY table_name')).map((r) => String(r.table_name));
+}
+
+/**
+ * Hold the warehouse's next transaction until `queued` windows wait behind it, so they are
+ * committed together (group commit, DuckDbWarehouse.drain). Returns the sizes of the groups loaded.
+ */
+function holdGroups(w: Warehouse, queued: number): { sizes: number[]; restore(): void } {
+  const internals = w as unknown as { loadGroup(group: unknown[]): Promise<void>; pending: unknown[] };
+  const original = internals.loadGroup;
+  const sizes: number[] = [];
+  let first = true;
+  internals.loadGroup = async function (this: unknown, group: unknown[]) {
+    sizes.push(group.length);
+    if (first) {
+      first = false;
+      const t0 = Date.now();
+      while (internals.pending.length < queued) {
+        assert.ok(Date.now() - t0 < 20_000, 'the windows queued');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    return original.call(this, group);
+  };
+  return { sizes, restore: () => void delete (internals as { loadGroup?: unknown }).loadGroup };
+}
+
+describe('duckdb warehouse: dashboard summaries', { concurrency: false }, () => {
+  let home: string;
+  before(() => {
+    home = tempHome('rc-duckdb-');
+  });
+  after(() => {
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('the summaries equal an aggregate of the facts after replaces, rows outside windows, csv bodies, failed loads, group commits and a delete', async () => {
+    const f = new DuckFile(join(home, 'consistent'));
+    await f.open();
+    const w = () => f.warehouse; // raw access closes and reopens it
+    try {
+      const rng = new Rng(hashSeed('duckdb-summaries'));
+      const [a, b, c] = ['sum-a', 'sum-b', 'sum-c'];
+      const conns = [a, b, c];
+      const span = ['2025-03-01', '2025-03-31'] as const;
+      const created = await f.raw(tables);
+      assert.ok(created.includes(DAY) && created.includes(TOP), `init created the summaries (${created})`);
+
+      // Replaces: a window, its middle days again, another connector.
+      await f.replace(windowLoad(a, '2025-03-01', '2025-03-04'), randomRows(rng, '2025-03-01', '2025-03-04', 40, 'a1'));
+      await f.replace(windowLoad(a, '2025-03-02', '2025-03-03', 'sync-2'), randomRows(rng, '2025-03-02', '2025-03-03', 25, 'a2'), 7);
+      await f.replace(windowLoad(b, '2025-03-01', '2025-03-02'), randomRows(rng, '2025-03-01', '2025-03-02', 30, 'b1'));
+      // Rows outside the window: added to an existing day (03-01) and to a day no window loaded (03-20).
+      await f.replace(windowLoad(a, '2025-03-05', '2025-03-05', 'sync-3'), [
+        ...randomRows(rng, '2025-03-05', '2025-03-05', 10, 'a3'),
+        row('2025-03-01', { publisher_id: 'late', publisher_name: 'Late', offer_id: 'o-late', sales: '5.5', clicks: '3' }),
+        row('2025-03-20', { publisher_id: 'late', publisher_name: 'Later', sales: '-1.25' }),
+      ]);
+      // An emptied window, and canonical-csv bodies (one day; several days, one row outside the window).
+      assert.equal(await f.replace(windowLoad(b, '2025-03-02', '2025-03-02', 'sync-4'), []), 0);
+      const oneDay = randomRows(rng, '2025-03-06', '2025-03-06', 20, 'csv1');
+      await w().replaceWindow(windowLoad(c, '2025-03-06'), csvBody(oneDay, '2025-03-06', 7));
+      f.model.replace(windowLoad(c, '2025-03-06'), oneDay);
+      const multi = [
+        ...randomRows(rng, '2025-03-07', '2025-03-08', 15, 'csv2').map((r) => [...r.slice(0, 1), r[0]!, ...r.slice(2)]),
+        row('2025-03-25', { offer_id: 'o-out', offer_name: 'Outside', sales: '7' }),
+      ];
+      await w().replaceWindow(windowLoad(c, '2025-03-07', '2025-03-08', 'sync-5'), csvBody(multi, null, 9));
+      f.model.replace(windowLoad(c, '2025-03-07', '2025-03-08'), multi);
+      // A one-day csv body whose day is not the window's: its rows go to that day (03-18), 03-09 is emptied.
+      const elsewhere = randomRows(rng, '2025-03-18', '2025-03-18', 6, 'csv3');
+      await w().replaceWindow(windowLoad(c, '2025-03-09', '2025-03-09', 'sync-6'), csvBody(elsewhere, '2025-03-18'));
+      f.model.replace(windowLoad(c, '2025-03-09'), elsewhere);
+      await f.assertReads(conns, ...span, 'after replaces:');
+      const beforeFailures = await f.assertSummariesMatchFacts('after replaces:');
+      assert.ok(['2025-03-18', '2025-03-20', '2025-03-25'].every((day) => beforeFailures.day.some((d) => d.day === day)), 'days outside the windows are summarised');
+
+      // Loads that fail (the body throws mid-way; a value DuckDB refuses): the summaries stay as they were.
+      const fresh = randomRows(rng, '2025-03-01', '2025-03-04', 300, 'fresh');
+      const boom = new Error('download broke');
+      await assert.rejects(w().replaceWindow(windowLoad(a, '2025-03-01', '2025-03-04', 'sync-x'), body(fresh, { failAfter: 2, batch: 100, error: boom })), (e) => e === boom);
+      await assert.rejects(w().replaceWindow(windowLoad(a, '2025-03-01', '2025-03-04', 'sync-y'), body([...fresh, row('2025-03-02', { clicks: 'many' })])));
+      assert.deepEqual((await f.summaries()).stored, beforeFailures, 'failed loads left the summaries');
+      await f.assertReads(conns, ...span, 'after failed loads:');
+
+      // A group commit: five windows in one transaction, with rows outside their windows; one more
+      // group whose bad window fails it, so its windows are retried one by one.
+      const hold = holdGroups(w(), 4);
+      try {
+        const loads: [WindowLoad, ReportRow[]][] = [
+          [windowLoad(a, '2025-03-10', '2025-03-11', 'g1'), [...randomRows(rng, '2025-03-10', '2025-03-11', 20, 'g1'), row('2025-03-15', { publisher_id: 'gx', sales: '1' })]],
+          [windowLoad(b, '2025-03-10', '2025-03-10', 'g2'), [...randomRows(rng, '2025-03-10', '2025-03-10', 20, 'g2'), row('2025-03-01', { offer_id: 'o-g2', offer_name: 'G2', sales: '2' })]],
+          [windowLoad(c, '2025-03-06', '2025-03-06', 'g3'), randomRows(rng, '2025-03-06', '2025-03-06', 5, 'g3')],
+          [windowLoad(a, '2025-03-03', '2025-03-04', 'g4'), []],
+          [windowLoad(b, '2025-03-12', '2025-03-13', 'g5'), randomRows(rng, '2025-03-12', '2025-03-13', 12, 'g5')],
+        ];
+        const counts = await Promise.all(loads.map(([l, rows]) => w().replaceWindow(l, body(rows, { batch: 10 }))));
+        assert.deepEqual(counts, loads.map(([, rows]) => rows.length));
+        for (const [l, rows] of loads) f.model.replace(l, rows);
+        assert.ok(hold.sizes.some((n) => n >= 4), `windows were committed together (groups ${hold.sizes})`);
+      } finally {
+        hold.restore();
+      }
+      await f.assertReads(conns, ...span, 'after a group commit:');
+      await f.assertSummariesMatchFacts('after a group commit:');
+
+      const retry = holdGroups(w(), 2);
+      try {
+        const good: [WindowLoad, ReportRow[]][] = [
+          [windowLoad(c, '2025-03-14', '2025-03-14', 'r1'), [...randomRows(rng, '2025-03-14', '2025-03-14', 8, 'r1'), row('2025-03-28', { publisher_id: 'r1', sales: '3' })]],
+          [windowLoad(a, '2025-03-16', '2025-03-16', 'r3'), randomRows(rng, '2025-03-16', '2025-03-16', 8, 'r3')],
+        ];
+        const first = w().replaceWindow(good[0]![0], body(good[0]![1]));
+        const bad = w().replaceWindow(windowLoad(b, '2025-03-10', '2025-03-10', 'r2'), body([row('2025-03-10', { sales: 'lots' }), row('2025-03-29', { sales: '1' })]));
+        const last = w().replaceWindow(good[1]![0], body(good[1]![1]));
+        await assert.rejects(bad);
+        assert.deepEqual([await first, await last], good.map(([, rows]) => rows.length));
+        for (const [l, rows] of good) f.model.replace(l, rows);
+        assert.ok(retry.sizes.some((n) => n >= 2), `the bad window was in a group (groups ${retry.sizes})`);
+      } finally {
+        retry.restore();
+      }
+      await f.assertReads(conns, ...span, 'after a failed group:');
+      await f.assertSummariesMatchFacts('after a failed group:');
+
+      // Deleting a connector's data removes its summary rows, nobody else's.
+      await w().deleteConnectorData(a);
+      f.model.deleteConnector(a);
+      const afterDelete = await f.assertSummariesMatchFacts('after a delete:');
+      assert.ok(afterDelete.day.every((r) => r._connector !== a) && afterDelete.top.every((r) => r._connector !== a), `no summary row of ${a}`);
+      assert.ok(afterDelete.day.some((r) => r._connector === b) && afterDelete.top.some((r) => r._connector === c));
+      await f.assertReads(conns, ...span, 'after a delete:');
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('dayTotals, coverage and top read the summaries, not the fact table', async () => {
+    const f = new DuckFile(join(home, 'reads'));
+    await f.open();
+    try {
+      const rng = new Rng(hashSeed('duckdb-reads'));
+      await f.replace(windowLoad('reads', '2025-04-01', '2025-04-03'), randomRows(rng, '2025-04-01', '2025-04-03', 30, 'r'));
+      const days = await f.warehouse.dayTotals(null, '2025-04-01', '2025-04-03');
+      const pubs = await f.warehouse.top('publisher', 'reads', '2025-04-01', '2025-04-03', 10);
+      assert.ok(days.length === 3 && pubs.length > 2);
+      // Remove every fact row and change the summaries behind the warehouse's back.
+      await f.raw(async (c) => {
+        await c.run(`DELETE FROM ${T}`);
+        await c.run(`UPDATE ${DAY} SET rows = rows + 1000, sales = 42.5 WHERE _date = DATE '2025-04-02'`);
+        await c.run(`UPDATE ${TOP} SET name = 'tampered ' || id, name_day = _date WHERE dimension = 'publisher'`);
+      });
+      const w = f.warehouse;
+      assert.deepEqual(await w.dayTotals('reads', '2025-04-01', '2025-04-03'), days.map((d) => (d.day === '2025-04-02' ? { ...d, rows: d.rows + 1000, sales: '42.5000' } : d)));
+      const cov = await w.coverage('reads');
+      assert.deepEqual(cov, { rows: days.reduce((n, d) => n + d.rows, 1000), days: 3, firstDay: '2025-04-01', lastDay: '2025-04-03' });
+      assert.deepEqual(await w.top('publisher', 'reads', '2025-04-01', '2025-04-03', 10), pubs.map((p) => ({ ...p, name: `tampered ${p.id}` })));
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('a file made before the summaries: init creates and fills them from the facts, once, and the reads are unchanged', async () => {
+    const f = new DuckFile(join(home, 'migrate'));
+    await f.open();
+    try {
+      const rng = new Rng(hashSeed('duckdb-migrate'));
+      const conns = ['mig-a', 'mig-b'];
+      await f.replace(windowLoad('mig-a', '2025-05-01', '2025-05-05'), randomRows(rng, '2025-05-01', '2025-05-05', 50, 'a'));
+      await f.replace(windowLoad('mig-b', '2025-05-03', '2025-05-04'), [
+        ...randomRows(rng, '2025-05-03', '2025-05-04', 40, 'b'),
+        row('2025-05-09', { publisher_id: 'out', publisher_name: 'Outside', sales: '1.5' }),
+      ]);
+      await f.assertReads(conns, '2025-05-01', '2025-05-10', 'before:');
+      const reads = async () => ({
+        days: await f.warehouse.dayTotals(null, '2025-05-01', '2025-05-10'),
+        perConnector: await Promise.all(conns.map((c) => f.warehouse.dayTotals(c, '2025-05-01', '2025-05-10'))),
+        coverage: await Promise.all(conns.map((c) => f.warehouse.coverage(c))),
+        top: await Promise.all((['publisher', 'offer'] as const).map((d) => f.warehouse.top(d, null, '2025-05-01', '2025-05-10', 50))),
+      });
+      const before = await reads();
+      const summaries = (await f.summaries()).stored;
+      await f.close();
+
+      // The file as the code before the summaries left it: no summary tables.
+      await f.raw(async (c) => {
+        await c.run(`DROP TABLE ${DAY}`);
+        await c.run(`DROP TABLE ${TOP}`);
+        assert.ok(!(await tables(c)).some((t) => t === DAY || t === TOP));
+      });
+      await f.open();
+      assert.deepEqual(await reads(), before, 'reads after the migration');
+      assert.deepEqual(await f.assertSummariesMatchFacts('after the migration:'), summaries);
+
+      // Once: an existing summary is not refilled (a change to it survives a reopen); a missing one is.
+      await f.raw(async (c) => {
+        await c.run(`UPDATE ${DAY} SET rows = rows + 7 WHERE _connector = 'mig-a' AND _date = DATE '2025-05-01'`);
+        await c.run(`DROP TABLE ${TOP}`);
+      });
+      await f.close();
+      await f.open();
+      assert.equal((await f.warehouse.coverage('mig-a')).rows, before.coverage[0]!.rows + 7, 'the existing day summary was left as it was');
+      assert.deepEqual((await f.summaries()).stored.top, summaries.top, 'the missing top summary was filled');
+      await f.warehouse.replaceWindow(windowLoad('mig-a', '2025-05-01'), body([]));
+      f.model.replace(windowLoad('mig-a', '2025-05-01'), []);
+      await f.assertReads(conns, '2025-05-01', '2025-05-10', 'after loading into the migrated file:');
+      await f.assertSummariesMatchFacts('after loading into the migrated file:');
+    } finally {
+      await f.close();
+    }
+  });
+});
