@@ -205,14 +205,20 @@ export class App {
 
   async status(name: string, runs = 10): Promise<ConnectorStatus & { runs: RunRecord[] }> {
     const rec = await this.get(name);
-    const history = await this.db.state.listRuns(name, Math.max(runs, 50));
+    // Independent reads, at once (a listing asks this of every connector).
+    const [history, cursor, coverage, running] = await Promise.all([
+      this.db.state.listRuns(name, Math.max(runs, 50)),
+      this.db.state.getCursor(name),
+      this.db.warehouse.coverage(name),
+      liveLeaseHolder(this.db.state, name),
+    ]);
     return {
       ...this.view(rec),
-      cursor: (await this.db.state.getCursor(name)) ?? null,
-      coverage: await this.db.warehouse.coverage(name),
+      cursor: cursor ?? null,
+      coverage,
       lastRun: history[0] ?? null,
       lastSuccess: history.find((r) => r.status === 'success') ?? null,
-      running: (await liveLeaseHolder(this.db.state, name)) ?? null,
+      running: running ?? null,
       runs: history.slice(0, runs),
     };
   }

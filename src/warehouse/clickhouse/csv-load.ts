@@ -9,7 +9,8 @@
  */
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
-import type { CsvPart } from '../../model/report-body.js';
+import { canonicalCsvRows } from '../../model/canonical-csv.js';
+import { type CsvPart, type ReportBody, rowsBody } from '../../model/report-body.js';
 import { type LoadedColumn, LOADED_COLUMNS } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import type { WindowLoad } from '../types.js';
@@ -32,6 +33,43 @@ function typed(col: LoadedColumn): string {
 
 /** A staged date cell outside Date's range (it would wrap silently). ISO text compares like the day. */
 const outOfRange = (s: string): string => `(${s} != '' AND (${s} < '${MIN_DAY}' OR ${s} > '${MAX_DAY}'))`;
+
+/** Below this many CSV bytes a window goes the row path: one insert, where staging costs three statements more. */
+export const SMALL_CSV_BYTES = 256 * 1024;
+
+/**
+ * A canonical-CSV body as the form cheapest to load: a small one (the whole body under
+ * SMALL_CSV_BYTES) as rows, a big one as the same CSV (the parts already read, then the rest).
+ */
+export async function cheapestForm(parts: AsyncIterable<CsvPart>): Promise<ReportBody> {
+  const it = parts[Symbol.asyncIterator]();
+  const seen: CsvPart[] = [];
+  let bytes = 0;
+  for (;;) {
+    const next = await it.next();
+    if (next.done) break;
+    seen.push(next.value);
+    bytes += next.value.chunks.reduce((a, c) => a + c.byteLength, 0);
+    if (bytes > SMALL_CSV_BYTES) {
+      return {
+        format: 'canonical-csv',
+        parts: {
+          [Symbol.asyncIterator]: () => {
+            let i = 0;
+            return {
+              next: async () => (i < seen.length ? { done: false, value: seen[i++]! } : it.next()),
+              return: async () => (await it.return?.()) ?? { done: true, value: undefined },
+            };
+          },
+        },
+      };
+    }
+  }
+  const first = seen[0];
+  if (!first) return rowsBody([]);
+  const text = Buffer.concat(seen.flatMap((p) => p.chunks)).toString('utf8');
+  return rowsBody([canonicalCsvRows(text, first.columns, first.day)]);
+}
 
 export interface CsvTarget {
   layout: Layout;

@@ -11,6 +11,10 @@
  * 3. `cancelSuperseded`, per shard: the rows of older versions of those days (and of loads that
  *    died) are cancelled with `_sign = -1` copies; CollapsingMergeTree removes both in background merges.
  * 4. `refreshDimensions`: the window's dimension values merged into the state tables.
+ *
+ * Steps 2-4 take a batch of windows (`Published`): windows that finished step 1 while an earlier
+ * batch was publishing go together, each still its own version and its own switch (one block per
+ * window), so a statement's fixed cost is shared when many small windows run at once.
  */
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
@@ -140,32 +144,47 @@ export interface ShardDays {
   extra: string[];
 }
 
+/** A window whose rows are written (step 1), to publish: its load, version and row count. */
+export interface Published {
+  load: WindowLoad;
+  version: number;
+  count: number;
+}
+
+/** One shard's part of a batch: each window with its days there. */
+export type ShardBatch = { w: Published; p: ShardDays }[];
+
+/** A batch's rows on a shard: each window's version of its days there. */
+const batchRows = (b: ShardBatch): string =>
+  b.map(({ w, p }) => `(_connector = ${str(w.load.connector)} AND _version = ${w.version} AND _date IN ${dayList([...p.days, ...p.extra])})`).join(' OR ');
+
 /**
- * Make `version` current for the shard's days (see the header, step 2). Rows of an out-of-window
- * day are added to the day (DuckDB's delete-then-insert does that): its current rows are copied
- * into the new version first, numbered after the load's `count` rows.
+ * Make each window's version current for its days on one shard (see the header, step 2). Rows of
+ * an out-of-window day are added to the day (DuckDB's delete-then-insert does that): its current
+ * rows are copied into the new version first, numbered after the load's `count` rows.
  */
-export async function publishShard(l: Layout, load: WindowLoad, version: number, count: number, p: ShardDays): Promise<void> {
-  const s = p.shard.server;
+export async function publishShard(l: Layout, b: ShardBatch): Promise<void> {
+  const s = b[0]!.p.shard.server;
   const rowsT = l.t(l.local(ROWS_TABLE));
-  const c = str(load.connector);
-  if (p.extra.length > 0) {
+  for (const { w, p } of b) {
+    if (p.extra.length === 0) continue;
+    const c = str(w.load.connector);
     await s.run(
       `INSERT INTO ${rowsT} (${FACT_COLUMNS}, _version, _row, _sign)
-       SELECT ${FACT_COLUMNS}, toUInt64(${version}), toUInt32(${count} + rowNumberInAllBlocks()), toInt8(1) FROM ${rowsT}
+       SELECT ${FACT_COLUMNS}, toUInt64(${w.version}), toUInt32(${w.count} + rowNumberInAllBlocks()), toInt8(1) FROM ${rowsT}
        WHERE _connector = ${c} AND _date IN ${dayList(p.extra)} AND (_connector, _date, _version) IN (${currentVersions(l, `_connector = ${c} AND _date IN ${dayList(p.extra)}`)})`,
     );
   }
-  const all = [...p.days, ...p.extra];
-  const mine = `_connector = ${c} AND _date IN ${dayList(all)}`;
-  for (const sql of topSummaryInserts(l, version, mine)) await s.run(sql);
-  // The switch: one block, one part, so readers see all of these days' new versions or none.
-  await s.run(
-    `INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (${VERSION_COLUMNS})
-     SELECT ${c}, _date, ${DAY_SUM_VALUES}, toUInt64(${version})
+  await s.run(topSummaryInsert(l, batchRows(b)));
+  // The switch: one block (one part) per window, so readers see all of a window's days new or none.
+  const switches = b.map(({ w, p }) => {
+    const all = [...p.days, ...p.extra];
+    const mine = `_connector = ${str(w.load.connector)} AND _version = ${w.version} AND _date IN ${dayList(all)}`;
+    return `SELECT ${str(w.load.connector)} AS _connector, _date, ${DAY_SUM_VALUES}, toUInt64(${w.version})
      FROM (SELECT arrayJoin([${all.map(day).join(', ')}]) AS _date)
-     ANY LEFT JOIN (${daySums(l, version, mine, '_date')}) USING _date`,
-  );
+     ANY LEFT JOIN (${daySums(l, mine, '_date')}) USING _date`;
+  });
+  await s.run(`INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (${VERSION_COLUMNS}) ${switches.join('\n UNION ALL \n')}`);
 }
 
 /** The versions table's columns, in the order DAY_SUM_VALUES and a version fill them. */
@@ -173,26 +192,26 @@ export const VERSION_COLUMNS = '_connector, _date, rows, impressions, clicks, or
 /** daySums' values in the versions table's order (after _connector, _date). */
 export const DAY_SUM_VALUES = 'toDecimal128(t_n, 0), t_impressions, t_clicks, t_orders, t_sales, t_gross_commissions, t_total_commissions';
 
-/** Each (key) group's row count and six sums over one version's rows matching `where` (wide decimals: no sum overflows). */
-export function daySums(l: Layout, version: number, where: string, key: string): string {
+/** Each (key) group's row count and six sums over the rows matching `where` (which names the version) (wide decimals: no sum overflows). */
+export function daySums(l: Layout, where: string, key: string): string {
   const total = (col: string, scale: number): string => `sum(toNullable(toDecimal128(${ident(col)}, ${scale}))) AS t_${col}`;
   return `SELECT ${key}, count() AS t_n, ${total('impressions', 0)}, ${total('clicks', 0)}, ${total('orders', 0)},
                  ${total('sales', 4)}, ${total('gross_commissions', 4)}, ${total('total_commissions', 4)}
-          FROM ${l.t(l.local(ROWS_TABLE))} WHERE _version = ${version} AND ${where} GROUP BY ${key}`;
+          FROM ${l.t(l.local(ROWS_TABLE))} WHERE ${where} GROUP BY ${key}`;
 }
 
-/** The top summary rows (TOP_SUMMARY_TABLE) of one version's rows matching `where`, per dimension. */
-export function topSummaryInserts(l: Layout, version: number, where: string): string[] {
+/** One insert of the top summary rows (TOP_SUMMARY_TABLE) of the rows matching `where` (which names the versions), every dimension. */
+export function topSummaryInsert(l: Layout, where: string): string {
   const topCols = TOP_SUMMARY_TABLE.columns.map((col) => ident(col.name)).join(', ');
-  return Object.entries(TOP_DIMENSIONS).map(
+  const selects = Object.entries(TOP_DIMENSIONS).map(
     ([dim, { id, name }]) =>
-      `INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${topCols}, _version, _sign)
-       SELECT _connector, _date, ${str(dim)} AS dimension, assumeNotNull(${ident(id)}) AS t_id, toDecimal128(count(), 0) AS t_rows,
+      `SELECT _connector, _date, ${str(dim)} AS dimension, assumeNotNull(${ident(id)}) AS t_id, toDecimal128(count(), 0) AS t_rows,
               sum(toNullable(toDecimal128(sales, 4))) AS t_sales, sum(toNullable(toDecimal128(total_commissions, 4))) AS t_total,
               ${latest(ident(name), DAY_EXPR)} AS t_name, if(count(${ident(name)}) = 0, NULL, maxIf(${DAY_EXPR}, ${ident(name)} IS NOT NULL)) AS t_name_day,
-              toUInt64(${version}) AS t_version, toInt8(1) AS t_sign
-       FROM ${l.t(l.local(ROWS_TABLE))} WHERE _version = ${version} AND ${where} AND ${ident(id)} IS NOT NULL GROUP BY _connector, _date, t_id`,
+              _version, toInt8(1) AS t_sign
+       FROM ${l.t(l.local(ROWS_TABLE))} WHERE (${where}) AND ${ident(id)} IS NOT NULL GROUP BY _connector, _date, _version, t_id`,
   );
+  return `INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${topCols}, _version, _sign) ${selects.join('\n UNION ALL \n')}`;
 }
 
 /**
@@ -201,21 +220,30 @@ export function topSummaryInserts(l: Layout, version: number, where: string): st
  * each row, which CollapsingMergeTree merges away with the row. Readers never see either: they
  * read the current version only. Costs the superseded rows, not the table.
  */
-export async function cancelSuperseded(l: Layout, connector: string, version: number, p: ShardDays): Promise<void> {
-  const s = p.shard.server;
-  const where = `_connector = ${str(connector)} AND _date IN ${dayList([...p.days, ...p.extra])} AND _version < ${version}`;
-  for (const [table, cols] of [
-    [ROWS_TABLE, `${FACT_COLUMNS}, _version, _row`],
-    [TOP_ROWS_TABLE, `${TOP_SUMMARY_TABLE.columns.map((col) => ident(col.name)).join(', ')}, _version`],
-  ] as const) {
-    const t = l.t(l.local(table));
-    const stale = await s.rows<{ d: string; v: string }>(
-      `SELECT toString(_date) AS d, toString(_version) AS v FROM ${t} WHERE ${where} GROUP BY _date, _version HAVING sum(_sign) > 0`,
-    );
-    if (stale.length === 0) continue;
-    const list = stale.map((r) => `(${day(r.d)}, toUInt64(${/^\d+$/.test(r.v) ? r.v : 0}))`).join(', ');
-    await s.run(`INSERT INTO ${t} (${cols}, _sign) SELECT ${cols}, toInt8(-1) FROM ${t} WHERE ${where} AND _sign = 1 AND (_date, _version) IN (${list})`);
-  }
+export async function cancelSuperseded(l: Layout, b: ShardBatch): Promise<void> {
+  const s = b[0]!.p.shard.server;
+  const where = b
+    .map(({ w, p }) => `(_connector = ${str(w.load.connector)} AND _date IN ${dayList([...p.days, ...p.extra])} AND _version < ${w.version})`)
+    .join(' OR ');
+  const tables = [
+    { name: ROWS_TABLE, cols: `${FACT_COLUMNS}, _version, _row` },
+    { name: TOP_ROWS_TABLE, cols: `${TOP_SUMMARY_TABLE.columns.map((col) => ident(col.name)).join(', ')}, _version` },
+  ];
+  // One query finds what is left to cancel in both tables (usually nothing: a first load of those days).
+  const stale = await s.rows<{ t: number; c: string; d: string; v: string }>(
+    tables
+      .map((t, i) => `SELECT ${i} AS t, _connector AS c, toString(_date) AS d, toString(_version) AS v FROM ${l.t(l.local(t.name))} WHERE ${where} GROUP BY _connector, _date, _version HAVING sum(_sign) > 0`)
+      .join(' UNION ALL '),
+  );
+  await Promise.all(
+    tables.map(async (t, i) => {
+      const mine = stale.filter((r) => Number(r.t) === i);
+      if (mine.length === 0) return;
+      const list = mine.map((r) => `(${str(r.c)}, ${day(r.d)}, toUInt64(${/^\d+$/.test(r.v) ? r.v : 0}))`).join(', ');
+      const table = l.t(l.local(t.name));
+      await s.run(`INSERT INTO ${table} (${t.cols}, _sign) SELECT ${t.cols}, toInt8(-1) FROM ${table} WHERE (${where}) AND _sign = 1 AND (_connector, _date, _version) IN (${list})`);
+    }),
+  );
 }
 
 /**
@@ -223,25 +251,29 @@ export async function cancelSuperseded(l: Layout, connector: string, version: nu
  * are computed over all its rows (every shard's, through the Distributed rows table), exactly as
  * DuckDB's refresh computes them, so the merge rule (latest last_seen, then latest load) matches too.
  */
-export async function refreshDimensions(l: Layout, load: WindowLoad, version: number, home: ChServer): Promise<void> {
+export async function refreshDimensions(l: Layout, windows: Published[], home: ChServer): Promise<void> {
   const src = l.t(ROWS_TABLE);
-  for (const { table, def, columns } of dimensionTables()) {
+  const where = windows
+    .map((w) => `(_connector = ${str(w.load.connector)} AND _version = ${w.version} AND _date BETWEEN ${day(w.load.start)} AND ${day(w.load.end)})`)
+    .join(' OR ');
+  await Promise.all(dimensionTables().map(async ({ table, def, columns }) => {
     const names = columns.map((c) => ident(c.name)).join(', ');
-    const order = `tuple(w_last, toUInt64(${version}))`;
+    // One state row per window and id, ordered by (its last day, its version): windows published
+    // together merge exactly as if published one after the other.
+    const order = 'tuple(w_last, w_version)';
     const url = def.url ? `, ${latest(ident(def.url), DAY_EXPR)} AS w_url` : '';
     const urlState = def.url ? `, argMaxState(tuple(toUInt8(isNull(w_url)), ifNull(w_url, '')), ${order})` : '';
     await home.run(
       `INSERT INTO ${l.t(l.stateLocal(table))} (${names})
        SELECT _connector, w_id, argMaxState(tuple(toUInt8(isNull(w_name)), ifNull(w_name, '')), ${order})${urlState}, minState(w_first), maxState(w_last)
        FROM (
-         SELECT _connector, assumeNotNull(${ident(def.id)}) AS w_id, ${latest(ident(def.name), DAY_EXPR)} AS w_name${url},
+         SELECT _connector, _version AS w_version, assumeNotNull(${ident(def.id)}) AS w_id, ${latest(ident(def.name), DAY_EXPR)} AS w_name${url},
                 min(${DAY_EXPR}) AS w_first, max(${DAY_EXPR}) AS w_last
          FROM ${src}
-         WHERE _connector = ${str(load.connector)} AND _version = ${version} AND _sign = 1
-           AND _date BETWEEN ${day(load.start)} AND ${day(load.end)} AND ${ident(def.id)} IS NOT NULL
-         GROUP BY _connector, w_id
+         WHERE (${where}) AND _sign = 1 AND ${ident(def.id)} IS NOT NULL
+         GROUP BY _connector, _version, w_id
        )
-       GROUP BY _connector, w_id`,
+       GROUP BY _connector, w_version, w_id`,
     );
-  }
+  }));
 }

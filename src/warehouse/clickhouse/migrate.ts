@@ -37,7 +37,7 @@ import { DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE } from '../../model/
 import { addDays } from '../../util/days.js';
 import { ConnectorError } from '../../util/errors.js';
 import { type ChServer, day, ident, type Shard, str } from './connection.js';
-import { DAY_SUM_VALUES, daySums, nextSeq, topSummaryInserts, VERSION_COLUMNS } from './load.js';
+import { DAY_SUM_VALUES, daySums, nextSeq, topSummaryInsert, VERSION_COLUMNS } from './load.js';
 import {
   initServer, type Layout, MAX_DAY, MIGRATION_LEASE, ROWS_TABLE, SHARDING_KEY, T, TOP_ROWS_TABLE, V1_LOCAL_TABLE, V1_TABLE, VERSIONS_TABLE,
 } from './schema.js';
@@ -179,7 +179,7 @@ async function copy(t: MigrateTarget, version: number): Promise<void> {
            SELECT ${FACT}, toUInt64(${version}), toUInt32(rowNumberInAllBlocks()), toInt8(1)
            FROM (SELECT ${FACT} FROM ${l.t(V1_TABLE)} WHERE ${range}${mine})`,
         );
-        for (const sql of topSummaryInserts(l, version, range)) await server.run(sql);
+        await server.run(topSummaryInsert(l, `_version = ${version} AND ${range}`));
       }),
     );
   }
@@ -189,7 +189,7 @@ async function copy(t: MigrateTarget, version: number): Promise<void> {
 async function publish(s: ChServer, l: Layout, version: number): Promise<void> {
   await s.run(
     `INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (${VERSION_COLUMNS})
-     SELECT _connector, _date, ${DAY_SUM_VALUES}, toUInt64(${version}) FROM (${daySums(l, version, '1', '_connector, _date')})`,
+     SELECT _connector, _date, ${DAY_SUM_VALUES}, toUInt64(${version}) FROM (${daySums(l, `_version = ${version}`, '_connector, _date')})`,
   );
 }
 

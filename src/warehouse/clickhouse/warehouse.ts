@@ -31,14 +31,23 @@ import { dimensionTables } from '../render.js';
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { ChServer, type ClickHouseTarget, day, describeTarget, discoverShards, type Shard, str } from './connection.js';
 import { CLICKHOUSE_CAPABILITIES } from './capabilities.js';
-import { streamCsv } from './csv-load.js';
-import { cancelSuperseded, nextSeq, publishShard, refreshDimensions, type ShardDays, streamRows } from './load.js';
+import { cheapestForm, streamCsv } from './csv-load.js';
+import { cancelSuperseded, nextSeq, type Published, publishShard, refreshDimensions, type ShardBatch, type ShardDays, streamRows } from './load.js';
 import { migrateV1 } from './migrate.js';
 import {
   checkDay, clampDay, currentVersions, dropStaleStages, initServer, latest, Layout, ROWS_TABLE, SHARDING_KEY, TOP_ROWS_TABLE, VERSIONS_TABLE,
 } from './schema.js';
 
 const MAX_WINDOW_DAYS = 3660;
+
+interface PendingPublish {
+  w: Published;
+  parts: ShardDays[];
+  /** Shard index whose server stores the window's dimension states. */
+  home: number;
+  resolve(): void;
+  reject(e: unknown): void;
+}
 
 export class ClickHouseWarehouse implements Warehouse {
   readonly kind = 'clickhouse';
@@ -54,6 +63,9 @@ export class ClickHouseWarehouse implements Warehouse {
   private slots: number[] = [];
   private readonly insertSettings: Record<string, number> = {};
   private readonly csvSettings: Record<string, number> = {};
+  /** Windows written and waiting to be published (see publish()). */
+  private readonly queue: PendingPublish[] = [];
+  private publishing = false;
   private ready: Promise<void> | null = null;
 
   /** sharedState: that of the bookkeeping the registry lent it (see index.ts). */
@@ -173,18 +185,16 @@ export class ClickHouseWarehouse implements Warehouse {
     const routes = await this.route(load.connector, days);
     const version = await this.newVersion(load.connector, `_date BETWEEN ${day(load.start)} AND ${day(load.end)}`);
     onStart();
-    const { count, extra } = body.format === 'rows'
-      ? await streamRows(this.loadTarget(), load, version, body.batches, routes)
-      : await this.stageCsv(load, version, body.parts, routes);
+    const form = body.format === 'rows' ? body : await cheapestForm(body.parts);
+    const { count, extra } = form.format === 'rows'
+      ? await streamRows(this.loadTarget(), load, version, form.batches, routes)
+      : await this.stageCsv(load, version, form.parts, routes);
     const parts: ShardDays[] = this.shards.map((shard, i) => ({
       shard,
       days: days.filter((d) => routes.get(d) === i),
       extra: [...(extra.get(i) ?? [])],
     }));
-    const busy = parts.filter((p) => p.days.length + p.extra.length > 0);
-    await Promise.all(busy.map((p) => publishShard(this.layout, load, version, count, p)));
-    await Promise.all(busy.map((p) => cancelSuperseded(this.layout, load.connector, version, p)));
-    if (count > 0) await refreshDimensions(this.layout, load, version, this.shards[routes.get(load.start)!]!.server);
+    await this.publish({ load, version, count }, parts, routes.get(load.start)!);
     return count;
   }
 
@@ -201,6 +211,44 @@ export class ClickHouseWarehouse implements Warehouse {
       extra.get(shard)!.add(d);
     }
     return { count, extra };
+  }
+
+  /**
+   * Steps 2-4 of load.ts for this window, batched with the windows that reach this point while a
+   * batch is being published (no waiting: the first window goes alone). A failure fails the batch.
+   */
+  private publish(w: Published, parts: ShardDays[], home: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ w, parts, home, resolve, reject });
+      if (!this.publishing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.publishing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      try {
+        await this.publishBatch(batch);
+        for (const j of batch) j.resolve();
+      } catch (e) {
+        for (const j of batch) j.reject(e);
+      }
+    }
+    this.publishing = false;
+  }
+
+  private async publishBatch(batch: PendingPublish[]): Promise<void> {
+    const perShard: ShardBatch[] = this.shards.map(() => []);
+    for (const j of batch) j.parts.forEach((p, i) => p.days.length + p.extra.length > 0 && perShard[i]!.push({ w: j.w, p }));
+    const busy = perShard.filter((b) => b.length > 0);
+    await Promise.all(busy.map((b) => publishShard(this.layout, b)));
+    // Published: the clean-up and the dimensions do not depend on each other.
+    const withRows = batch.filter((j) => j.w.count > 0);
+    await Promise.all([
+      ...busy.map((b) => cancelSuperseded(this.layout, b)),
+      withRows.length > 0 ? refreshDimensions(this.layout, withRows.map((j) => j.w), this.shards[withRows[0]!.home]!.server) : undefined,
+    ]);
   }
 
   private loadTarget() {
