@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rowsBody } from '../src/model/report-body.js';
+import { type CsvPart, type ReportBody, rowsBody } from '../src/model/report-body.js';
 import { LOADED_COLUMNS, type ReportRow } from '../src/model/schema.js';
 import { addDays } from '../src/util/days.js';
 import { moneyText } from '../src/warehouse/amounts.js';
@@ -25,6 +25,7 @@ import type { StateStore, WindowLoad } from '../src/warehouse/types.js';
 import { clickHouseAvailable, createTestClickHouseUrl, testServers } from './helpers/clickhouse.js';
 import { createTestPostgresUrl, postgresAvailable } from './helpers/postgres.js';
 import { csvBody } from './helpers/contract.js';
+import { SMALL_CSV_BYTES } from '../src/warehouse/clickhouse/csv-load.js';
 
 const COL = Object.fromEntries(LOADED_COLUMNS.map((c, i) => [c.name, i])) as Record<(typeof LOADED_COLUMNS)[number]['name'], number>;
 
@@ -327,6 +328,38 @@ for (const cluster of [false, true]) {
       bad[3]![COL._date] = '2026-07-01';
       await assert.rejects(ctx.wh.replaceWindow(load(c, '2026-07-01', '2026-07-01'), csvBody(bad.map((r) => { const x = [...r]; x[COL._date] = '2026-07-01'; return x; }), '2026-07-01')), /transaction_date 1969-12-31 is outside ClickHouse's Date range/);
       assert.deepEqual(await ctx.wh.dayTotals(c, '2026-07-01', '2026-07-01'), before);
+      const left = await onShards((s) => s.rows(`SELECT name FROM system.tables WHERE database = ${str(ctx.db)} AND name LIKE '%stage%'`));
+      assert.deepEqual(left.flat(), []);
+    });
+
+    test('canonical CSV over the small-window size goes through a staging table: same reads as the rows, a body that breaks keeps the old rows', async () => {
+      const rows = sampleRows('2026-07-10', 1, 4000, 14).map((r, i) => {
+        const x = [...r];
+        x[COL.publisher_name] = i % 7 ? x[COL.publisher_name]! : `${HOSTILE[i % HOSTILE.length]} ${' '.repeat(i % 3)}`.trim() || 'x';
+        return x;
+      });
+      const parts: CsvPart[] = [];
+      const body = csvBody(rows, '2026-07-10', 500);
+      if (body.format === 'canonical-csv') for await (const p of body.parts) parts.push(p);
+      assert.ok(parts.flatMap((p) => p.chunks).reduce((n, c) => n + c.byteLength, 0) > 2 * SMALL_CSV_BYTES, 'the body is over the small-window size');
+      const big: ReportBody = { format: 'canonical-csv', parts: (async function* () { yield* parts; })() };
+      assert.equal(await ctx.wh.replaceWindow(load('csv-big', '2026-07-10', '2026-07-10'), big), rows.length);
+      assert.equal(await ctx.wh.replaceWindow(load('csv-rows', '2026-07-10', '2026-07-10'), rowsBody(batches(rows))), rows.length);
+      assert.deepEqual(await ctx.wh.dayTotals('csv-big', '2026-07-10', '2026-07-10'), await ctx.wh.dayTotals('csv-rows', '2026-07-10', '2026-07-10'));
+      assert.deepEqual(await ctx.wh.top('publisher', 'csv-big', '2026-07-10', '2026-07-10', 50), await ctx.wh.top('publisher', 'csv-rows', '2026-07-10', '2026-07-10', 50));
+      const [a] = await rawRows(ctx, `SELECT toString(count()) AS n, toString(sum(cityHash64(publisher_name, _extra, order_id))) AS h FROM $db.rakuten_affiliate_report WHERE _connector = 'csv-big'`);
+      const [b] = await rawRows(ctx, `SELECT toString(count()) AS n, toString(sum(cityHash64(publisher_name, _extra, order_id))) AS h FROM $db.rakuten_affiliate_report WHERE _connector = 'csv-rows'`);
+      assert.deepEqual(a, b, 'the same text stored both ways');
+      const before = await ctx.wh.dayTotals('csv-big', '2026-07-10', '2026-07-10');
+      const broken: ReportBody = {
+        format: 'canonical-csv',
+        parts: (async function* () {
+          yield* parts.slice(0, 6);
+          throw new Error('report download broke');
+        })(),
+      };
+      await assert.rejects(ctx.wh.replaceWindow(load('csv-big', '2026-07-10', '2026-07-10', 'broken'), broken), /report download broke/);
+      assert.deepEqual(await ctx.wh.dayTotals('csv-big', '2026-07-10', '2026-07-10'), before);
       const left = await onShards((s) => s.rows(`SELECT name FROM system.tables WHERE database = ${str(ctx.db)} AND name LIKE '%stage%'`));
       assert.deepEqual(left.flat(), []);
     });

@@ -41,3 +41,21 @@ test('a record longer than the limit fails instead of eating memory', () => {
   const p = new CsvParser(() => undefined, 1000);
   assert.throws(() => p.push(`"${'x'.repeat(2000)}`), CsvError);
 });
+
+test('canonical CSV back into rows (the ClickHouse small-window path): hostile cells, NULLs, _date from the day or the transaction date', async () => {
+  const { canonicalCsvRows } = await import('../src/model/canonical-csv.js');
+  const { csvBody, row } = await import('./helpers/contract.js');
+  const hostile = ['quote " inside', 'comma, inside', 'new\nline', 'cr\r\nlf', '"', '""', '\\N', ' spaces ', '\t', 'emoji 🎉', "'single"];
+  const rows = hostile.map((s, i) => row('2025-06-02', { transaction_date: '2025-06-01', publisher_id: `h${i}`, publisher_name: s, offer_name: s, sales: '-0.0001', clicks: i % 2 ? null : '3' }));
+  for (const [day, want] of [['2025-06-02', rows], [null, rows.map((r) => { const x = [...r]; x[0] = '2025-06-01'; return x; })]] as const) {
+    const body = csvBody(want, day, 4);
+    if (body.format !== 'canonical-csv') throw new Error('csvBody');
+    const parts = [];
+    for await (const p of body.parts) parts.push(p);
+    const text = Buffer.concat(parts.flatMap((p) => p.chunks)).toString('utf8');
+    assert.deepEqual(canonicalCsvRows(text, parts[0]!.columns, day), want);
+  }
+  assert.throws(() => canonicalCsvRows('"open\n', ['publisher_id'], '2025-01-01'), /unterminated/);
+  assert.throws(() => canonicalCsvRows('a,b\n', ['publisher_id'], '2025-01-01'), /more than 1 cells/);
+  assert.throws(() => canonicalCsvRows('a\n', ['publisher_id', 'offer_id'], '2025-01-01'), /1 cells, expected 2/);
+});
