@@ -26,17 +26,14 @@ import { openWarehouse } from '../src/warehouse/index.js';
 import { toUnits } from '../src/util/decimal.js';
 import type { DayTotals } from '../src/warehouse/types.js';
 import {
-  avg, chQuery, chStats, firstLast, parseSyncTimings, sampleGet, startServe, writeAgencySection, type ChStats, type Latency, type Served,
+  avg, chStats, firstLast, parseSyncTimings, sampleGet, startServe, writeAgencySection, type ChStats, type Latency, type Served,
 } from './agency-lib.js';
 import {
-  addDaysIso, BIN, fmt, fmtInt, freshPostgres, measureNode, median, parseFlags, postgresReachable, startSimChild, tempDir, type Measured, type SimChild,
+  addDaysIso, BIN, fmt, fmtInt, freshClickHouse, freshPostgres, measureNode, median, parseFlags, postgresReachable, startSimChild, tempDir, type Measured, type SimChild,
 } from './lib.js';
 
 const FIELDS = ['impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions'] as const;
 const REPORT = 'affiliate-report';
-const CH_SINGLE = process.env.RAKUTEN_BENCH_CH || 'http://127.0.0.1:8123';
-const CH_SHARDS = (process.env.RAKUTEN_BENCH_CH_SHARDS || 'http://127.0.0.1:8124,http://127.0.0.1:8125').split(',');
-const CH_CLUSTER = process.env.RAKUTEN_BENCH_CH_CLUSTER || 'rakuten_test';
 const ALL = ['duckdb', 'postgres', 'clickhouse', 'clickhouse-cluster'];
 /** The CLI's default `sync --concurrency` (src/cli/main.ts), needed to reconstruct window latencies. */
 const CLI_DEFAULT_CONCURRENCY = 3;
@@ -303,17 +300,13 @@ async function freshTarget(wh: string, keep: boolean): Promise<Target> {
     const db = await freshPostgres('agency');
     return { url: db.url, home, chServers: [], chDb: '', drop: async () => (await db.drop(), await rmDir()) };
   }
-  const servers = wh === 'clickhouse' ? [CH_SINGLE] : CH_SHARDS;
-  const name = `rc_agency_${randomBytes(4).toString('hex')}`;
-  for (const s of servers) await chQuery(s, `CREATE DATABASE ${name}`);
-  const u = new URL(servers[0]!);
-  const url = `clickhouse://${u.host}/${name}${wh === 'clickhouse' ? '' : `?cluster=${CH_CLUSTER}`}`;
+  const ch = await freshClickHouse(wh === 'clickhouse' ? 'clickhouse' : 'clickhouse-cluster', 'agency');
   const drop = async () => {
-    for (const s of servers) await chQuery(s, `DROP DATABASE IF EXISTS ${name}`).catch(() => undefined);
+    await ch.drop();
     await rmDir();
   };
-  if (keep) console.log(`  (kept: ${dir}, database ${name})`);
-  return { url, home, chServers: servers, chDb: name, drop };
+  if (keep) console.log(`  (kept: ${dir}, database ${ch.db})`);
+  return { url: ch.url, home, chServers: ch.servers, chDb: ch.db, drop };
 }
 
 /** The commit measured (read-only git), and whether src/ had uncommitted changes (others edit it while benchmarks run). */

@@ -11,8 +11,10 @@
  * Every process is measured from the outside (/usr/bin/time -v): wall clock, peak RSS, CPU. The
  * connector's result is checked against the simulator's own totals per day (rows and every sum).
  * Prints a table and writes it into docs/BENCHMARKS.md (between markers, per warehouse and size).
+ * `both` = DuckDB + PostgreSQL; `all` adds ClickHouse: the single server (127.0.0.1:8123) and the
+ * two-shard cluster `rakuten_test` (127.0.0.1:8124, :8125), a fresh database on each server per run.
  *
- *   npm run bench -- [--rows 1000000] [--days 30] [--runs 3] [--warehouse duckdb|postgres|both]
+ *   npm run bench -- [--rows 1000000] [--days 30] [--runs 3] [--warehouse duckdb|postgres|clickhouse|clickhouse-cluster|both|all]
  *                    [--concurrency 3] [--window-days 1] [--naive-budget 60] [--no-naive] [--no-write] [--keep]
  *                    [--only ours]   (skip the limits: before/after comparisons of the connector alone)
  *   npm run bench -- --scenario agency …   many small connectors + dashboard reads (bench/agency.ts)
@@ -25,7 +27,8 @@ import { openWarehouse } from '../src/warehouse/index.js';
 import { toUnits } from '../src/util/decimal.js';
 import type { DayTotals } from '../src/warehouse/types.js';
 import {
-  addDaysIso, BIN, fmt, fmtInt, freshPostgres, measureNode, median, parseFlags, postgresReachable, ROOT, startSimChild, tempDir, type Measured,
+  addDaysIso, BIN, clickhouseReachable, fmt, fmtInt, freshClickHouse, freshPostgres, measureNode, median, parseFlags, postgresReachable, ROOT, startSimChild,
+  tempDir, type Measured,
 } from './lib.js';
 
 // `--scenario agency`: many small connectors, then dashboard reads (bench/agency.ts, its own flags).
@@ -48,8 +51,11 @@ const END = o['end-day'];
 const START = addDaysIso(END, -(DAYS - 1));
 const REPORT = 'affiliate-report';
 const FIELDS = ['impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions'] as const;
-const warehouses = o.warehouse === 'both' ? ['duckdb', 'postgres'] : [o.warehouse];
-for (const w of warehouses) if (w !== 'duckdb' && w !== 'postgres') throw new Error(`--warehouse must be duckdb, postgres or both`);
+const ALL = ['duckdb', 'postgres', 'clickhouse', 'clickhouse-cluster'];
+const warehouses = o.warehouse === 'both' ? ['duckdb', 'postgres'] : o.warehouse === 'all' ? ALL : [o.warehouse];
+for (const w of warehouses) if (!ALL.includes(w)) throw new Error(`--warehouse must be one of ${ALL.join(', ')}, both (duckdb + postgres) or all`);
+const TITLE: Record<string, string> = { duckdb: 'DuckDB', postgres: 'PostgreSQL', clickhouse: 'ClickHouse (single server)', 'clickhouse-cluster': 'ClickHouse (two-shard cluster)' };
+const isClickHouse = (wh: string): wh is 'clickhouse' | 'clickhouse-cluster' => wh === 'clickhouse' || wh === 'clickhouse-cluster';
 
 const load = loadavg()[0]!;
 const sim = await startSimChild(['--rows-per-day', String(Math.round(ROWS / DAYS)), '--today', END, '--seed', o.seed]);
@@ -85,6 +91,12 @@ async function freshTarget(wh: string, tag: string): Promise<{ url: string; dir:
   const dir = tempDir(`rc-bench-${tag}-`);
   if (!o.keep) cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   if (wh === 'duckdb') return { url: `duckdb:${join(dir, 'warehouse.duckdb')}`, dir };
+  if (isClickHouse(wh)) {
+    const ch = await freshClickHouse(wh, tag);
+    if (!o.keep) cleanups.push(ch.drop);
+    else console.log(`  (kept: ${dir}, ClickHouse database ${ch.db} on ${ch.servers.join(', ')})`);
+    return { url: ch.url, dir };
+  }
   const db = await freshPostgres(tag);
   if (!o.keep) cleanups.push(db.drop);
   return { url: db.url, dir };
@@ -169,6 +181,10 @@ for (const wh of warehouses) {
     console.log('postgres: not reachable, skipped');
     continue;
   }
+  if (isClickHouse(wh) && !(await clickhouseReachable(wh))) {
+    console.log(`${wh}: not reachable, skipped`);
+    continue;
+  }
   console.log(`${wh}:`);
   const limit: Result = { name: 'limit', wallS: [], rssMB: [], cpuS: [], bytes: 0, rows: 0, note: '' };
   const ours: Result = { name: 'ours', wallS: [], rssMB: [], cpuS: [], bytes: 0, rows: 0, note: '' };
@@ -191,7 +207,10 @@ for (const wh of warehouses) {
   const label: Record<string, string> = {
     limit: wh === 'duckdb'
       ? 'limit: download to files + one DuckDB `read_csv` bulk load'
-      : 'limit: download to files + per window, on parallel connections: `COPY FROM STDIN` + typed `INSERT … SELECT`',
+      : wh === 'postgres'
+        ? 'limit: download to files + per window, on parallel connections: `COPY FROM STDIN` + typed `INSERT … SELECT`'
+        : 'limit: download to files + per window, on parallel connections: `INSERT … FORMAT CSVWithNames` into a `Log` stage + typed `INSERT … SELECT`' +
+          (wh === 'clickhouse-cluster' ? ' into the Distributed table (`insert_distributed_sync=1`)' : ''),
     'limit/window': 'floor for per-day atomic loads: download + one DuckDB `read_csv` load **per day, each its own transaction**',
     ours: 'ours: `rakuten-connector sync`',
     naive: 'naive: split parser + row-by-row `INSERT`',
@@ -207,7 +226,7 @@ for (const wh of warehouses) {
   const notes = [limit.note && `limit: ${limit.note}`, perWindow.note && `per-day floor: ${perWindow.note}`, o.naive && naive.note && `naive: ${naive.note}`].filter(Boolean).join('; ');
   const section = [
     `<!-- bench:${wh}:${ROWS}${WD === 1 ? '' : `:w${WD}`} -->`,
-    `### ${wh === 'duckdb' ? 'DuckDB' : 'PostgreSQL'}, ${fmtInt(totalRows)} rows${WD === 1 ? '' : `, --window-days ${WD}`}`,
+    `### ${TITLE[wh]}, ${fmtInt(totalRows)} rows${WD === 1 ? '' : `, --window-days ${WD}`}`,
     '',
     `${fmtInt(totalRows)} rows, ${fmt(limit.bytes / 1e6, 0)} MB of CSV, ${windowLabel}, concurrency ${o.concurrency}; ` +
       `${RUNS} runs, median; ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, node ${process.version}, load average ${load.toFixed(2)} at start. ` +

@@ -1,6 +1,6 @@
 /**
  * Shared by the benchmark and the soak: the simulator in a child process (its CPU is not ours),
- * child processes measured with /usr/bin/time, fresh PostgreSQL databases, small statistics.
+ * child processes measured with /usr/bin/time, fresh PostgreSQL and ClickHouse databases, small statistics.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -160,6 +160,54 @@ export async function freshPostgres(tag: string): Promise<{ url: string; drop():
       await admin(`DROP DATABASE IF EXISTS ${name}`);
     },
   };
+}
+
+/** The local ClickHouse servers (docs/CLICKHOUSE.md): one single server, and the shards of a two-shard cluster. */
+export const CH_SINGLE = process.env.RAKUTEN_BENCH_CH || 'http://127.0.0.1:8123';
+export const CH_SHARDS = (process.env.RAKUTEN_BENCH_CH_SHARDS || 'http://127.0.0.1:8124,http://127.0.0.1:8125').split(',');
+export const CH_CLUSTER = process.env.RAKUTEN_BENCH_CH_CLUSTER || 'rakuten_test';
+
+/** One statement over ClickHouse's HTTP interface (`base` = http://host:port); its response text. */
+export async function chAdmin(base: string, sql: string): Promise<string> {
+  const res = await fetch(`${base}/`, { method: 'POST', body: sql, signal: AbortSignal.timeout(60_000) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ClickHouse ${base}: ${text.slice(0, 500)}`);
+  return text;
+}
+
+export interface FreshClickHouse {
+  /** The warehouse URL: clickhouse://host:port/db, with ?cluster= for the cluster. */
+  url: string;
+  /** HTTP endpoints the database was created on (the single server, or every shard). */
+  servers: string[];
+  db: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty ClickHouse database for one run: on the single server, or on every shard of the cluster (`?cluster=`). */
+export async function freshClickHouse(kind: 'clickhouse' | 'clickhouse-cluster', tag: string): Promise<FreshClickHouse> {
+  const servers = kind === 'clickhouse' ? [CH_SINGLE] : CH_SHARDS;
+  const db = `rc_bench_${tag.replace(/[^a-z0-9_]/gi, '_')}_${randomBytes(4).toString('hex')}`;
+  for (const s of servers) await chAdmin(s, `CREATE DATABASE ${db}`);
+  const u = new URL(servers[0]!);
+  return {
+    url: `clickhouse://${u.host}/${db}${kind === 'clickhouse' ? '' : `?cluster=${CH_CLUSTER}`}`,
+    servers,
+    db,
+    drop: async () => {
+      for (const s of servers) await chAdmin(s, `DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
+    },
+  };
+}
+
+/** Do the servers of `kind` answer? */
+export async function clickhouseReachable(kind: 'clickhouse' | 'clickhouse-cluster'): Promise<boolean> {
+  try {
+    for (const s of kind === 'clickhouse' ? [CH_SINGLE] : CH_SHARDS) await chAdmin(s, 'SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function postgresReachable(): Promise<boolean> {
