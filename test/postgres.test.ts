@@ -1,10 +1,13 @@
 /**
  * What only PostgreSQL needs checked, against a real server (RAKUTEN_TEST_PG): the schema and
  * concurrent init, COPY of raw text (read back with SQL), per-day locks (parallel loads, two loads
- * of one window), byteLess against COLLATE "C", password masking, and leases judged by the DB
- * clock across two pools. The rules every warehouse shares (replace, atomicity, isolation,
- * decimals, dimensions, the state store) are in test/warehouse-contract.test.ts. Without a server
- * this file is skipped locally, but fails under CI: a silently skipped warehouse is a broken one.
+ * of one window), byteLess against COLLATE "C", password masking, leases judged by the DB clock
+ * across two pools, and the dashboard summaries (summary.ts): the reads never touch the fact
+ * table, the summaries equal an aggregate of the facts (replaces, rows outside the window,
+ * concurrent loads, a failed load, deletes), a database made before them is filled once. The
+ * rules every warehouse shares (replace, atomicity, isolation, decimals, dimensions, the state
+ * store) are in test/warehouse-contract.test.ts. Without a server this file is skipped locally,
+ * but fails under CI: a silently skipped warehouse is a broken one.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +17,7 @@ import { rowsBody } from '../src/model/report-body.js';
 import { COLUMN_INDEX, LOADED_COLUMNS, type LoadedColumn, type ReportRow } from '../src/model/schema.js';
 import { addDays } from '../src/util/days.js';
 import { ConnectorError } from '../src/util/errors.js';
+import { coverageFrom, dayTotalsFrom, type RawCoverage, type RawDayTotals, type RawTopEntry, topEntryFrom } from '../src/warehouse/amounts.js';
 import { openWarehouse } from '../src/warehouse/index.js';
 import { byteLess } from '../src/warehouse/postgres/dimensions.js';
 import { openPostgres } from '../src/warehouse/postgres/warehouse.js';
@@ -36,6 +40,22 @@ function row(v: Partial<Record<LoadedColumn, string | null>>): ReportRow {
 
 async function* inBatches(rows: ReportRow[], size = 1000): AsyncGenerator<ReportRow[]> {
   for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Batches of `size` rows, `ms` apart; `started` resolves once the first batch is handed out. */
+function slowBatches(rows: ReportRow[], size: number, ms: number): { batches: AsyncGenerator<ReportRow[]>; started: Promise<void> } {
+  let start!: () => void;
+  const started = new Promise<void>((r) => (start = r));
+  const batches = async function* (): AsyncGenerator<ReportRow[]> {
+    for await (const b of inBatches(rows, size)) {
+      start();
+      await sleep(ms);
+      yield b;
+    }
+  };
+  return { batches: batches(), started };
 }
 
 /** Deterministic varied rows over days: nulls, negatives, 4-decimal money, names changing by day. */
@@ -76,6 +96,81 @@ function load(connector: string, start: string, end = start, syncId = 'sync-1'):
   return { connector, start, end, syncId, syncedAt: new Date('2024-03-01T12:34:56.789Z') };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The dashboard summaries (src/warehouse/postgres/summary.ts)
+
+const texts = async (c: pg.ClientBase, sql: string): Promise<string[]> => (await c.query(sql)).rows.map((r) => String(r.t));
+const DAY_ORDER = '_connector COLLATE "C", _date';
+const TOP_ORDER = '_connector COLLATE "C", _date, dimension, id COLLATE "C"';
+
+/** The summary tables, each row as its record text (exact numerics, NULL as nothing), in key order. */
+async function summaries(c: pg.ClientBase): Promise<{ day: string[]; top: string[] }> {
+  return {
+    day: await texts(c, `SELECT s::text AS t FROM rakuten_day_totals AS s ORDER BY ${DAY_ORDER}`),
+    top: await texts(c, `SELECT s::text AS t FROM rakuten_day_top AS s ORDER BY ${TOP_ORDER}`),
+  };
+}
+
+/** The reference name rule, spelled apart from summary.ts: the latest day, then the smallest name in byte order. */
+const REF_NAME = (name: string, day: string): string => `(array_agg(${name} ORDER BY ${day} DESC, ${name} COLLATE "C") FILTER (WHERE ${name} IS NOT NULL))[1]`;
+const TX_DAY = 'coalesce(transaction_date, _date)';
+
+/** What the summaries must hold: a direct aggregate of the fact table, as records of the same columns. */
+async function aggregateOfFacts(c: pg.ClientBase): Promise<{ day: string[]; top: string[] }> {
+  return {
+    day: await texts(c, `SELECT ROW(_connector, _date, count(*), sum(impressions), sum(clicks), sum(orders), sum(sales), sum(gross_commissions),
+        sum(total_commissions))::text AS t FROM rakuten_affiliate_report GROUP BY _connector, _date ORDER BY ${DAY_ORDER}`),
+    top: await texts(c, `SELECT ROW(_connector, _date, dimension, id, count(*), sum(sales), sum(total_commissions), ${REF_NAME('name', TX_DAY)},
+        max(${TX_DAY}) FILTER (WHERE name IS NOT NULL))::text AS t
+      FROM (SELECT f.*, d.* FROM rakuten_affiliate_report AS f
+        CROSS JOIN LATERAL (VALUES ('publisher', publisher_id, publisher_name), ('offer', offer_id, offer_name)) AS d(dimension, id, name)) AS u
+      WHERE id IS NOT NULL GROUP BY _connector, _date, dimension, id ORDER BY ${TOP_ORDER}`),
+  };
+}
+
+/** dayTotals, both tops and coverage straight from the fact table (the reads before the summaries), formatted by amounts.ts. */
+async function factReads(c: pg.ClientBase, connector: string | null, from: string, to: string, limit = 100): Promise<unknown> {
+  const params = connector === null ? [from, to] : [from, to, connector];
+  const where = `_date BETWEEN $1::date AND $2::date ${connector === null ? '' : 'AND _connector = $3'}`;
+  const q = async (sql: string, ps = params) => (await c.query(sql, ps)).rows;
+  const top = async (dim: string) => (await q(`SELECT ${dim}_id AS id, ${REF_NAME(`${dim}_name`, TX_DAY)} AS name, count(*) AS rows, sum(sales)::text AS sales,
+      sum(total_commissions)::text AS total_commissions FROM rakuten_affiliate_report WHERE ${where} AND ${dim}_id IS NOT NULL
+    GROUP BY ${dim}_id ORDER BY sum(sales) DESC NULLS LAST, ${dim}_id COLLATE "C" LIMIT ${limit}`)).map((r) => topEntryFrom(r as RawTopEntry));
+  return {
+    dayTotals: (await q(`SELECT _date::text AS day, count(*) AS rows, ${['impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions']
+      .map((col) => `sum(${col})::text AS ${col}`).join(', ')} FROM rakuten_affiliate_report WHERE ${where} GROUP BY _date ORDER BY _date`)).map((r) => dayTotalsFrom(r as RawDayTotals)),
+    top: { publisher: await top('publisher'), offer: await top('offer') },
+    ...(connector === null ? {} : { coverage: coverageFrom((await q(`SELECT count(*) AS rows, count(DISTINCT _date) AS days, min(_date)::text AS first,
+      max(_date)::text AS last FROM rakuten_affiliate_report WHERE _connector = $1`, [connector]))[0] as RawCoverage) }),
+  };
+}
+
+/** The same through the warehouse (which reads the summaries). */
+async function warehouseReads(wh: Warehouse, connector: string | null, from: string, to: string, limit = 100): Promise<unknown> {
+  const top = (dim: 'publisher' | 'offer') => wh.top(dim, connector, from, to, limit);
+  return {
+    dayTotals: await wh.dayTotals(connector, from, to),
+    top: { publisher: await top('publisher'), offer: await top('offer') },
+    ...(connector === null ? {} : { coverage: await wh.coverage(connector) }),
+  };
+}
+
+/** Rows whose names make the range rule matter: a later transaction_date on an earlier _date, ties on one day, no name at all. */
+const nameRows = (connector: string): ReportRow[] => ([
+  ['2024-04-01', 'late', 'Late (tx 04-09)', '2024-04-09', '1.5'], ['2024-04-05', 'late', 'Mid', '2024-04-05', '2'],
+  ['2024-04-05', 'tie', 'b', null, null], ['2024-04-05', 'tie', 'B', null, null], ['2024-04-05', 'tie', null, null, '-0.0001'],
+  ['2024-04-02', 'tie', 'A', '2024-04-05', null], // the same day by transaction_date, on another _date
+  ['2024-04-03', 'nameless', null, null, '99999999999999.9999'],
+] as const).map(([date, id, name, tx, sales]) =>
+  row({ _date: date, transaction_date: tx, publisher_id: id, publisher_name: name, offer_id: `o-${connector}`, offer_name: name, sales, total_commissions: sales }));
+
+/** A warehouse on `url` without its state store. */
+async function warehouseOnly(url: string): Promise<Warehouse> {
+  const o = await openPostgres(url);
+  await o.state.close();
+  return o.warehouse;
+}
+
 describe('postgres warehouse', { skip, concurrency: false }, () => {
   let db: { url: string; drop(): Promise<void> };
   let wh: Warehouse;
@@ -87,7 +182,8 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     ({ warehouse: wh, state } = await openPostgres(db.url));
     await wh.init();
     await state.init();
-    admin = new pg.Client({ connectionString: db.url.replace(/\?.*$/, '') });
+    // The schema's tables unqualified, as the warehouse sees them.
+    admin = new pg.Client({ connectionString: db.url.replace(/\?.*$/, ''), options: '-c search_path=analytics' });
     await admin.connect();
   });
 
@@ -110,7 +206,8 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     );
     const names = rows.map((r) => `${r.table_schema}.${r.table_name}`);
     for (const schema of ['analytics', 'other_schema']) {
-      for (const t of ['rakuten_affiliate_report', 'rakuten_publishers', 'rakuten_offers', 'rakuten_links', 'rakuten_connectors', 'rakuten_sync_state', 'rakuten_sync_runs']) {
+      for (const t of ['rakuten_affiliate_report', 'rakuten_publishers', 'rakuten_offers', 'rakuten_links', 'rakuten_day_totals', 'rakuten_day_top',
+        'rakuten_connectors', 'rakuten_sync_state', 'rakuten_sync_runs']) {
         assert.ok(names.includes(`${schema}.${t}`), `${schema}.${t}`);
       }
     }
@@ -181,17 +278,9 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     const day = '2024-04-20';
     const first = genRows([day], 3000, 41);
     const second = genRows([day], 2000, 42);
-    let started!: () => void;
-    const firstStarted = new Promise<void>((r) => (started = r));
-    async function* slowFirst(): AsyncGenerator<ReportRow[]> {
-      for await (const b of inBatches(first, 500)) {
-        started();
-        await new Promise((r) => setTimeout(r, 20));
-        yield b;
-      }
-    }
-    const a = wh.replaceWindow(load('dup', day, day, 'old-owner'), rowsBody(slowFirst()));
-    await firstStarted;
+    const slowFirst = slowBatches(first, 500, 20);
+    const a = wh.replaceWindow(load('dup', day, day, 'old-owner'), rowsBody(slowFirst.batches));
+    await slowFirst.started;
     const b = wh.replaceWindow(load('dup', '2024-04-19', '2024-04-21', 'new-owner'), rowsBody(inBatches(second)));
     assert.deepEqual(await Promise.all([a, b]), [3000, 2000]);
     const rows = await admin.query(`SELECT _sync_id, count(*)::int AS n FROM analytics.rakuten_affiliate_report WHERE _connector = 'dup' GROUP BY 1`);
@@ -231,6 +320,144 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     const u = new URL(db.url);
     u.pathname = '/no_such_database_here';
     await assert.rejects(openWarehouse(u.toString(), tmpdir()), (e: unknown) => e instanceof ConnectorError && e.kind === 'config');
+  });
+
+  const days = Array.from({ length: 7 }, (_, i) => addDays('2024-04-01', i));
+  const assertInSync = async (message: string): Promise<void> => assert.deepEqual(await summaries(admin), await aggregateOfFacts(admin), message);
+  const assertReads = async (connectors: (string | null)[], message: string): Promise<void> => {
+    for (const c of connectors) {
+      for (const [from, to] of [['2024-04-01', '2024-04-12'], ['2024-04-02', '2024-04-05'], ['2024-04-05', '2024-04-05'], ['2023-01-01', '2023-01-31']] as const) {
+        for (const limit of [2, 100]) {
+          assert.deepEqual(await warehouseReads(wh, c, from, to, limit), await factReads(admin, c, from, to, limit), `${message}: ${c} ${from}..${to} limit ${limit}`);
+        }
+      }
+    }
+  };
+
+  test('the summaries equal an aggregate of the facts after replaces (rows outside the window included), concurrent windows, a failed replace and a delete; the reads equal reads of the facts', async () => {
+    await wh.replaceWindow(load('sum-a', days[0]!, days.at(-1)!), rowsBody(inBatches([...genRows(days, 120, 1), ...nameRows('sum-a')], 97)));
+    await wh.replaceWindow(load('sum-b', days[0]!, days.at(-1)!), rowsBody(inBatches([...genRows(days, 80, 2), ...nameRows('sum-b')])));
+    await assertInSync('two connectors loaded');
+    await assertReads(['sum-a', 'sum-b', null], 'two connectors loaded');
+    // The name rules, spelled out: the latest transaction day across the range wins; ties to the smallest in byte order.
+    const pub = async (from: string, to: string, id: string) => (await wh.top('publisher', 'sum-a', from, to, 100)).find((t) => t.id === id);
+    assert.equal((await pub('2024-04-01', '2024-04-07', 'late'))?.name, 'Late (tx 04-09)');
+    assert.equal((await pub('2024-04-05', '2024-04-05', 'tie'))?.name, 'B');
+    assert.equal((await pub('2024-04-01', '2024-04-07', 'tie'))?.name, 'A');
+    assert.deepEqual(await pub('2024-04-03', '2024-04-03', 'nameless'), { id: 'nameless', name: null, rows: 1, sales: '99999999999999.9999', total_commissions: '99999999999999.9999' });
+
+    // A body that also holds rows of days outside its window: they are added to their days (04-05 has rows, 04-10 is new).
+    const outside = [...genRows(['2024-04-03', '2024-04-04'], 50, 3), ...genRows(['2024-04-05'], 7, 4), ...genRows(['2024-04-10'], 9, 5)];
+    assert.equal(await wh.replaceWindow(load('sum-a', '2024-04-03', '2024-04-04', 'sync-2'), rowsBody(inBatches(outside, 13))), 116);
+    assert.equal((await wh.dayTotals('sum-a', '2024-04-05', '2024-04-05'))[0]?.rows, 120 + 4 + 7);
+    assert.equal((await wh.dayTotals('sum-a', '2024-04-10', '2024-04-10'))[0]?.rows, 9);
+    // An empty body empties its days.
+    assert.equal(await wh.replaceWindow(load('sum-a', '2024-04-06', '2024-04-06', 'sync-3'), rowsBody(inBatches([]))), 0);
+    assert.deepEqual(await wh.dayTotals('sum-a', '2024-04-06', '2024-04-06'), []);
+    await assertInSync('after replaces');
+    await assertReads(['sum-a', 'sum-b', null], 'after replaces');
+
+    // A replace whose body throws mid-way: facts and summaries keep the old values.
+    const before = await summaries(admin);
+    const breaking = async function* (): AsyncGenerator<ReportRow[]> {
+      yield genRows(['2024-04-01', '2024-04-02', '2024-04-20'], 40, 6).slice(0, 100);
+      throw new Error('the report stream broke');
+    };
+    await assert.rejects(wh.replaceWindow(load('sum-b', '2024-04-01', '2024-04-03', 'sync-bad'), rowsBody(breaking())), /the report stream broke/);
+    assert.deepEqual(await summaries(admin), before, 'a failed replace changes no summary');
+    await assertInSync('after a failed replace');
+
+    // Windows of one connector loaded at once, each adding rows to another's day: their refreshes queue, none is lost.
+    for (let round = 0; round < 3; round++) {
+      const jobs = ['2024-04-08', '2024-04-09', '2024-04-10'].map((d, i, all) => wh.replaceWindow(load('sum-b', d, d, `race-${round}`),
+        rowsBody(inBatches([...genRows([d], 300, 10 + round * 3 + i), ...genRows([all[(i + 1) % all.length]!], 5, 20 + i)], 50))));
+      assert.deepEqual(await Promise.all(jobs), [305, 305, 305]);
+      await assertInSync(`concurrent windows, round ${round}`);
+    }
+    await assertReads(['sum-b', null], 'after concurrent windows');
+
+    // A delete takes the connector's summaries; the other connector's stay.
+    await wh.deleteConnectorData('sum-a');
+    assert.deepEqual(await wh.coverage('sum-a'), { rows: 0, days: 0, firstDay: null, lastDay: null });
+    const left = await summaries(admin);
+    assert.ok(left.top.some((r) => r.startsWith('(sum-b,')) && ![...left.day, ...left.top].some((r) => r.startsWith('(sum-a,')));
+    await assertInSync('after a delete');
+    await assertReads(['sum-a', 'sum-b', null], 'after a delete');
+  });
+
+  test('a delete while a load of the connector is in flight waits for it, then removes its rows too: facts and summaries agree', async () => {
+    const slow = slowBatches(genRows(['2024-05-01'], 2000, 31), 250, 15);
+    const loaded = wh.replaceWindow(load('sum-del', '2024-05-01'), rowsBody(slow.batches));
+    await slow.started;
+    await Promise.all([wh.deleteConnectorData('sum-del'), loaded.then((n) => assert.equal(n, 2000))]);
+    assert.deepEqual((await admin.query(`SELECT count(*)::int AS n FROM rakuten_affiliate_report WHERE _connector = 'sum-del'`)).rows, [{ n: 0 }]);
+    assert.deepEqual(await wh.coverage('sum-del'), { rows: 0, days: 0, firstDay: null, lastDay: null });
+    await assertInSync('a delete racing a load');
+  });
+
+  test('the dashboard reads never touch the fact table: they answer while another session holds it ACCESS EXCLUSIVE', async () => {
+    await wh.replaceWindow(load('sum-lock', days[0]!, days.at(-1)!), rowsBody(inBatches(genRows(days, 50, 7))));
+    const [from, to] = [days[0]!, days.at(-1)!];
+    const expected = [await factReads(admin, null, from, to, 10), await factReads(admin, 'sum-lock', from, to, 10)];
+    const locker = new pg.Client({ connectionString: db.url.replace(/\?.*$/, ''), options: '-c search_path=analytics' });
+    await locker.connect();
+    let timer: NodeJS.Timeout | undefined;
+    let reads: Promise<unknown> = Promise.resolve();
+    try {
+      await locker.query('BEGIN; LOCK TABLE rakuten_affiliate_report IN ACCESS EXCLUSIVE MODE');
+      // Every read the dashboard makes (dayTotals, both tops, coverage), for all connectors and for one.
+      reads = Promise.all([warehouseReads(wh, null, from, to, 10), warehouseReads(wh, 'sum-lock', from, to, 10)]);
+      const got = await Promise.race([reads, new Promise<'blocked'>((r) => (timer = setTimeout(() => r('blocked'), 5000)))]);
+      assert.notEqual(got, 'blocked', 'a dashboard read waited for the locked fact table: it reads the facts');
+      assert.deepEqual(got, expected);
+    } finally {
+      clearTimeout(timer);
+      await locker.query('ROLLBACK').finally(() => locker.end());
+      await reads.catch(() => undefined);
+    }
+  });
+
+  test('a database made before the summaries: init creates and fills them from the facts, once, however many processes init at the same moment', async () => {
+    const [old, days] = [await createTestPostgresUrl(), Array.from({ length: 10 }, (_, i) => addDays('2024-04-01', i))];
+    const admin = new pg.Client({ connectionString: old.url });
+    const opened = await Promise.all([0, 1, 2, 3, 4].map(() => warehouseOnly(old.url)));
+    const [first, ...many] = opened as [Warehouse, ...Warehouse[]];
+    try {
+      await admin.connect();
+      await first.init();
+      await first.replaceWindow(load('old-a', days[0]!, days.at(-1)!), rowsBody(inBatches([...genRows(days, 200, 51), ...nameRows('old-a')])));
+      await first.replaceWindow(load('old-b', days[2]!, days[5]!), rowsBody(inBatches([...genRows(days.slice(2, 6), 90, 52), ...genRows(['2024-06-01'], 3, 53)])));
+      const reads = async (read: (c: string | null, from: string, to: string, limit?: number) => Promise<unknown>): Promise<unknown[]> => {
+        const out: unknown[] = [];
+        for (const c of [null, 'old-a', 'old-b', 'nobody']) out.push(await read(c, days[0]!, '2024-06-30'), await read(c, days[3]!, days[4]!, 3));
+        return out;
+      };
+      const was = await reads((...a) => factReads(admin, ...a));
+      assert.deepEqual(await reads((...a) => warehouseReads(first, ...a)), was);
+      const filled = await summaries(admin);
+
+      // The layout of the code before the summaries: fact and dimension tables only.
+      await admin.query('DROP TABLE rakuten_day_totals, rakuten_day_top');
+      await Promise.all(many.map((w) => w.init()));
+      assert.deepEqual(await summaries(admin), filled, 'filled once, as the loads had kept them');
+      assert.deepEqual(await summaries(admin), await aggregateOfFacts(admin));
+      assert.deepEqual(await reads((...a) => warehouseReads(many[0]!, ...a)), was, 'the reads are what they were');
+
+      // One table (or an index) missing: only that is made, and filled; init again changes nothing.
+      await admin.query('DROP TABLE rakuten_day_top; DROP INDEX rakuten_day_totals_date_idx');
+      await Promise.all(many.map((w) => w.init()));
+      await many[1]!.init();
+      assert.deepEqual(await summaries(admin), filled);
+      const idx = await admin.query(`SELECT indexname FROM pg_indexes WHERE tablename IN ('rakuten_day_totals', 'rakuten_day_top') ORDER BY 1`);
+      assert.deepEqual(idx.rows.map((r) => r.indexname), ['rakuten_day_top_dimension_date_idx', 'rakuten_day_top_pkey', 'rakuten_day_totals_date_idx', 'rakuten_day_totals_pkey']);
+      // And the loads keep them from there.
+      await many[2]!.replaceWindow(load('old-a', days[1]!, days[1]!, 'sync-new'), rowsBody(inBatches(genRows([days[1]!], 11, 54))));
+      assert.deepEqual(await summaries(admin), await aggregateOfFacts(admin));
+    } finally {
+      await Promise.all(opened.map((w) => w.close()));
+      await admin.end();
+      await old.drop();
+    }
   });
 });
 

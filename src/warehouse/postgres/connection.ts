@@ -149,22 +149,36 @@ export async function inTransaction<T>(pool: pg.Pool, location: string, fn: (c: 
  * advisory lock. When every relation already exists nothing runs at all: a role without CREATE
  * rights can use tables a DBA made, and CREATE INDEX IF NOT EXISTS (which takes a SHARE lock on the
  * table before it finds the index) never queues behind other workers' loads.
+ *
+ * `fill`, if given, runs after the statements in the same transaction (still under the lock), told
+ * which relations were missing: e.g. filling a table that was just created, exactly once however
+ * many processes init at the same moment (the others wait, then find every relation present).
  */
-export async function runDdl(pool: pg.Pool, location: string, schema: string, statements: string[], relations: string[]): Promise<void> {
-  const present = async (c: pg.ClientBase): Promise<boolean> => {
+export async function runDdl(
+  pool: pg.Pool,
+  location: string,
+  schema: string,
+  statements: string[],
+  relations: string[],
+  fill?: (c: pg.ClientBase, missing: ReadonlySet<string>) => Promise<void>,
+): Promise<void> {
+  const missing = async (c: pg.ClientBase): Promise<Set<string>> => {
     const { rows } = await c.query(
-      `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2::text[])`,
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2::text[])`,
       [schema, relations],
     );
-    return Number(rows[0]?.n) === relations.length;
+    const found = new Set(rows.map((r: { relname: string }) => r.relname));
+    return new Set(relations.filter((r) => !found.has(r)));
   };
   await inTransaction(pool, location, async (c) => {
-    if (await present(c)) return;
+    if ((await missing(c)).size === 0) return;
     await c.query(`SELECT pg_advisory_xact_lock(hashtext('rakuten-connector:ddl'))`);
-    if (await present(c)) return; // another process finished it while we waited
+    const absent = await missing(c);
+    if (absent.size === 0) return; // another process finished it while we waited
     const { rowCount } = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
     if (!rowCount) await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     for (const sql of statements) await c.query(sql);
+    await fill?.(c, absent);
   });
 }
 

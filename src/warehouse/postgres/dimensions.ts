@@ -3,10 +3,10 @@
  * COPY. Re-reading the window in SQL (DuckDB's way) costs three sorts + array_agg over the window
  * — measured at 1.5× the COPY itself for 30k rows — while the rows are already in our hands.
  *
- * Semantics are DuckDB's refreshDimensions exactly: only rows whose _date lies in the window,
- * day = coalesce(transaction_date, _date), name/url = the non-NULL value of the latest day
- * (arg_max skips NULLs), first_seen = min(day), last_seen = max(day); then the same ON CONFLICT
- * merge. arg_max leaves ties open; here the byte-wise greatest value wins, as in `top()`.
+ * Semantics are the reference rules of src/model/dimensions.ts: only rows whose _date lies in the
+ * window, day = coalesce(transaction_date, _date), name/url = the non-NULL value of the latest day,
+ * the smallest in byte order when that day has several (as `top()` picks names, summary.ts),
+ * first_seen = min(day), last_seen = max(day); then the ON CONFLICT merge.
  */
 import type pg from 'pg';
 import { COLUMN_INDEX, type ReportRow } from '../../model/schema.js';
@@ -76,13 +76,13 @@ export class DimensionAggregator {
         if (day > a.last) a.last = day;
       }
       const name = row[d.name];
-      if (name !== null && name !== undefined && (day > a.nameDay || (day === a.nameDay && name !== a.name && byteLess(a.name!, name)))) {
+      if (name !== null && name !== undefined && (day > a.nameDay || (day === a.nameDay && name !== a.name && byteLess(name, a.name!)))) {
         a.name = name;
         a.nameDay = day;
       }
       if (d.url >= 0) {
         const url = row[d.url];
-        if (url !== null && url !== undefined && (day > a.urlDay || (day === a.urlDay && url !== a.url && byteLess(a.url!, url)))) {
+        if (url !== null && url !== undefined && (day > a.urlDay || (day === a.urlDay && url !== a.url && byteLess(url, a.url!)))) {
           a.url = url;
           a.urlDay = day;
         }
