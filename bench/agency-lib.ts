@@ -112,6 +112,9 @@ export interface ChStats {
   allParts: number;
   files: number;
   bytes: number;
+  /** Files and bytes of the active parts only (the rest: merged-away parts ClickHouse deletes after old_parts_lifetime, 8 min). */
+  activeFiles: number;
+  activeBytes: number;
   dirs: string[];
 }
 
@@ -119,7 +122,10 @@ export interface ChStats {
 export async function chStats(servers: string[], db: string): Promise<ChStats> {
   const tables = new Map<string, { partitions: number; parts: number; rows: number }>();
   const dirs = new Set<string>();
+  const activeDirs: string[] = [];
   for (const s of servers) {
+    const parts = await chQuery(s, `SELECT path FROM system.parts WHERE database = ${chString(db)} AND active FORMAT TabSeparated`);
+    activeDirs.push(...parts.split('\n').filter(Boolean));
     const tsv = await chQuery(s, `SELECT table, uniqExact(partition), count(), sum(rows) FROM system.parts WHERE database = ${chString(db)} AND active GROUP BY table FORMAT TabSeparated`);
     for (const line of tsv.split('\n').filter(Boolean)) {
       const [table, p, n, r] = line.split('\t') as [string, string, string, string];
@@ -150,7 +156,16 @@ export async function chStats(servers: string[], db: string): Promise<ChStats> {
     }
   };
   for (const d of dirs) if (existsSync(d)) walk(d);
+  const [allFiles, allBytes] = [files, bytes];
+  files = 0;
+  bytes = 0;
+  inodes.clear();
+  for (const d of activeDirs) if (existsSync(d)) walk(d);
+  const [activeFiles, activeBytes] = [files, bytes];
+  [files, bytes] = [allFiles, allBytes];
   return {
+    activeFiles,
+    activeBytes,
     factTable: fact?.[0] ?? '-',
     partitions: fact?.[1].partitions ?? 0,
     activeParts: fact?.[1].parts ?? 0,

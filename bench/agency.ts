@@ -105,7 +105,7 @@ export async function runAgency(argv: string[]): Promise<number> {
       const fl = firstLast(windows);
       console.log(`  sync --all: ${fmt(sync.wallS, 1)} s, ${fmtInt(windows.length)} windows, ${fmtInt(loaded)} rows; per window first 10 % ${fmt(fl.first.intervalMs, 1)} ms, last 10 % ${fmt(fl.last.intervalMs, 1)} ms`);
       const ch = t.chServers.length ? await chStats(t.chServers, t.chDb) : null;
-      if (ch) console.log(`  ClickHouse: ${ch.factTable}: ${fmtInt(ch.partitions)} partitions, ${fmtInt(ch.activeParts)} active parts; ${fmtInt(ch.allParts)} parts in all tables; ${fmtInt(ch.files)} files, ${fmt(ch.bytes / 1e6, 1)} MB`);
+      if (ch) console.log(`  ClickHouse: ${ch.factTable}: ${fmtInt(ch.partitions)} partitions, ${fmtInt(ch.activeParts)} active parts; ${fmtInt(ch.allParts)} parts in all tables; active parts ${fmtInt(ch.activeFiles)} files, ${fmt(ch.activeBytes / 1e6, 1)} MB; directory ${fmtInt(ch.files)} files, ${fmt(ch.bytes / 1e6, 1)} MB`);
       let inc: IncRun | null = null;
       if (o.incremental) {
         const m = await cli('incremental sync --all', ['--json', 'sync', '--all', ...concArgs]);
@@ -232,7 +232,8 @@ function report(r: ReportInput): string {
       ? [
           row(`ClickHouse \`${r.ch.factTable}\`: partitions / active parts`, `${fmtInt(r.ch.partitions)} / ${fmtInt(r.ch.activeParts)} (${fmtInt(r.ch.factRows)} rows)`),
           row('ClickHouse: active parts of all tables', fmtInt(r.ch.allParts)),
-          row(`ClickHouse: database directory${r.ch.dirs.length > 1 ? `, ${r.ch.dirs.length} shards summed` : ''}`, `${fmtInt(r.ch.files)} files, ${fmt(r.ch.bytes / 1e6, 1)} MB`),
+          row(`ClickHouse: files of the active parts${r.ch.dirs.length > 1 ? `, ${r.ch.dirs.length} shards summed` : ''}`, `${fmtInt(r.ch.activeFiles)} files, ${fmt(r.ch.activeBytes / 1e6, 1)} MB`),
+          row('ClickHouse: database directory right after the sync (with merged-away parts, deleted after old_parts_lifetime = 8 min)', `${fmtInt(r.ch.files)} files, ${fmt(r.ch.bytes / 1e6, 1)} MB`),
         ]
       : []),
     ...(r.inc
