@@ -11,6 +11,7 @@ import { aboutField, ConnectorError, describeError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
 import { liveLeaseHolder, runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
+import { isDeadLocalWorker } from '../sync/worker.js';
 import { sleep } from '../sync/retry.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord, TopEntry } from '../warehouse/types.js';
@@ -221,6 +222,32 @@ export class App {
       running: running ?? null,
       runs: history.slice(0, runs),
     };
+  }
+
+  /**
+   * status(name, 0) of every connector, in a handful of reads whatever their number (listings:
+   * `list`, /api/connectors), in listConnectors' order.
+   */
+  async statuses(): Promise<ConnectorStatus[]> {
+    const [recs, coverages, states, latest] = await Promise.all([
+      this.db.state.listConnectors(),
+      this.db.warehouse.coverages(),
+      this.db.state.syncStates(),
+      this.db.state.latestRuns(),
+    ]);
+    return recs.map((rec) => {
+      const st = states.get(rec.name);
+      const runs = latest.get(rec.name);
+      const lease = st?.lease && !isDeadLocalWorker(st.lease.owner) ? st.lease : null;
+      return {
+        ...this.view(rec),
+        cursor: st?.cursor ?? null,
+        coverage: coverages.get(rec.name) ?? { rows: 0, days: 0, firstDay: null, lastDay: null },
+        lastRun: runs?.last ?? null,
+        lastSuccess: runs?.lastSuccess ?? null,
+        running: lease,
+      };
+    });
   }
 
   async remove(name: string, dropData: boolean): Promise<void> {

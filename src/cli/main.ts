@@ -219,8 +219,9 @@ program
       const list = await app.list();
       if (out.json) return out.data(list);
       if (!list.length) return out.line('no connectors yet: rakuten-connector add --name NAME --url "<Get API URL>"');
+      const statuses = new Map((await app.statuses()).map((st) => [st.name, st]));
       for (const c of list) {
-        const st = await app.status(c.name, 1);
+        const st = statuses.get(c.name) ?? (await app.status(c.name, 1));
         if (c.problem) out.line(`${c.name}\tcannot be used: ${c.problem}`);
         out.line(`${c.name}\t${c.reportKey}\t${c.dateType}\ttoken ${c.tokenMasked}\tsynced to ${st.cursor ?? '-'}\t${fmtInt(st.coverage.rows)} rows\t${st.lastRun ? st.lastRun.status : 'never synced'}${c.settings.paused ? '\tpaused' : ''}`);
       }

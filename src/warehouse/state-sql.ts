@@ -75,3 +75,29 @@ export function runUpdateSql(id: string, patch: Partial<Omit<RunRecord, 'id' | '
   }
   return sets.length ? { sql: `UPDATE rakuten_sync_runs SET ${sets.join(', ')} WHERE id = $1`, values } : null;
 }
+
+/**
+ * Each connector's latest run (k = 1) and latest success (s = 1), in listRuns' order; `collate`
+ * makes text order byte order where the database needs telling (PostgreSQL: ' COLLATE "C"').
+ */
+export function latestRunsSql(collate = ''): string {
+  const order = `ORDER BY started_at${collate} DESC, id${collate} DESC`;
+  return `SELECT * FROM (
+      SELECT *, row_number() OVER (PARTITION BY connector ${order}) AS k,
+             row_number() OVER (PARTITION BY connector, status = 'success' ${order}) AS s
+      FROM rakuten_sync_runs) AS r
+    WHERE k = 1 OR (status = 'success' AND s = 1)`;
+}
+
+/** latestRunsSql's rows, by connector. */
+export function latestRunsFrom(rows: Record<string, unknown>[]): Map<string, { last: RunRecord | null; lastSuccess: RunRecord | null }> {
+  const out = new Map<string, { last: RunRecord | null; lastSuccess: RunRecord | null }>();
+  for (const r of rows) {
+    const run = runFromRow(r);
+    const e = out.get(run.connector) ?? { last: null, lastSuccess: null };
+    if (Number(r.k) === 1) e.last = run;
+    if (run.status === 'success' && Number(r.s) === 1) e.lastSuccess = run;
+    out.set(run.connector, e);
+  }
+  return out;
+}

@@ -103,6 +103,8 @@ export interface Warehouse {
   /** Top publishers or offers by sales over the period (ties by id in byte order; amounts via amounts.ts). */
   top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]>;
   coverage(connector: string): Promise<Coverage>;
+  /** Every connector's coverage in one read (a connector without rows is absent): for listings. */
+  coverages(): Promise<Map<string, Coverage>>;
   close(): Promise<void>;
 }
 
@@ -145,6 +147,12 @@ export interface RunRecord {
   worker: string;
 }
 
+/** A connector's cursor and lease, as syncStates() returns them. */
+export interface SyncStateRecord {
+  cursor: string | null;
+  lease: { owner: string; expiresAt: string } | null;
+}
+
 export interface StateStore {
   readonly kind: string;
   init(): Promise<void>;
@@ -170,6 +178,10 @@ export interface StateStore {
   releaseLease(connector: string, owner: string): Promise<void>;
   /** Current lease holder, if any and unexpired. */
   leaseHolder(connector: string): Promise<{ owner: string; expiresAt: string } | undefined>;
+  /** For listings, one read each: every connector's cursor and unexpired lease (absent: never synced)… */
+  syncStates(): Promise<Map<string, SyncStateRecord>>;
+  /** …and every connector's latest run and latest successful run (in listRuns' order). */
+  latestRuns(): Promise<Map<string, { last: RunRecord | null; lastSuccess: RunRecord | null }>>;
   close(): Promise<void>;
 }
 

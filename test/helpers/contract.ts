@@ -428,6 +428,11 @@ export class Harness {
       }
       if (c !== null) assert.deepEqual(await this.warehouse.coverage(c), this.model.coverage(c), `${message} coverage ${c}`);
     }
+    // The listing's read of every connector at once says the same.
+    const all = await this.warehouse.coverages();
+    for (const c of connectors) {
+      assert.deepEqual(all.get(c) ?? { rows: 0, days: 0, firstDay: null, lastDay: null }, this.model.coverage(c), `${message} coverages ${c}`);
+    }
   }
 
   async assertDimensions(connectors: readonly string[], message = ''): Promise<void> {

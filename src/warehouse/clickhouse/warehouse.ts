@@ -342,6 +342,15 @@ export class ClickHouseWarehouse implements Warehouse {
     return coverageFrom(r && { rows: r.n, days: r.days, first: r.first, last: r.last });
   }
 
+  async coverages(): Promise<Map<string, Coverage>> {
+    await this.topology();
+    const rows = await this.main.rows<Record<string, string>>(
+      `SELECT _connector AS c, toString(sum(rows)) AS n, toString(count()) AS days, toString(min(_date)) AS first, toString(max(_date)) AS last
+       FROM (${this.currentDays('1')}) GROUP BY _connector`,
+    );
+    return new Map(rows.map((r) => [r.c!, coverageFrom({ rows: r.n, days: r.days, first: r.first, last: r.last })]));
+  }
+
   async close(): Promise<void> {
     const all = new Set<ChServer>([this.main, ...this.shards.map((s) => s.server)]);
     await Promise.all([...all].map((s) => s.close().catch(() => undefined)));

@@ -3,8 +3,8 @@
  * history (tables: state-sql.ts). Also the 'local' bookkeeping of a warehouse that keeps none
  * itself (<home>/state.duckdb, see registry.ts).
  */
-import { connectorFromRow, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from '../state-sql.js';
-import type { ConnectorRecord, RunRecord, StateStore } from '../types.js';
+import { connectorFromRow, latestRunsFrom, latestRunsSql, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from '../state-sql.js';
+import type { ConnectorRecord, RunRecord, StateStore, SyncStateRecord } from '../types.js';
 import { openDuckDb, releaseDuckDb, SerialConnection } from './connection.js';
 
 export class DuckDbStateStore implements StateStore {
@@ -105,6 +105,19 @@ export class DuckDbStateStore implements StateStore {
       'UPDATE rakuten_sync_state SET lease_owner = NULL, lease_expires = NULL WHERE connector = $1 AND lease_owner = $2',
       [connector, owner],
     );
+  }
+
+  async syncStates(): Promise<Map<string, SyncStateRecord>> {
+    const now = new Date().toISOString();
+    const rows = await this.conn.rows('SELECT connector, cursor_day, lease_owner, lease_expires FROM rakuten_sync_state');
+    return new Map(rows.map((r) => [String(r.connector), {
+      cursor: (r.cursor_day as string | null) ?? null,
+      lease: r.lease_owner && String(r.lease_expires) >= now ? { owner: String(r.lease_owner), expiresAt: String(r.lease_expires) } : null,
+    }]));
+  }
+
+  async latestRuns(): Promise<Map<string, { last: RunRecord | null; lastSuccess: RunRecord | null }>> {
+    return latestRunsFrom(await this.conn.rows(latestRunsSql()));
   }
 
   async leaseHolder(connector: string): Promise<{ owner: string; expiresAt: string } | undefined> {

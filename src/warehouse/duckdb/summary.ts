@@ -166,6 +166,11 @@ export const COVERAGE_SQL = `SELECT sum(rows)::BIGINT AS rows, count(*)::BIGINT 
     strftime(min(_date), '%Y-%m-%d') AS first, strftime(max(_date), '%Y-%m-%d') AS last
   FROM ${DAY} WHERE _connector = $1`;
 
+/** Every connector's coverage, one row each. */
+export const COVERAGES_SQL = `SELECT _connector, sum(rows)::BIGINT AS rows, count(*)::BIGINT AS days,
+    strftime(min(_date), '%Y-%m-%d') AS first, strftime(max(_date), '%Y-%m-%d') AS last
+  FROM ${DAY} GROUP BY _connector`;
+
 /** Top ids by sales over the days: the name of the latest name_day wins, ties to the smallest name. */
 export function topSql(limit: number): string {
   return `SELECT id, struct_extract(min(${nameKey('name_day', 'name')}) FILTER (WHERE name IS NOT NULL), 'n') AS name,

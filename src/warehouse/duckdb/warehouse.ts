@@ -22,7 +22,7 @@ import { columnList, csvField, dimensionTables, type TypeMap } from '../render.j
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { inTransaction, openDuckDb, releaseDuckDb, SerialConnection } from './connection.js';
 import { DUCKDB_CAPABILITIES } from './capabilities.js';
-import { COVERAGE_SQL, DAY_TOTALS_SQL, daysOutsideWindow, deleteSummaries, ensureSummaries, refreshSummaries, topSql, TouchedDays } from './summary.js';
+import { COVERAGE_SQL, COVERAGES_SQL, DAY_TOTALS_SQL, daysOutsideWindow, deleteSummaries, ensureSummaries, refreshSummaries, topSql, TouchedDays } from './summary.js';
 
 export const DUCKDB_TYPES: TypeMap = {
   text: 'VARCHAR',
@@ -204,6 +204,11 @@ export class DuckDbWarehouse implements Warehouse {
   async coverage(connector: string): Promise<Coverage> {
     const [r] = await this.conn.rows(COVERAGE_SQL, [connector]);
     return coverageFrom(r as unknown as RawCoverage | undefined);
+  }
+
+  async coverages(): Promise<Map<string, Coverage>> {
+    const rows = await this.conn.rows(COVERAGES_SQL);
+    return new Map(rows.map((r) => [String(r._connector), coverageFrom(r as unknown as RawCoverage)]));
   }
 
   async close(): Promise<void> {

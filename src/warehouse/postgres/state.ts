@@ -6,8 +6,8 @@
  */
 import type pg from 'pg';
 import { inTransaction, isoSql, mapPgError, runDdl, type PostgresTarget } from './connection.js';
-import { connectorFromRow, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from '../state-sql.js';
-import type { ConnectorRecord, RunRecord, StateStore } from '../types.js';
+import { connectorFromRow, latestRunsFrom, latestRunsSql, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from '../state-sql.js';
+import type { ConnectorRecord, RunRecord, StateStore, SyncStateRecord } from '../types.js';
 
 /** Caps absurd TTLs (Infinity) at ten years so now() + ttl stays a valid timestamp. */
 const MAX_TTL_MS = 10 * 365 * 86_400_000;
@@ -120,6 +120,21 @@ export class PostgresStateStore implements StateStore {
       'UPDATE rakuten_sync_state SET lease_owner = NULL, lease_expires = NULL WHERE connector = $1 AND lease_owner = $2',
       [connector, owner],
     );
+  }
+
+  async syncStates(): Promise<Map<string, SyncStateRecord>> {
+    const rows = await this.rows(
+      `SELECT connector, cursor_day, CASE WHEN lease_owner IS NOT NULL AND NOT ${EXPIRED('lease_expires')} THEN lease_owner END AS lease_owner, lease_expires
+       FROM rakuten_sync_state`,
+    );
+    return new Map(rows.map((r) => [String(r.connector), {
+      cursor: (r.cursor_day as string | null) ?? null,
+      lease: r.lease_owner ? { owner: String(r.lease_owner), expiresAt: String(r.lease_expires) } : null,
+    }]));
+  }
+
+  async latestRuns(): Promise<Map<string, { last: RunRecord | null; lastSuccess: RunRecord | null }>> {
+    return latestRunsFrom(await this.rows(latestRunsSql(' COLLATE "C"')));
   }
 
   async leaseHolder(connector: string): Promise<{ owner: string; expiresAt: string } | undefined> {

@@ -199,6 +199,14 @@ export function topQuery(dimension: keyof typeof TOP_DIMENSIONS, connector: stri
   };
 }
 
+/** Every connector's coverage, one row each. */
+export const COVERAGES_QUERY: Query = {
+  sql: `SELECT _connector, sum("rows")::text AS rows, count(*) AS days,
+               to_char(min(_date), 'YYYY-MM-DD') AS first, to_char(max(_date), 'YYYY-MM-DD') AS last
+        FROM ${DAY} GROUP BY _connector`,
+  params: [],
+};
+
 export function coverageQuery(connector: string): Query {
   return {
     sql: `SELECT sum("rows")::text AS rows, count(*) AS days,

@@ -26,7 +26,7 @@ import { copyRows, copyValue } from './copy.js';
 import { DimensionAggregator } from './dimensions.js';
 import { POSTGRES_CAPABILITIES } from './capabilities.js';
 import { PostgresStateStore } from './state.js';
-import { coverageQuery, dayTotalsQuery, deleteSummaries, fillSummaries, lockConnector, refreshSummaries, summaryDdl, topQuery, type Query } from './summary.js';
+import { COVERAGES_QUERY, coverageQuery, dayTotalsQuery, deleteSummaries, fillSummaries, lockConnector, refreshSummaries, summaryDdl, topQuery, type Query } from './summary.js';
 
 export const POSTGRES_TYPES: TypeMap = {
   text: 'text',
@@ -143,6 +143,11 @@ export class PostgresWarehouse implements Warehouse {
   async coverage(connector: string): Promise<Coverage> {
     const [r] = await this.rows(coverageQuery(connector));
     return coverageFrom(r as unknown as RawCoverage | undefined);
+  }
+
+  async coverages(): Promise<Map<string, Coverage>> {
+    const rows = await this.rows(COVERAGES_QUERY);
+    return new Map(rows.map((r) => [String(r._connector), coverageFrom(r as unknown as RawCoverage)]));
   }
 
   async close(): Promise<void> {
