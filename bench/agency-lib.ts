@@ -7,7 +7,7 @@
  * while the warehouse code changes underneath.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type Dirent, existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BIN, ROOT } from './lib.js';
 
@@ -140,13 +140,28 @@ export async function chStats(servers: string[], db: string): Promise<ChStats> {
   let files = 0;
   let bytes = 0;
   const inodes = new Set<string>();
+  // ClickHouse removes merged-away parts while we walk: a vanished directory or file is skipped.
+  const gone = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
   const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
+    let entries: Dirent[] = [];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (e) {
+      if (gone(e)) return;
+      throw e;
+    }
+    for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
       else {
+        let st;
+        try {
+          st = lstatSync(p);
+        } catch (err) {
+          if (gone(err)) continue;
+          throw err;
+        }
         files++;
-        const st = lstatSync(p);
         const ino = `${st.dev}:${st.ino}`; // parts shared by REPLACE PARTITION are hard links: count their bytes once
         if (!inodes.has(ino)) {
           inodes.add(ino);
