@@ -18,15 +18,14 @@
  */
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
-import { LOADED_COLUMNS, REPORT_TABLE, TOP_DIMENSIONS, TOP_SUMMARY_TABLE, type ReportRow } from '../../model/schema.js';
+import { LOADED_COLUMNS, TOP_DIMENSIONS, type ReportRow } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import { dimensionTables } from '../render.js';
 import type { WindowLoad } from '../types.js';
 import { type ChServer, day, ident, type Shard, str } from './connection.js';
-import { checkDay, currentVersions, latest, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, TOP_ROWS_TABLE, VERSIONS_TABLE } from './schema.js';
+import { checkDay, currentVersions, FACT_COLUMNS, latest, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, TOP_COLUMNS, TOP_ROWS_TABLE, VERSIONS_TABLE } from './schema.js';
 
 const WIDTH = LOADED_COLUMNS.length;
-const FACT_COLUMNS = REPORT_TABLE.columns.map((c) => ident(c.name)).join(', ');
 const INSERT_COLUMNS = ['_connector', ...LOADED_COLUMNS.map((c) => c.name), '_synced_at', '_sync_id', '_version', '_row', '_sign'].map(ident);
 const DATE_COLUMNS = LOADED_COLUMNS.flatMap((c, i) => (c.type === 'date' ? [i] : []));
 const DAY_EXPR = 'coalesce(transaction_date, _date)';
@@ -202,7 +201,6 @@ export function daySums(l: Layout, where: string, key: string): string {
 
 /** One insert of the top summary rows (TOP_SUMMARY_TABLE) of the rows matching `where` (which names the versions), every dimension. */
 export function topSummaryInsert(l: Layout, where: string): string {
-  const topCols = TOP_SUMMARY_TABLE.columns.map((col) => ident(col.name)).join(', ');
   const selects = Object.entries(TOP_DIMENSIONS).map(
     ([dim, { id, name }]) =>
       `SELECT _connector, _date, ${str(dim)} AS dimension, assumeNotNull(${ident(id)}) AS t_id, toDecimal128(count(), 0) AS t_rows,
@@ -211,7 +209,7 @@ export function topSummaryInsert(l: Layout, where: string): string {
               _version, toInt8(1) AS t_sign
        FROM ${l.t(l.local(ROWS_TABLE))} WHERE (${where}) AND ${ident(id)} IS NOT NULL GROUP BY _connector, _date, _version, t_id`,
   );
-  return `INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${topCols}, _version, _sign) ${selects.join('\n UNION ALL \n')}`;
+  return `INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${TOP_COLUMNS}, _version, _sign) ${selects.join('\n UNION ALL \n')}`;
 }
 
 /**
@@ -227,7 +225,7 @@ export async function cancelSuperseded(l: Layout, b: ShardBatch): Promise<void> 
     .join(' OR ');
   const tables = [
     { name: ROWS_TABLE, cols: `${FACT_COLUMNS}, _version, _row` },
-    { name: TOP_ROWS_TABLE, cols: `${TOP_SUMMARY_TABLE.columns.map((col) => ident(col.name)).join(', ')}, _version` },
+    { name: TOP_ROWS_TABLE, cols: `${TOP_COLUMNS}, _version` },
   ];
   // One query finds what is left to cancel in both tables (usually nothing: a first load of those days).
   const stale = await s.rows<{ t: number; c: string; d: string; v: string }>(

@@ -33,13 +33,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE } from '../../model/schema.js';
+import { DAY_SUMMARY_TABLE } from '../../model/schema.js';
 import { addDays } from '../../util/days.js';
 import { ConnectorError } from '../../util/errors.js';
-import { type ChServer, day, ident, type Shard, str } from './connection.js';
+import { type ChServer, day, type Shard, str } from './connection.js';
 import { DAY_SUM_VALUES, daySums, nextSeq, topSummaryInsert, VERSION_COLUMNS } from './load.js';
 import {
-  initServer, type Layout, MAX_DAY, MIGRATION_LEASE, ROWS_TABLE, SHARDING_KEY, T, TOP_ROWS_TABLE, V1_LOCAL_TABLE, V1_TABLE, VERSIONS_TABLE,
+  FACT_COLUMNS, initServer, type Layout, MAX_DAY, MIGRATION_LEASE, ROWS_TABLE, SHARDING_KEY, T, TOP_COLUMNS, TOP_ROWS_TABLE, V1_LOCAL_TABLE, V1_TABLE, VERSIONS_TABLE,
 } from './schema.js';
 
 export interface MigrateTarget {
@@ -54,8 +54,6 @@ export interface MigrateTarget {
 const BEAT_MS = 10_000;
 /** A lease row younger than this: its owner is alive. */
 export const LEASE_SECONDS = 60;
-const FACT = REPORT_TABLE.columns.map((c) => ident(c.name)).join(', ');
-const TOP_COLS = TOP_SUMMARY_TABLE.columns.map((c) => ident(c.name)).join(', ');
 
 /** The first layout's fact table on a server, and its claimed name. */
 const oldFact = (l: Layout): string => l.local(T);
@@ -175,9 +173,9 @@ async function copy(t: MigrateTarget, version: number): Promise<void> {
         if (slots.length === 0) return;
         const mine = l.cluster ? ` AND (${SHARDING_KEY} % ${t.slots.length}) IN (${slots.join(', ')})` : '';
         await server.run(
-          `INSERT INTO ${l.t(l.local(ROWS_TABLE))} (${FACT}, _version, _row, _sign)
-           SELECT ${FACT}, toUInt64(${version}), toUInt32(rowNumberInAllBlocks()), toInt8(1)
-           FROM (SELECT ${FACT} FROM ${l.t(V1_TABLE)} WHERE ${range}${mine})`,
+          `INSERT INTO ${l.t(l.local(ROWS_TABLE))} (${FACT_COLUMNS}, _version, _row, _sign)
+           SELECT ${FACT_COLUMNS}, toUInt64(${version}), toUInt32(rowNumberInAllBlocks()), toInt8(1)
+           FROM (SELECT ${FACT_COLUMNS} FROM ${l.t(V1_TABLE)} WHERE ${range}${mine})`,
         );
         await server.run(topSummaryInsert(l, `_version = ${version} AND ${range}`));
       }),
@@ -214,8 +212,8 @@ export async function verify(s: ChServer, l: Layout): Promise<void> {
 /** Cancel, on one shard, the rows of versions older than the copy's (earlier attempts) that are not cancelled yet. */
 async function cancelOlder(s: ChServer, l: Layout, version: number): Promise<void> {
   for (const [table, cols] of [
-    [ROWS_TABLE, `${FACT}, _version, _row`],
-    [TOP_ROWS_TABLE, `${TOP_COLS}, _version`],
+    [ROWS_TABLE, `${FACT_COLUMNS}, _version, _row`],
+    [TOP_ROWS_TABLE, `${TOP_COLUMNS}, _version`],
   ] as const) {
     const x = l.t(l.local(table));
     await s.run(

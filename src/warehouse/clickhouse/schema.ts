@@ -96,6 +96,10 @@ export const ROWS_TABLE = `${T}_rows`;
 export const VERSIONS_TABLE = 'rakuten_day_versions';
 export const TOP_ROWS_TABLE = `${TOP_SUMMARY_TABLE.name}_rows`;
 
+/** The model's columns of the fact and top tables, quoted, for INSERT … SELECT lists and the views. */
+export const FACT_COLUMNS = REPORT_TABLE.columns.map((c) => ident(c.name)).join(', ');
+export const TOP_COLUMNS = TOP_SUMMARY_TABLE.columns.map((c) => ident(c.name)).join(', ');
+
 /** Distributed's sharding key, and route()'s: all of a (connector, day) on one shard. */
 export const SHARDING_KEY = 'cityHash64(_connector, _date)';
 
@@ -193,7 +197,7 @@ export async function initServer(s: ChServer, l: Layout): Promise<'ok' | 'v1'> {
     await dist(name);
   };
   const cols = (defs: readonly ColumnDef[]): string => defs.map((c) => ident(c.name)).join(', ');
-  await view(T, `SELECT ${cols(REPORT_TABLE.columns)} FROM ${l.t(l.local(ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`);
+  await view(T, `SELECT ${FACT_COLUMNS} FROM ${l.t(l.local(ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`);
   const day = cols(DAY_SUMMARY_TABLE.columns);
   await view(
     DAY_SUMMARY_TABLE.name,
@@ -201,7 +205,7 @@ export async function initServer(s: ChServer, l: Layout): Promise<'ok' | 'v1'> {
   );
   await view(
     TOP_SUMMARY_TABLE.name,
-    `SELECT ${cols(TOP_SUMMARY_TABLE.columns)} FROM ${l.t(l.local(TOP_ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`,
+    `SELECT ${TOP_COLUMNS} FROM ${l.t(l.local(TOP_ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`,
   );
   await initDimensions(s, l);
   return found.leftover ? 'v1' : 'ok';
