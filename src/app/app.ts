@@ -13,6 +13,7 @@ import { Vault } from '../util/vault.js';
 import { liveLeaseHolder, runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
 import { isDeadLocalWorker } from '../sync/worker.js';
 import { sleep } from '../sync/retry.js';
+import { eachLimited } from '../util/pool.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord, TopEntry } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
@@ -22,6 +23,18 @@ import type { RequestOptions } from '../rakuten/client.js';
 export const DEFAULT_SCHEDULE = '0 6 * * *';
 export const DEFAULT_LOOKBACK_DAYS = 30;
 export const DEFAULT_START_DAYS_AGO = 90;
+/** Connectors `sync --all` runs at once. */
+export const DEFAULT_SYNC_PARALLEL = 8;
+
+/** What `sync --all` did with each connector: the tally it ends with. */
+export interface SyncAllResult {
+  synced: string[];
+  failed: string[];
+  /** Synced by another worker meanwhile (skipped here). */
+  elsewhere: string[];
+  /** Still being synced by another worker when we stopped waiting. */
+  stillBusy: string[];
+}
 
 export interface ConnectorInput {
   name: string;
@@ -151,22 +164,26 @@ export class App {
    */
   async syncAll(
     options: (name: string) => SyncOptions,
-    o: { busyWaitMs?: number; pollMs?: number; signal?: AbortSignal; onBusy?: (name: string, owner: string) => void;
+    o: { busyWaitMs?: number; pollMs?: number; signal?: AbortSignal; parallel?: number; onBusy?: (name: string, owner: string) => void;
       onDone?: (name: string, result: RunRecord | 'synced-elsewhere' | Error) => void } = {},
-  ): Promise<{ synced: string[]; failed: string[]; elsewhere: string[]; stillBusy: string[] }> {
+  ): Promise<SyncAllResult> {
     const started = new Date().toISOString();
     const deadline = Date.now() + (o.busyWaitMs ?? 30 * 60_000);
     let pending = (await this.db.state.listConnectors()).filter((c) => !c.settings.paused).map((c) => c.name);
-    const out = { synced: [] as string[], failed: [] as string[], elsewhere: [] as string[], stillBusy: [] as string[] };
+    const out: SyncAllResult = { synced: [], failed: [], elsewhere: [], stillBusy: [] };
+    const freshElsewhere = async (name: string, notUs: boolean): Promise<boolean> => {
+      const last = (await this.db.state.listRuns(name, 20)).find((r) => r.status === 'success');
+      return Boolean(last?.finishedAt && last.finishedAt >= started && (!notUs || last.worker !== WORKER_ID));
+    };
     while (pending.length > 0 && !o.signal?.aborted) {
       const busy: string[] = [];
-      for (const name of pending) {
-        if (o.signal?.aborted) break;
-        const last = (await this.db.state.listRuns(name, 20)).find((r) => r.status === 'success');
-        if (last?.finishedAt && last.finishedAt >= started && last.worker !== WORKER_ID) {
+      // Up to `parallel` connectors at once (each with its own windows in flight); the
+      // warehouse shares one connection pool and batches what they publish together.
+      await eachLimited(pending, o.parallel ?? DEFAULT_SYNC_PARALLEL, async (name) => {
+        if (await freshElsewhere(name, true)) {
           out.elsewhere.push(name);
           o.onDone?.(name, 'synced-elsewhere');
-          continue;
+          return;
         }
         try {
           const run = await this.sync(name, options(name));
@@ -181,11 +198,10 @@ export class App {
             o.onDone?.(name, e instanceof Error ? e : new Error(String(e)));
           }
         }
-      }
+      }, () => Boolean(o.signal?.aborted));
       pending = [];
       for (const name of busy) {
-        const last = (await this.db.state.listRuns(name, 20)).find((r) => r.status === 'success');
-        if (last?.finishedAt && last.finishedAt >= started) {
+        if (await freshElsewhere(name, false)) {
           out.elsewhere.push(name);
           o.onDone?.(name, 'synced-elsewhere');
         } else pending.push(name);

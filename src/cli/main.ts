@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
-import { App, type ConnectorInput } from '../app/app.js';
+import { App, type ConnectorInput, DEFAULT_SYNC_PARALLEL, type SyncAllResult } from '../app/app.js';
 import type { TestReport } from '../app/save-and-test.js';
 import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv } from '../app/options.js';
 import { LOOKBACK_DAYS, settingsInputProblems, WINDOW_DAYS } from '../app/settings.js';
@@ -164,10 +164,12 @@ program
   .option('--all', 'every connector that is not paused')
   .option('--from <day>', 'backfill from this day (YYYY-MM-DD), with --to')
   .option('--to <day>', 'backfill to this day (YYYY-MM-DD), with --from')
-  .option('--concurrency <n>', 'windows fetched at once (default 3)', int('--concurrency', 1, 32))
-  .action(async (name: string | undefined, o: { all?: boolean; from?: string; to?: string; concurrency?: number }) => {
+  .option('--concurrency <n>', 'windows fetched at once, per connector (default 3)', int('--concurrency', 1, 32))
+  .option('--parallel <n>', `with --all: connectors synced at once (default ${DEFAULT_SYNC_PARALLEL})`, int('--parallel', 1, 64))
+  .action(async (name: string | undefined, o: { all?: boolean; from?: string; to?: string; concurrency?: number; parallel?: number }) => {
     if (!name && !o.all) throw new UsageError('give a connector name or --all');
     if (name && o.all) throw new UsageError('give a connector name or --all, not both');
+    if (o.parallel !== undefined && !o.all) throw new UsageError('--parallel goes with --all');
     if (Boolean(o.from) !== Boolean(o.to)) throw new UsageError('--from and --to go together');
     cancelOnSignals();
     await withApp(async (app, out) => {
@@ -191,6 +193,7 @@ program
       }
       const res = await app.syncAll(options, {
         signal: cancel.signal,
+        parallel: o.parallel,
         pollMs: Math.min(2000, leaseTtlFromEnv() / 3),
         onBusy: (n, owner) => out.log('info', `[${n}] being synced by worker ${owner.split(':').slice(0, 2).join(' pid ')}; will check again`, { connector: n, event: 'busy' }),
         onDone: (n, r) => {
@@ -200,10 +203,18 @@ program
         },
       });
       for (const n of res.stillBusy) out.log('warn', `[${n}] still being synced by another worker; not waiting longer`, { connector: n });
-      const failed = res.failed.length + res.stillBusy.length;
-      if (failed) process.exitCode = 1;
+      printTally(out, res);
+      if (res.failed.length + res.stillBusy.length > 0) process.exitCode = 1;
     });
   });
+
+/** The line `sync --all` ends with: how many connectors were synced, failed, skipped. */
+function printTally(out: Output, res: SyncAllResult): void {
+  const tally = { synced: res.synced.length, failed: res.failed.length + res.stillBusy.length, skipped: res.elsewhere.length };
+  if (out.json) return out.data({ event: 'tally', ...tally, failedConnectors: [...res.failed, ...res.stillBusy].sort(), skippedConnectors: [...res.elsewhere].sort() });
+  const failedNames = [...res.failed, ...res.stillBusy].sort();
+  out.line(`sync --all: ${tally.synced} synced, ${tally.failed} failed${failedNames.length ? ` (${failedNames.join(', ')})` : ''}, ${tally.skipped} skipped (synced by another worker)`);
+}
 
 function printRun(out: Output, run: RunRecord): void {
   const secs = run.finishedAt ? (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 : 0;

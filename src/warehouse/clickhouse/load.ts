@@ -16,7 +16,7 @@
  * batch was publishing go together, each still its own version and its own switch (one block per
  * window), so a statement's fixed cost is shared when many small windows run at once.
  */
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { once } from 'node:events';
 import { LOADED_COLUMNS, TOP_DIMENSIONS, type ReportRow } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
@@ -62,6 +62,60 @@ export interface LoadTarget {
   route(connector: string, days: string[]): Promise<Map<string, number>>;
 }
 
+/** A load's rows as TabSeparated text per shard, stamped (version, row number, +1); routes gains unexpected days (in `extra`). */
+class RowEncoder {
+  count = 0;
+  readonly extra = new Map<number, Set<string>>();
+  private readonly prefix: string;
+  private readonly suffix: string;
+
+  constructor(private readonly w: LoadTarget, private readonly load: WindowLoad, version: number, private readonly routes: Map<string, number>) {
+    this.prefix = `${tsvText(load.connector)}\t`;
+    const syncedAt = load.syncedAt.toISOString().slice(0, 19).replace('T', ' ');
+    this.suffix = `\t${syncedAt}\t${tsvText(load.syncId)}\t${version}\t`;
+  }
+
+  async encode(batch: ReportRow[]): Promise<string[]> {
+    const text: string[] = new Array<string>(this.w.shards.length).fill('');
+    for (const row of batch) {
+      if (row.length !== WIDTH) throw new ConnectorError('data', `a row has ${row.length} values, expected ${WIDTH}`);
+      const d = row[0];
+      let shard = this.routes.get(d as string);
+      if (shard === undefined) {
+        const dd = checkDay(d, '_date');
+        shard = (await this.w.route(this.load.connector, [dd])).get(dd)!;
+        this.routes.set(dd, shard);
+        if (!this.extra.has(shard)) this.extra.set(shard, new Set());
+        this.extra.get(shard)!.add(dd);
+      }
+      let line = this.prefix;
+      for (let i = 0; i < WIDTH; i++) {
+        if (i > 0) line += '\t';
+        line += tsv(row[i]);
+      }
+      for (const i of DATE_COLUMNS) {
+        const v = row[i];
+        if (v && (v < MIN_DAY || v > MAX_DAY)) checkDay(v, LOADED_COLUMNS[i]!.name);
+      }
+      text[shard] += `${line}${this.suffix}${this.count}\t1\n`;
+      this.count++;
+    }
+    return text;
+  }
+}
+
+/**
+ * Rows already in memory (a small window), as TabSeparated text per shard for one shared insert
+ * (the warehouse batches the texts of windows that finish together); the count and the
+ * out-of-window days per shard, like streamRows.
+ */
+export async function rowsText(w: LoadTarget, load: WindowLoad, version: number, rows: AsyncIterable<ReportRow[]>, routes: Map<string, number>) {
+  const enc = new RowEncoder(w, load, version, routes);
+  const text: string[] = new Array<string>(w.shards.length).fill('');
+  for await (const batch of rows) (await enc.encode(batch)).forEach((t, i) => (text[i] += t));
+  return { count: enc.count, extra: enc.extra, text };
+}
+
 /**
  * Stream rows as TabSeparated into each shard's rows table, stamped (version, row number, +1);
  * returns the count and the out-of-window days per shard (routes gains them).
@@ -69,10 +123,6 @@ export interface LoadTarget {
 export async function streamRows(w: LoadTarget, load: WindowLoad, version: number, rows: AsyncIterable<ReportRow[]>, routes: Map<string, number>) {
   const n = w.shards.length;
   const sinks: (Sink | undefined)[] = new Array(n);
-  const extra = new Map<number, Set<string>>();
-  const prefix = `${tsvText(load.connector)}\t`;
-  const syncedAt = load.syncedAt.toISOString().slice(0, 19).replace('T', ' ');
-  const suffix = `\t${syncedAt}\t${tsvText(load.syncId)}\t${version}\t`;
   const open = (i: number): Sink => {
     const body = new PassThrough({ highWaterMark: 1 << 20 });
     // destroy(err) on abort emits 'error'; the insert promise reports the failure, not this.
@@ -85,33 +135,10 @@ export async function streamRows(w: LoadTarget, load: WindowLoad, version: numbe
     sinks[i] = sink;
     return sink;
   };
-  let count = 0;
+  const enc = new RowEncoder(w, load, version, routes);
   try {
     for await (const batch of rows) {
-      const text: string[] = new Array<string>(n).fill('');
-      for (const row of batch) {
-        if (row.length !== WIDTH) throw new ConnectorError('data', `a row has ${row.length} values, expected ${WIDTH}`);
-        const d = row[0];
-        let shard = routes.get(d as string);
-        if (shard === undefined) {
-          const dd = checkDay(d, '_date');
-          shard = (await w.route(load.connector, [dd])).get(dd)!;
-          routes.set(dd, shard);
-          if (!extra.has(shard)) extra.set(shard, new Set());
-          extra.get(shard)!.add(dd);
-        }
-        let line = prefix;
-        for (let i = 0; i < WIDTH; i++) {
-          if (i > 0) line += '\t';
-          line += tsv(row[i]);
-        }
-        for (const i of DATE_COLUMNS) {
-          const v = row[i];
-          if (v && (v < MIN_DAY || v > MAX_DAY)) checkDay(v, LOADED_COLUMNS[i]!.name);
-        }
-        text[shard] += `${line}${suffix}${count}\t1\n`;
-        count++;
-      }
+      const text = await enc.encode(batch);
       for (let i = 0; i < n; i++) {
         if (!text[i]) continue;
         const sink = sinks[i] ?? open(i);
@@ -131,7 +158,13 @@ export async function streamRows(w: LoadTarget, load: WindowLoad, version: numbe
     await Promise.allSettled(sinks.map((s) => s?.done));
     throw e;
   }
-  return { count, extra };
+  return { count: enc.count, extra: enc.extra };
+}
+
+/** One insert of several windows' TabSeparated rows (rowsText) into a shard's rows table. */
+export async function insertRowsText(w: LoadTarget, shard: number, texts: string[]): Promise<void> {
+  const table = w.layout.t(w.layout.local(ROWS_TABLE));
+  await w.shards[shard]!.server.insertStream(table, INSERT_COLUMNS, Readable.from([Buffer.from(texts.join(''))], { objectMode: false }), 'TabSeparated', w.insertSettings);
 }
 
 const dayList = (days: Iterable<string>): string => `(${[...days].map(day).join(', ')})`;

@@ -23,7 +23,7 @@
  * bookkeeping is not ClickHouse's (no transactions): index.ts gets it from the registry.
  */
 import type { CsvPart, ReportBody } from '../../model/report-body.js';
-import { TOP_DIMENSIONS } from '../../model/schema.js';
+import { type ReportRow, TOP_DIMENSIONS } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import { addDays } from '../../util/days.js';
 import { coverageFrom, dayTotalsFrom, topEntryFrom } from '../amounts.js';
@@ -32,10 +32,11 @@ import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, W
 import { ChServer, type ClickHouseTarget, day, describeTarget, discoverShards, type Shard, str } from './connection.js';
 import { CLICKHOUSE_CAPABILITIES } from './capabilities.js';
 import { cheapestForm, streamCsv } from './csv-load.js';
-import { cancelSuperseded, nextSeq, type Published, publishShard, refreshDimensions, type ShardBatch, type ShardDays, streamRows } from './load.js';
+import { cancelSuperseded, insertRowsText, nextSeq, type Published, publishShard, refreshDimensions, rowsText, type ShardBatch, type ShardDays, streamRows } from './load.js';
+import { Batcher } from '../../util/batcher.js';
 import { migrateV1 } from './migrate.js';
 import {
-  checkDay, clampDay, currentVersions, dropStaleStages, initServer, latest, Layout, ROWS_TABLE, SHARDING_KEY, TOP_ROWS_TABLE, VERSIONS_TABLE,
+  checkDay, clampDay, currentVersions, dropStaleStages, initServer, latest, Layout, MAX_DAY, ROWS_TABLE, SHARDING_KEY, TOP_ROWS_TABLE, VERSIONS_TABLE,
 } from './schema.js';
 
 const MAX_WINDOW_DAYS = 3660;
@@ -45,9 +46,30 @@ interface PendingPublish {
   parts: ShardDays[];
   /** Shard index whose server stores the window's dimension states. */
   home: number;
-  resolve(): void;
-  reject(e: unknown): void;
 }
+
+/** Days of a connector whose shard is not known yet (route()). */
+interface RouteAsk {
+  connector: string;
+  days: string[];
+}
+
+/** The asks' days per connector. */
+function groupDays(asks: RouteAsk[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const a of asks) {
+    const set = out.get(a.connector) ?? new Set<string>();
+    for (const d of a.days) set.add(d);
+    out.set(a.connector, set);
+  }
+  return out;
+}
+
+/** Days after a routing miss whose shards are fetched with it. */
+const ROUTE_AHEAD_DAYS = 366;
+
+/** Small windows' rows that finish together share one insert, up to this many windows. */
+const ROW_INSERT_BATCH = 64;
 
 export class ClickHouseWarehouse implements Warehouse {
   readonly kind = 'clickhouse';
@@ -64,8 +86,14 @@ export class ClickHouseWarehouse implements Warehouse {
   private readonly insertSettings: Record<string, number> = {};
   private readonly csvSettings: Record<string, number> = {};
   /** Windows written and waiting to be published (see publish()). */
-  private readonly queue: PendingPublish[] = [];
-  private publishing = false;
+  private readonly publisher = new Batcher<PendingPublish>((batch) => this.publishBatch(batch));
+  /** (connector NUL day) → shard index, as the Distributed key routes it (route()). */
+  private readonly routes = new Map<string, number>();
+  private readonly router = new Batcher<RouteAsk>((asks) => this.routeBatch(asks));
+  /** Per shard: small windows' rows waiting for an insert (insertSmall). */
+  private rowInserts: Batcher<string>[] = [];
+  /** Per run (connector, sync id): the version its windows must exceed (runVersion). */
+  private readonly runFloors = new Map<string, Promise<number>>();
   private ready: Promise<void> | null = null;
 
   /** sharedState: that of the bookkeeping the registry lent it (see index.ts). */
@@ -98,6 +126,7 @@ export class ClickHouseWarehouse implements Warehouse {
         this.servers = [this.main];
       }
       this.slots = this.shards.flatMap((s, i) => new Array<number>(s.weight).fill(i));
+      this.rowInserts = this.shards.map((_, i) => new Batcher<string>((texts) => insertRowsText(this.loadTarget(), i, texts), ROW_INSERT_BATCH));
       if (this.slots.length === 0) throw new ConnectorError('config', `cluster "${this.cluster}" has no shard with a weight above 0`);
       // Newer servers cap partitions per INSERT (100 by default); a window may span more days.
       const known = new Set(
@@ -143,15 +172,40 @@ export class ClickHouseWarehouse implements Warehouse {
       for (const d of days) out.set(d, 0);
       return out;
     }
-    for (let i = 0; i < days.length; i += 500) {
-      const chunk = days.slice(i, i + 500);
-      const rows = await this.main.rows<{ d: string; h: string }>(
-        `SELECT toString(_date) AS d, toString(${SHARDING_KEY} % ${this.slots.length}) AS h
-         FROM (SELECT arrayJoin([${chunk.map(day).join(', ')}]) AS _date, materialize(${str(connector)}) AS _connector)`,
-      );
-      for (const r of rows) out.set(r.d, this.slots[Number(r.h)]!);
+    // The answer never changes for a topology: cached, and the lookups of windows that start
+    // together go in one query (routeBatch).
+    const known = (d: string) => this.routes.has(`${connector}\u0000${d}`);
+    const missing = days.filter((d) => !known(d));
+    if (missing.length > 0) {
+      // A run goes day by day: the next year's days cost the same query, so ask for them too.
+      const ahead: string[] = [];
+      for (let d = addDays(missing[0]!, 1), i = 0; i < ROUTE_AHEAD_DAYS && d <= MAX_DAY; d = addDays(d, 1), i++) if (!known(d)) ahead.push(d);
+      await this.router.add({ connector, days: [...new Set([...missing, ...ahead])] });
     }
+    for (const d of days) out.set(d, this.routes.get(`${connector}\u0000${d}`)!);
     return out;
+  }
+
+  private async routeBatch(asks: RouteAsk[]): Promise<void> {
+    // Each connector's days as runs of consecutive days, generated by the server (a long literal
+    // array is slow to parse on 18.16); the key over a String and a Date, as the tables hold them.
+    const runs: string[] = [];
+    for (const [connector, set] of groupDays(asks)) {
+      const days = [...set].sort();
+      for (let i = 0; i < days.length;) {
+        let j = i;
+        while (j + 1 < days.length && addDays(days[j]!, 1) === days[j + 1]) j++;
+        runs.push(`SELECT materialize(${str(connector)}) AS _connector, ${day(days[i]!)} + number AS _date FROM numbers(${j - i + 1})`);
+        i = j + 1;
+      }
+    }
+    if (this.routes.size > 200_000) this.routes.clear();
+    for (let i = 0; i < runs.length; i += 200) {
+      const rows = await this.main.rows<{ c: string; d: string; h: string }>(
+        `SELECT _connector AS c, toString(_date) AS d, toString(${SHARDING_KEY} % ${this.slots.length}) AS h FROM (${runs.slice(i, i + 200).join(' UNION ALL ')})`,
+      );
+      for (const r of rows) this.routes.set(`${r.c}\u0000${r.d}`, this.slots[Number(r.h)]!);
+    }
   }
 
   /** Takes both body forms (capabilities.canonicalCsv): canonical CSV goes to the server as bytes (csv-load.ts). */
@@ -185,12 +239,14 @@ export class ClickHouseWarehouse implements Warehouse {
     // Independent reads before the load: one round trip's wait, not two.
     const [routes, version] = await Promise.all([
       this.route(load.connector, days),
-      this.newVersion(load.connector, `_date BETWEEN ${day(load.start)} AND ${day(load.end)}`),
+      this.runVersion(load),
     ]);
     onStart();
     const form = body.format === 'rows' ? body : await cheapestForm(body.parts);
+    // A small canonical-CSV window is in memory now: its rows join the insert of the windows
+    // that finish with it (one part for all of them); other rows stream in their own insert.
     const { count, extra } = form.format === 'rows'
-      ? await streamRows(this.loadTarget(), load, version, form.batches, routes)
+      ? body.format !== 'rows' ? await this.insertSmall(load, version, form.batches, routes) : await streamRows(this.loadTarget(), load, version, form.batches, routes)
       : await this.stageCsv(load, version, form.parts, routes);
     const parts: ShardDays[] = this.shards.map((shard, i) => ({
       shard,
@@ -199,6 +255,13 @@ export class ClickHouseWarehouse implements Warehouse {
     }));
     await this.publish({ load, version, count }, parts, routes.get(load.start)!);
     return count;
+  }
+
+  /** A window's rows already in memory: encoded, then inserted together with other windows' (rowInserts). */
+  private async insertSmall(load: WindowLoad, version: number, rows: AsyncIterable<ReportRow[]>, routes: Map<string, number>) {
+    const { count, extra, text } = await rowsText(this.loadTarget(), load, version, rows, routes);
+    await Promise.all(text.map((t, i) => (t ? this.rowInserts[i]!.add(t) : undefined)));
+    return { count, extra };
   }
 
   /** The CSV path's new rows, and their out-of-window days per shard (routes gains them), like streamRows's. */
@@ -219,26 +282,11 @@ export class ClickHouseWarehouse implements Warehouse {
   /**
    * Steps 2-4 of load.ts for this window, batched with the windows that reach this point while a
    * batch is being published (no waiting: the first window goes alone). A failure fails the batch.
+   * (Starting the next batch's switch during a batch's clean-up was measured: no faster, as the
+   * machine is busy either way, and smaller batches meant more statements.)
    */
   private publish(w: Published, parts: ShardDays[], home: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ w, parts, home, resolve, reject });
-      if (!this.publishing) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.publishing = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0);
-      try {
-        await this.publishBatch(batch);
-        for (const j of batch) j.resolve();
-      } catch (e) {
-        for (const j of batch) j.reject(e);
-      }
-    }
-    this.publishing = false;
+    return this.publisher.add({ w, parts, home });
   }
 
   private async publishBatch(batch: PendingPublish[]): Promise<void> {
@@ -256,6 +304,25 @@ export class ClickHouseWarehouse implements Warehouse {
 
   private loadTarget() {
     return { layout: this.layout, shards: this.shards, insertSettings: this.insertSettings, route: this.route.bind(this) };
+  }
+
+  /**
+   * A new version for one window of a run: above every version the connector has, read once per
+   * run (the connector's lease keeps other writers out while it runs; a later run reads again,
+   * so a writer on a machine whose clock runs ahead is still overtaken). Versions increase
+   * within the process (nextSeq), so the run's later windows need no read.
+   */
+  private async runVersion(load: WindowLoad): Promise<number> {
+    const key = `${load.connector}\u0000${load.syncId}`;
+    let floor = this.runFloors.get(key);
+    if (!floor) {
+      floor = this.newVersion(load.connector, '1');
+      this.runFloors.set(key, floor);
+      floor.catch(() => this.runFloors.delete(key));
+      // Runs end; keep only the recent ones (serve runs for months).
+      if (this.runFloors.size > 256) this.runFloors.delete(this.runFloors.keys().next().value!);
+    }
+    return nextSeq(await floor);
   }
 
   /** A version above every version the connector's days `where` already have (clocks of other machines may run ahead). */
