@@ -31,7 +31,9 @@ interface LogLine { time?: string; event?: string; connector?: string; start?: s
  * run start and per committed window, stamped to the millisecond by the CLI as it happens.
  * The engine (src/sync/engine.ts) runs `concurrency` workers over the windows in day order, and a
  * worker takes the next window right after its commit: so window i (i >= c) starts at the
- * (i - c + 1)-th commit of its run, and windows 0..c-1 at the run's start.
+ * (i - c + 1)-th commit of its run, and windows 0..c-1 at the run's start. A window's interval is
+ * the time since the commit before it in the whole process (runs of several connectors overlap
+ * under `sync --all --parallel`), so intervals add up to the wall time of the syncing.
  */
 export function parseSyncTimings(stderr: string, concurrency: number, seq0 = 0): WindowTiming[] {
   const runs = new Map<string, { startMs: number; commits: { day: string; ms: number }[] }>();
@@ -52,17 +54,22 @@ export function parseSyncTimings(stderr: string, concurrency: number, seq0 = 0):
       order.push({ connector: l.connector, day: l.start, ms });
     }
   }
-  const byKey = new Map<string, { intervalMs: number; latencyMs: number }>();
+  const byKey = new Map<string, { latencyMs: number }>();
   for (const [name, run] of runs) {
     const c = Math.max(1, Math.min(concurrency, run.commits.length));
     const dayIndex = new Map([...run.commits].map((x) => x.day).sort().map((d, i) => [d, i] as const));
-    run.commits.forEach((w, k) => {
+    for (const w of run.commits) {
       const i = dayIndex.get(w.day)!;
       const startedAt = i < c ? run.startMs : run.commits[i - c]?.ms ?? run.startMs;
-      byKey.set(`${name}\t${w.day}`, { intervalMs: w.ms - (k === 0 ? run.startMs : run.commits[k - 1]!.ms), latencyMs: w.ms - startedAt });
-    });
+      byKey.set(`${name}\t${w.day}`, { latencyMs: w.ms - startedAt });
+    }
   }
-  return order.map((o, i) => ({ connector: o.connector, day: o.day, seq: seq0 + i, ...byKey.get(`${o.connector}\t${o.day}`)! }));
+  const firstStart = Math.min(...[...runs.values()].map((r) => r.startMs));
+  return order.map((o, i) => ({
+    connector: o.connector, day: o.day, seq: seq0 + i,
+    intervalMs: o.ms - (i === 0 ? firstStart : order[i - 1]!.ms),
+    ...byKey.get(`${o.connector}\t${o.day}`)!,
+  }));
 }
 
 export interface Bucket { n: number; intervalMs: number; latencyMs: number; seq: number }

@@ -184,10 +184,10 @@ const INTRO = `## Agency scenario (\`npm run bench -- --scenario agency\`)
 
 Many small connectors instead of one big report (bench/agency.ts): N connectors each sync a year of a
 ~125 rows/day report, one day per window, through the real CLI (\`add\`, then one \`sync --all\`, default
-concurrency), on a fresh warehouse. *Per window* is the wall time a window costs inside its run: the
-time from the previous commit of the same run to its commit, read from the CLI's \`--json\` progress
-lines (windows overlap: *latency* is a window's own start-to-commit, reconstructed from the engine's
-pool order). First/last 10 % are the first and last tenth of all windows in commit order, i.e. with
+concurrency and \`--parallel\`), on a fresh warehouse. *Per window* is the wall time a window costs:
+the time from the previous commit (of any connector: runs overlap) to its commit, read from the CLI's
+\`--json\` progress lines (windows overlap: *latency* is a window's own start-to-commit, reconstructed
+from the engine's pool order). First/last 10 % are the first and last tenth of all windows in commit order, i.e. with
 the least and the most history already stored. Then 5 more connectors (rows/day chosen to total
 \`--read-rows\`, 31-day windows) join them, every connector is checked exact against the simulator,
 and \`list\` (CLI) and \`serve\`'s JSON API (logged in through \`POST /login\`) are timed:
@@ -251,7 +251,7 @@ function report(r: ReportInput): string {
       `**${fmt(daily(last.intervalMs), 0)} s**. Growth with history: t(h) ≈ ${fmt(first.intervalMs, 1)} ms ${k < 0 ? '−' : '+'} ${fmt(Math.abs(k) * 1000, 2)} µs × (h − ${fmtInt(first.seq)}), ` +
       `h = connector-days stored (from ${fmt(first.intervalMs, 1)} ms at h = ${fmtInt(first.seq)} and ${fmt(last.intervalMs, 1)} ms at h = ${fmtInt(last.seq)}); ` +
       `${k > 0 ? '' : '(no growth measured, so none extrapolated) '}at h = 200 × 1,095 = ${fmtInt(H)}: ${fmt(tAtH, 1)} ms per window, **${fmt(daily(tAtH), 0)} s** per daily sync ` +
-      `(${k > 0 ? `a linear extrapolation ${fmt(H / last.seq, 0)}× past the measured history; ` : ''}one worker, connectors one after another).`,
+      `(${k > 0 ? `a linear extrapolation ${fmt(H / last.seq, 0)}× past the measured history; ` : ''}one worker, connectors \`--parallel\` at once as in this run).`,
   ];
   return lines.join('\n');
 }

@@ -47,11 +47,12 @@ export function chartRoutes(http: Hono, ctx: ServerContext): void {
     }
     const from = addDays(to, -(days - 1));
     const connector = q.connector ?? null;
-    const [rows, publishers, offers] = [
-      await app.dayTotals(connector, from, to),
-      await app.top('publisher', connector, from, to, q.top ?? 10),
-      await app.top('offer', connector, from, to, q.top ?? 10),
-    ];
+    // Independent reads, at once: on a server warehouse each has its own connection.
+    const [rows, publishers, offers] = await Promise.all([
+      app.dayTotals(connector, from, to),
+      app.top('publisher', connector, from, to, q.top ?? 10),
+      app.top('offer', connector, from, to, q.top ?? 10),
+    ]);
     const byDay = new Map(rows.map((r) => [r.day, r]));
     const series: DayTotals[] = [];
     for (let d = from; d <= to; d = addDays(d, 1)) series.push(byDay.get(d) ?? ZERO_DAY(d));
