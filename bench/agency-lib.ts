@@ -22,6 +22,8 @@ export interface WindowTiming {
   intervalMs: number;
   /** From the window's start to its commit, reconstructed from the engine's pool order (see parseSyncTimings). */
   latencyMs: number;
+  /** Runs in progress when it committed (under `sync --all --parallel N`: N, then fewer at the end). */
+  active: number;
 }
 
 interface LogLine { time?: string; event?: string; connector?: string; start?: string; rows?: number }
@@ -35,7 +37,7 @@ interface LogLine { time?: string; event?: string; connector?: string; start?: s
  * the time since the commit before it in the whole process (runs of several connectors overlap
  * under `sync --all --parallel`), so intervals add up to the wall time of the syncing.
  */
-export function parseSyncTimings(stderr: string, concurrency: number, seq0 = 0): WindowTiming[] {
+export function parseSyncTimings(stderr: string, concurrency: number, seq0 = 0, ends: Map<string, number> = new Map()): WindowTiming[] {
   const runs = new Map<string, { startMs: number; commits: { day: string; ms: number }[] }>();
   const order: { connector: string; day: string; ms: number }[] = [];
   for (const raw of stderr.split('\n')) {
@@ -65,9 +67,12 @@ export function parseSyncTimings(stderr: string, concurrency: number, seq0 = 0):
     }
   }
   const firstStart = Math.min(...[...runs.values()].map((r) => r.startMs));
+  // A run is active from its start to its end (`ends`, from the summaries; else its last commit).
+  const spans = [...runs].map(([name, r]) => ({ from: r.startMs, to: ends.get(name) ?? r.commits.at(-1)?.ms ?? r.startMs }));
   return order.map((o, i) => ({
     connector: o.connector, day: o.day, seq: seq0 + i,
     intervalMs: o.ms - (i === 0 ? firstStart : order[i - 1]!.ms),
+    active: spans.filter((sp) => sp.from <= o.ms && o.ms <= sp.to).length,
     ...byKey.get(`${o.connector}\t${o.day}`)!,
   }));
 }

@@ -8,7 +8,7 @@
  *
  *   npm run bench -- --scenario agency [--warehouse duckdb|postgres|clickhouse|clickhouse-cluster|all]
  *     [--connectors 20] [--days 365] [--rows-per-day 125] [--read-rows 5000000] [--read-connectors 5]
- *     [--requests 10] [--concurrency N] [--no-incremental] [--no-write] [--keep]
+ *     [--requests 10] [--concurrency N] [--parallel N] [--no-incremental] [--no-write] [--keep]
  *
  * Ingest: `add` × N (Save & Test, schedule '' so `serve` later starts no sync), then one
  * `sync --all --json`; per-window timings come from its JSON progress lines (agency-lib.ts).
@@ -21,6 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_SYNC_PARALLEL } from '../src/app/app.js';
 import { ACME_TOKEN } from '../src/simulator/index.js';
 import { openWarehouse } from '../src/warehouse/index.js';
 import { toUnits } from '../src/util/decimal.js';
@@ -45,7 +46,7 @@ interface Target { url: string; home: string; chServers: string[]; chDb: string;
 export async function runAgency(argv: string[]): Promise<number> {
   const o = parseFlags(argv, {
     scenario: 'agency', warehouse: 'duckdb', connectors: '20', days: '365', 'rows-per-day': '125', 'read-rows': '5000000',
-    'read-connectors': '5', 'read-window-days': '31', requests: '10', concurrency: '', incremental: true, write: true, keep: false, seed: '42',
+    'read-connectors': '5', 'read-window-days': '31', requests: '10', concurrency: '', parallel: '', incremental: true, write: true, keep: false, seed: '42',
   });
   const N = Number(o.connectors);
   const DAYS = Number(o.days);
@@ -89,7 +90,7 @@ export async function runAgency(argv: string[]): Promise<number> {
         if (m.code !== 0) throw new Error(`${what} failed (exit ${m.code ?? m.signal}):\n${m.stderr.slice(-3000)}\n${m.stdout.slice(-1000)}`);
         return m;
       };
-      const concArgs = o.concurrency ? ['--concurrency', o.concurrency] : [];
+      const concArgs = [...(o.concurrency ? ['--concurrency', o.concurrency] : []), ...(o.parallel ? ['--parallel', o.parallel] : [])];
       const loadAt = loadavg()[0]!;
       console.log(`${wh}: ${t.url.replace(/\/\/[^@/]*@/, '//')}`);
 
@@ -99,10 +100,14 @@ export async function runAgency(argv: string[]): Promise<number> {
       for (const n of names) addS += (await cli(`add ${n}`, ['add', '--name', n, '--url', reportUrl(simA), '--start-date', START, '--schedule', ''])).wallS;
       console.log(`  add × ${N}: ${fmt(addS, 1)} s`);
       const sync = await cli('sync --all', ['--json', 'sync', '--all', ...concArgs]);
-      const windows = parseSyncTimings(sync.stderr, conc);
       const runs = summaries(sync.stdout);
+      const windows = parseSyncTimings(sync.stderr, conc, 0, runEnds(runs));
       const loaded = runs.reduce((a, r) => a + r.rows, 0);
       const fl = firstLast(windows);
+      // Growth with history alone: the windows committed while every lane had a run (not the end, where fewer connectors are left).
+      const full = Math.max(...windows.map((w) => w.active));
+      const steady = windows.filter((w) => w.active === full);
+      const flFull = { ...firstLast(steady), lanes: full, share: steady.length / windows.length };
       console.log(`  sync --all: ${fmt(sync.wallS, 1)} s, ${fmtInt(windows.length)} windows, ${fmtInt(loaded)} rows; per window first 10 % ${fmt(fl.first.intervalMs, 1)} ms, last 10 % ${fmt(fl.last.intervalMs, 1)} ms`);
       const ch = t.chServers.length ? await chStats(t.chServers, t.chDb) : null;
       if (ch) console.log(`  ClickHouse: ${ch.factTable}: ${fmtInt(ch.partitions)} partitions, ${fmtInt(ch.activeParts)} active parts; ${fmtInt(ch.allParts)} parts in all tables; active parts ${fmtInt(ch.activeFiles)} files, ${fmt(ch.activeBytes / 1e6, 1)} MB; directory ${fmtInt(ch.files)} files, ${fmt(ch.bytes / 1e6, 1)} MB`);
@@ -110,7 +115,7 @@ export async function runAgency(argv: string[]): Promise<number> {
       if (o.incremental) {
         const m = await cli('incremental sync --all', ['--json', 'sync', '--all', ...concArgs]);
         const r = summaries(m.stdout);
-        const iw = parseSyncTimings(m.stderr, conc);
+        const iw = parseSyncTimings(m.stderr, conc, 0, runEnds(r));
         inc = { m, windows: r.reduce((a, x) => a + x.windowsDone, 0), rows: r.reduce((a, x) => a + x.rows, 0), intervalMs: avg(iw.map((w) => w.intervalMs)) };
         console.log(`  incremental sync --all: ${fmt(m.wallS, 1)} s, ${fmtInt(inc.windows)} windows`);
       }
@@ -157,7 +162,7 @@ export async function runAgency(argv: string[]): Promise<number> {
 
       // ---- table, extrapolation, docs
       const section = report({
-        wh, N, DAYS, rpd: Number(o['rows-per-day']), conc, rowsA, rowsB, RN, readRpd, whRows, addS, sync, windows: windows.length, loaded, fl, ch, inc, removed, rm,
+        wh, N, DAYS, rpd: Number(o['rows-per-day']), conc, rowsA, rowsB, RN, readRpd, whRows, addS, sync, windows: windows.length, loaded, fl, flFull, parallel: o.parallel ? Number(o.parallel) : DEFAULT_SYNC_PARALLEL, ch, inc, removed, rm,
         readLoadS, readWindowDays: Number(o['read-window-days']), exact, lists, lat, chartRows, chartsOk, loadAt, code, requests: Number(o.requests),
       });
       console.log(`\n${section}\n`);
@@ -197,7 +202,7 @@ interface IncRun { m: Measured; windows: number; rows: number; intervalMs: numbe
 
 interface ReportInput {
   wh: string; N: number; DAYS: number; rpd: number; conc: number; rowsA: number; rowsB: number; RN: number; readRpd: number; whRows: number;
-  addS: number; sync: Measured; windows: number; loaded: number; fl: ReturnType<typeof firstLast>; ch: ChStats | null;
+  addS: number; sync: Measured; windows: number; loaded: number; fl: ReturnType<typeof firstLast>; flFull: ReturnType<typeof firstLast> & { lanes: number; share: number }; parallel: number; ch: ChStats | null;
   inc: IncRun | null; removed: string; rm: Measured; readLoadS: number; readWindowDays: number;
   exact: { ok: boolean; text: string }; lists: number[]; lat: Latency[]; chartRows: number; chartsOk: boolean; loadAt: number; code: string; requests: number;
 }
@@ -218,7 +223,7 @@ function report(r: ReportInput): string {
     `### ${title[r.wh]}: ${r.N} connectors × ${r.DAYS} days`,
     '',
     `${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, node ${process.version}, load average ${r.loadAt.toFixed(2)} at start; code ${r.code}. ` +
-      `${r.N} × ${r.DAYS} one-day windows of ~${r.rpd} rows, concurrency ${r.conc}.`,
+      `${r.N} × ${r.DAYS} one-day windows of ~${r.rpd} rows, concurrency ${r.conc}, ${r.parallel} connectors at once (\`--parallel\`).`,
     '',
     '| | |',
     '|---|---:|',
@@ -228,6 +233,8 @@ function report(r: ReportInput): string {
     row(`per window, first 10 % (${fmtInt(first.n)} windows)`, `${fmt(first.intervalMs, 1)} ms (latency ${fmt(first.latencyMs, 1)} ms)`),
     row(`per window, last 10 % (${fmtInt(last.n)} windows)`, `${fmt(last.intervalMs, 1)} ms (latency ${fmt(last.latencyMs, 1)} ms)`),
     row('last ÷ first', `**${fmt(ratio, 2)}** (latency ${fmt(last.latencyMs / first.latencyMs, 2)})`),
+    row(`the same over the ${fmt(r.flFull.share * 100, 0)} % of windows committed while ${r.flFull.lanes} connectors ran at once (not the end, when fewer are left)`,
+      `${fmt(r.flFull.first.intervalMs, 1)} → ${fmt(r.flFull.last.intervalMs, 1)} ms: **${fmt(r.flFull.last.intervalMs / r.flFull.first.intervalMs, 2)}**`),
     ...(r.ch
       ? [
           row(`ClickHouse \`${r.ch.factTable}\`: partitions / active parts`, `${fmtInt(r.ch.partitions)} / ${fmtInt(r.ch.activeParts)} (${fmtInt(r.ch.factRows)} rows)`),
@@ -287,8 +294,13 @@ async function verify(t: Target, checks: readonly (readonly [string, DayTotals[]
     : { ok: true, text: `${checks.length} connectors (${fmtInt(days)} connector-days, rows and 6 sums each; removed connector: no rows)` };
 }
 
-function summaries(stdout: string): { rows: number; windowsDone: number }[] {
-  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string; run?: { rows: number; windowsDone: number } })
+interface RunSummary { connector: string; rows: number; windowsDone: number; finishedAt: string | null }
+
+/** Each run's end (ms), for parseSyncTimings. */
+const runEnds = (runs: RunSummary[]) => new Map(runs.filter((r) => r.finishedAt).map((r) => [r.connector, Date.parse(r.finishedAt!)]));
+
+function summaries(stdout: string): RunSummary[] {
+  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string; run?: RunSummary })
     .filter((j) => j.event === 'summary' && j.run).map((j) => j.run!);
 }
 

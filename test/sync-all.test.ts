@@ -144,3 +144,31 @@ describe('Batcher', () => {
     assert.deepEqual(batches, [[1], [10, 11, 12], [13]]);
   });
 });
+
+describe('Batcher with overlap', () => {
+  it('starts a second lane only for waiting work that qualifies, up to `lanes`', async () => {
+    const started: number[][] = [];
+    const gates: (() => void)[] = [];
+    const b = new Batcher<number>(async (items) => {
+      started.push(items);
+      await new Promise<void>((r) => gates.push(r));
+    }, Number.POSITIVE_INFINITY, { lanes: 2, when: (waiting) => waiting.some((n) => n >= 100) });
+    const p1 = b.add(1);
+    const p2 = b.add(2); // small: waits for the first batch
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(started, [[1]]);
+    const p3 = b.add(100); // big: a second lane takes what waits (2 and 100)
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(started, [[1], [2, 100]]);
+    const p4 = b.add(200); // both lanes busy: waits
+    await new Promise((r) => setImmediate(r));
+    assert.equal(started.length, 2);
+    gates[0]!();
+    await p1;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(started, [[1], [2, 100], [200]]);
+    gates[1]!();
+    gates[2]!();
+    await Promise.all([p2, p3, p4]);
+  });
+});

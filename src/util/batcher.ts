@@ -7,31 +7,47 @@
  */
 export class Batcher<T> {
   private readonly queue: { item: T; resolve(): void; reject(e: unknown): void }[] = [];
-  private running = false;
+  private running = 0;
 
+  /**
+   * `overlap(waiting)`: may the waiting items start as a batch of their own while `lanes` or
+   * fewer batches run (work whose cost is its size, not the statement's, gains nothing from
+   * waiting); by default never: one batch at a time.
+   */
   constructor(
     private readonly run: (items: T[]) => Promise<void>,
     private readonly max = Number.POSITIVE_INFINITY,
+    private readonly overlap: { lanes: number; when(waiting: T[]): boolean } = { lanes: 1, when: () => false },
   ) {}
 
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.running) void this.drain();
+      this.startIfFree();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.max);
-      try {
-        await this.run(batch.map((b) => b.item));
-        for (const b of batch) b.resolve();
-      } catch (e) {
-        for (const b of batch) b.reject(e);
+  private startIfFree(): void {
+    if (this.queue.length === 0) return;
+    if (this.running === 0 || (this.running < this.overlap.lanes && this.overlap.when(this.queue.map((q) => q.item)))) void this.lane();
+  }
+
+  private async lane(): Promise<void> {
+    this.running++;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.max);
+        try {
+          await this.run(batch.map((b) => b.item));
+          for (const b of batch) b.resolve();
+        } catch (e) {
+          for (const b of batch) b.reject(e);
+        }
+        if (this.running > 1) break;
       }
+    } finally {
+      this.running--;
     }
-    this.running = false;
+    this.startIfFree();
   }
 }

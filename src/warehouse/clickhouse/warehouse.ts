@@ -68,6 +68,9 @@ function groupDays(asks: RouteAsk[]): Map<string, Set<string>> {
 /** Days after a routing miss whose shards are fetched with it. */
 const ROUTE_AHEAD_DAYS = 366;
 
+/** Windows waiting to publish with at least this many rows in all publish alongside a running batch. */
+const OVERLAP_ROWS = 20_000;
+
 /** Small windows' rows that finish together share one insert, up to this many windows. */
 const ROW_INSERT_BATCH = 64;
 
@@ -86,7 +89,12 @@ export class ClickHouseWarehouse implements Warehouse {
   private readonly insertSettings: Record<string, number> = {};
   private readonly csvSettings: Record<string, number> = {};
   /** Windows written and waiting to be published (see publish()). */
-  private readonly publisher = new Batcher<PendingPublish>((batch) => this.publishBatch(batch));
+  private readonly publisher = new Batcher<PendingPublish>((batch) => this.publishBatch(batch), Number.POSITIVE_INFINITY, {
+    // Big windows' publishing costs their rows (the summaries aggregate them), not the statements:
+    // they overlap instead of waiting for each other. Small ones wait and share statements.
+    lanes: 3,
+    when: (waiting) => waiting.reduce((a, j) => a + j.w.count, 0) >= OVERLAP_ROWS,
+  });
   /** (connector NUL day) → shard index, as the Distributed key routes it (route()). */
   private readonly routes = new Map<string, number>();
   private readonly router = new Batcher<RouteAsk>((asks) => this.routeBatch(asks));
