@@ -135,7 +135,7 @@ const CASES: Case[] = [
   { group: 'URL', input: '`date_format=dd.mm.yyyy`', args: add('https://ran-reporting.rakutenmarketing.com/en/reports/r/filters?date_format=dd.mm.yyyy&token=t'), code: 1, expect: /unsupported date_format/ },
   { group: 'URL', input: '`tz=Mars/Olympus`', args: add('https://ran-reporting.rakutenmarketing.com/en/reports/r/filters?tz=Mars/Olympus&token=t'), code: 1, expect: /unknown time zone/ },
   { group: 'URL', input: 'no URL and no key (`add --name c`)', args: ['add', '--name', 'c'], code: 2, expect: /--url|report-key/ },
-  { group: 'URL', input: 'an invalid connector name', args: ['add', '--name', 'my shop!', '--url', simUrl('affiliate-report')], code: 1, expect: /invalid connector name/ },
+  { group: 'URL', input: 'an invalid connector name', args: ['add', '--name', 'my shop!', '--url', simUrl('affiliate-report')], code: 2, expect: /invalid connector name/ },
   { group: 'URL', input: 'a token too short to be one (`token=abc`)', args: add('https://ran-reporting.rakutenmarketing.com/en/reports/r/filters?token=abc'), code: 1, expect: /the token is too short \(3 characters\)/ },
   { group: 'URL', input: 'a malformed %-escape in the report key', args: add('https://ran-reporting.rakutenmarketing.com/en/reports/r%zz/filters?token=tok_escape_0000000001'), code: 1, expect: /the report key in the URL has a malformed %-escape/ },
   { group: 'URL', input: 'the URL ends in a `#fragment` (dropped; saved and listed)', args: add(`${badUrl('ok')}#section`), code: 0, expect: /ok {3}rows can be read exactly/ },

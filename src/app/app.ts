@@ -4,9 +4,9 @@
  * them only through the methods here (reads for pages and charts included), never through `db`.
  */
 import { mkdirSync } from 'node:fs';
-import { checkHostAllowed, MIN_TOKEN_LENGTH, parseReportUrl, type ReportSource, sourceFromKey } from '../rakuten/url.js';
+import { checkHostAllowed, MIN_TOKEN_LENGTH, parseReportUrl, type ReportSource } from '../rakuten/url.js';
 import { addDays, todayIn } from '../util/days.js';
-import { secretSetting, textSetting } from '../util/config.js';
+import { secretSetting } from '../util/config.js';
 import { aboutField, ConnectorError, describeError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
@@ -17,12 +17,14 @@ import { eachLimited } from '../util/pool.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord, TopEntry } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
-import { settingError, settingsInputProblems, validateRange, validateSettings } from './settings.js';
+import { nameError, settingError, settingsInputProblems, validateRange, validateSettings } from './settings.js';
+import { storedUrl, stripToken, testUrl, withToken } from './connector-url.js';
 import type { RequestOptions } from '../rakuten/client.js';
 
 export const DEFAULT_SCHEDULE = '0 6 * * *';
 export const DEFAULT_LOOKBACK_DAYS = 30;
-export const DEFAULT_START_DAYS_AGO = 90;
+/** A new connector's first sync starts this many days before today: 90 days, today included (the web app's 90-day chart). */
+export const DEFAULT_START_DAYS_AGO = 89;
 /** Connectors `sync --all` runs at once. */
 export const DEFAULT_SYNC_PARALLEL = 8;
 
@@ -47,6 +49,34 @@ export interface ConnectorInput {
   windowDays?: number;
   schedule?: string;
   paused?: boolean;
+  /** Replaces the URL's `tz` (re-tested). */
+  timeZone?: string;
+  /**
+   * A new connector whose name an earlier (removed) connector used, and whose rows are still in
+   * the warehouse, takes those rows over. Without it such a name is refused (KeptDataError).
+   */
+  adoptData?: boolean;
+}
+
+/** What `edit` / PATCH may change: anything but the name. */
+export type ConnectorChange = Omit<ConnectorInput, 'name' | 'adoptData'>;
+
+/** An edit: re-tested (then saved only if Save & Test passed) or settings saved at once. */
+export interface EditResult extends SaveResult {
+  tested: boolean;
+}
+
+/**
+ * A new connector's name is that of an earlier connector whose rows are still in the warehouse:
+ * refused unless the rows are adopted (adoptData) or deleted first (App.removeData).
+ */
+export class KeptDataError extends ConnectorError {
+  constructor(readonly connector: string, readonly kept: Coverage) {
+    super('config', `the warehouse still has ${kept.rows.toLocaleString('en-US')} rows (${kept.days} day${kept.days === 1 ? '' : 's'}, ${kept.firstDay}..${kept.lastDay}) of an earlier connector named "${connector}"`, {
+      hint: `to keep them for the new connector, add it with --adopt-data (API: "adoptData": true); to delete them first: rakuten-connector remove-data ${connector}`,
+      field: 'name',
+    });
+  }
 }
 
 export interface SaveResult extends TestReport {
@@ -81,9 +111,10 @@ export interface ConnectorStatus extends ConnectorView {
   running: { owner: string; expiresAt: string } | null;
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-
 export class App {
+  /** Called before every sync with the connector as shown (the CLI fails the demo's at once when its simulator is gone). */
+  syncCheck?: (view: ConnectorView) => Promise<void>;
+
   private constructor(readonly home: string, readonly warehouseUrl: string, readonly db: Opened, readonly vault: Vault) {}
 
   static async open(opts: { home: string; warehouse?: string }): Promise<App> {
@@ -101,11 +132,8 @@ export class App {
 
   /** Save & Test: validate settings, run every check, save only when all pass. */
   async saveAndTest(input: ConnectorInput, opts: { replace?: boolean; request?: RequestOptions } = {}): Promise<SaveResult> {
-    if (!NAME_RE.test(input.name ?? '')) {
-      throw new ConnectorError('config', `invalid connector name "${input.name ?? ''}"`, {
-        hint: 'use letters, digits, "-", "_" or "." (up to 63 characters), starting with a letter or digit', field: 'name',
-      });
-    }
+    const badName = nameError(input.name);
+    if (badName) throw badName;
     const bad = settingsInputProblems({ startDate: input.startDate, lookbackDays: input.lookbackDays, windowDays: input.windowDays, schedule: input.schedule, paused: input.paused });
     if (bad.length) {
       const [key, message] = bad[0]!;
@@ -115,7 +143,11 @@ export class App {
     if (existing && !opts.replace) {
       throw new ConnectorError('config', `a connector named "${input.name}" already exists`, { hint: 'choose another name, or remove it first', field: 'name' });
     }
-    const url = connectorUrl(input, existing ? () => this.token(existing) : undefined, existing?.url);
+    if (!existing && !input.adoptData) {
+      const kept = await this.db.warehouse.coverage(input.name);
+      if (kept.rows > 0) throw new KeptDataError(input.name, kept);
+    }
+    const url = testUrl(input, existing ? { url: () => storedUrl(existing), token: () => this.token(existing) } : undefined);
     const report = await saveAndTestChecks(url, { request: opts.request });
     if (!report.ok || !report.source) return { ...report, saved: false };
     const src = report.source;
@@ -141,6 +173,46 @@ export class App {
     return saveAndTestChecks(this.source(await this.get(name)), opts);
   }
 
+  /** Whether a change needs Save & Test: a new URL, report key or token, or another time zone. */
+  needsTest(rec: ConnectorRecord, change: ConnectorChange): boolean {
+    return Boolean(change.url || change.reportKey || change.token || (change.timeZone && change.timeZone !== this.view(rec).timeZone));
+  }
+
+  /**
+   * Change a connector (CLI `edit`, API PATCH): a change of its source is Saved & Tested and
+   * saved only if every check passes (not while it syncs); other settings are saved at once.
+   */
+  async edit(name: string, change: ConnectorChange, opts: { request?: RequestOptions } = {}): Promise<EditResult> {
+    const rec = await this.get(name);
+    if (this.needsTest(rec, change)) {
+      if (await liveLeaseHolder(this.db.state, name)) {
+        throw new ConnectorError('busy', `connector "${name}" is syncing right now`, { hint: 'change its URL or token when the sync has finished' });
+      }
+      return { ...(await this.saveAndTest({ ...change, name }, { replace: true, request: opts.request })), tested: true };
+    }
+    const patch: Partial<ConnectorSettings> = {};
+    for (const k of ['startDate', 'lookbackDays', 'windowDays', 'schedule', 'paused'] as const) {
+      if (change[k] !== undefined) (patch as Record<string, unknown>)[k] = change[k];
+    }
+    const view = Object.keys(patch).length ? await this.updateSettings(name, patch) : this.view(rec);
+    return { ok: true, checks: [], warnings: [], saved: true, tested: false, connector: view };
+  }
+
+  /**
+   * Delete the rows an earlier (removed) connector of this name left in the warehouse; returns
+   * what was deleted. A connector of that name that exists is removed with its rows instead.
+   */
+  async removeData(name: string): Promise<Coverage> {
+    const badName = nameError(name);
+    if (badName) throw badName;
+    if (await this.find(name)) {
+      throw new ConnectorError('config', `connector "${name}" exists: its rows are not left over`, { hint: `to delete it with its rows: rakuten-connector remove ${name} --drop-data`, field: 'name' });
+    }
+    const kept = await this.db.warehouse.coverage(name);
+    if (kept.rows > 0) await this.db.warehouse.deleteConnectorData(name);
+    return kept;
+  }
+
   /** Change settings that need no new test (schedule, pause, lookback…). */
   async updateSettings(name: string, patch: Partial<ConnectorSettings>): Promise<ConnectorView> {
     const rec = await this.get(name);
@@ -153,6 +225,7 @@ export class App {
   async sync(name: string, opts: SyncOptions = {}): Promise<RunRecord> {
     const rec = await this.get(name);
     if (opts.range) validateRange(opts.range);
+    await this.syncCheck?.(this.view(rec));
     return runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID }, rec, this.source(rec), opts);
   }
 
@@ -371,52 +444,4 @@ export class App {
       paused: input.paused ?? prev?.paused ?? false,
     });
   }
-}
-
-/** The URL to test: as pasted, or built from key + token; a saved token is kept when only settings change. */
-function connectorUrl(input: ConnectorInput, savedToken?: () => string, savedUrl?: string): string {
-  if (input.url) return input.url;
-  if (input.reportKey || input.token) {
-    const token = input.token || savedToken?.();
-    if (!input.reportKey || !token) {
-      throw new ConnectorError('config', input.reportKey ? 'the token is missing' : 'the report key is missing', {
-        hint: 'give the "Get API" URL, or both the report key and the token', field: input.reportKey ? 'token' : 'reportKey',
-      });
-    }
-    return sourceFromKey(input.reportKey, token, textSetting('RAKUTEN_API_BASE'));
-  }
-  if (savedUrl && savedToken) {
-    const u = new URL(savedUrl);
-    u.hash = '';
-    return withToken(u, savedToken());
-  }
-  throw new ConnectorError('config', 'no API URL given', { hint: 'paste the URL from "Get API" in Rakuten reporting', field: 'url' });
-}
-
-/** The saved URL (without its token), fragment dropped; throws a config error when it is broken. */
-function storedUrl(rec: ConnectorRecord): URL {
-  try {
-    const u = new URL(rec.url);
-    u.hash = '';
-    return u;
-  } catch {
-    throw new ConnectorError('config', `the stored URL of connector "${rec.name}" is not a valid URL`, {
-      hint: 'update the connector with its "Get API" URL (web app: edit; CLI: remove and add it again)', field: 'url',
-    });
-  }
-}
-
-function withToken(url: URL, token: string): string {
-  const u = new URL(url);
-  u.searchParams.set('token', token);
-  return u.toString();
-}
-
-function stripToken(url: string): string {
-  const u = new URL(url.trim());
-  u.hash = '';
-  u.searchParams.delete('token');
-  u.searchParams.delete('start_date');
-  u.searchParams.delete('end_date');
-  return u.toString();
 }

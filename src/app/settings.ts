@@ -8,12 +8,30 @@ import { z } from 'zod';
 import { scheduleError } from '../scheduler/cron.js';
 import { addDays, isIsoDay, todayIn } from '../util/days.js';
 import { ConnectorError, type ErrorField } from '../util/errors.js';
+import { isValidTimeZone } from '../rakuten/url.js';
 import type { ConnectorSettings } from '../warehouse/types.js';
 
 /** No affiliate data is older; earlier is a typo that would plan tens of thousands of windows. */
 export const MIN_DAY = '2000-01-01';
 export const LOOKBACK_DAYS = { min: 0, max: 365 } as const;
 export const WINDOW_DAYS = { min: 1, max: 31 } as const;
+
+/** A connector's name: what `add --name` and the API's `name` accept. */
+export const CONNECTOR_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const CONNECTOR_NAME_HINT = 'use letters, digits, "-", "_" or "." (up to 63 characters), starting with a letter or digit';
+
+/** The error about a connector name that is not one, or null when it is fine. */
+export function nameError(name: string | undefined): ConnectorError | null {
+  if (CONNECTOR_NAME_RE.test(name ?? '')) return null;
+  return new ConnectorError('config', `invalid connector name "${name ?? ''}"`, { hint: CONNECTOR_NAME_HINT, field: 'name' });
+}
+
+/** A report time zone (the URL's `tz`): GMT, UTC or an IANA zone. */
+export const timeZoneSchema = z
+  .string({ invalid_type_error: 'pick a time zone' })
+  .trim()
+  .max(64, 'unknown time zone')
+  .refine((tz) => isValidTimeZone(tz), 'unknown time zone: use GMT or an IANA zone such as America/New_York');
 
 const wholeMsg = (r: { min: number; max: number }) => `use a whole number from ${r.min} to ${r.max}`;
 

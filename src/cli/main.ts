@@ -5,17 +5,19 @@
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { App, type ConnectorInput, DEFAULT_SYNC_PARALLEL, type SyncAllResult } from '../app/app.js';
-import type { TestReport } from '../app/save-and-test.js';
 import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv } from '../app/options.js';
-import { LOOKBACK_DAYS, settingsInputProblems, WINDOW_DAYS } from '../app/settings.js';
+import { LOOKBACK_DAYS, WINDOW_DAYS } from '../app/settings.js';
 import { ConfigError, flagSetting, textSetting, validateEnvironment } from '../util/config.js';
 import { ConnectorError, describeError } from '../util/errors.js';
 import { redact, safeError } from '../util/secrets.js';
 import type { SyncOptions } from '../sync/engine.js';
-import type { ConnectorSettings, RunRecord } from '../warehouse/types.js';
+import type { RunRecord } from '../warehouse/types.js';
 import { fmtInt, Output } from '../app/output.js';
 import { readSecret } from './secret-input.js';
 import type { CliParts } from './parts.js';
+import { checkName, checkRange, checkSettings, int, printChecks, UsageError } from './common.js';
+import { addEditCommands } from './commands-edit.js';
+import { demoSyncCheck } from './demo-connector.js';
 
 export type { CliParts, ServeCommand } from './parts.js';
 
@@ -62,8 +64,6 @@ interface Globals {
   json?: boolean;
 }
 
-class UsageError extends Error {}
-
 const program = new Command('rakuten-connector')
   .description('Keep a data warehouse in sync with Rakuten Advertising affiliate reports')
   .option('--home <dir>', 'connector home (state, default warehouse file); default RAKUTEN_CONNECTOR_HOME or ./.rakuten-connector')
@@ -81,33 +81,13 @@ function globals(): Globals & { out: Output } {
 async function withApp<T>(fn: (app: App, out: Output) => Promise<T>): Promise<T> {
   const g = globals();
   const app = await App.open({ home: g.home, warehouse: g.warehouse });
+  app.syncCheck = demoSyncCheck;
   for (const w of app.vault.warnings) g.out.log('warn', w);
   try {
     return await fn(app, g.out);
   } finally {
     await app.close();
   }
-}
-
-/** A whole-number flag in [min, max]; anything else is a usage error naming the flag and the range. */
-function int(name: string, min: number, max: number) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got "${v}"`);
-    return Number(v);
-  };
-}
-
-const SETTING_FLAGS: Record<keyof ConnectorSettings, string> = {
-  startDate: '--start-date', lookbackDays: '--lookback-days', windowDays: '--window-days', schedule: '--schedule', paused: '--paused',
-};
-
-function printChecks(out: Output, report: TestReport): void {
-  for (const c of report.checks) {
-    const mark = c.ok === true ? 'ok  ' : c.ok === false ? 'FAIL' : '-   ';
-    out.line(`  ${mark} ${c.label}${c.ok === false ? `: ${c.detail}` : c.ok === null ? ' (not checked)' : ''}`);
-    if (c.ok === false && c.hint) out.line(`       fix: ${c.hint}`);
-  }
-  for (const w of report.warnings) out.line(`  warn ${w}`);
 }
 
 program
@@ -121,13 +101,14 @@ program
   .option('--lookback-days <n>', 'days re-fetched on every sync to catch restatements (default 30)', int('--lookback-days', LOOKBACK_DAYS.min, LOOKBACK_DAYS.max))
   .option('--window-days <n>', 'days per request (transaction-date reports only; default 1)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
   .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone (default "0 6 * * *")')
-  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string }) => {
+  .option('--adopt-data', 'an earlier connector of this name left rows in the warehouse: keep them for this one')
+  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; adoptData?: boolean }) => {
+    checkName(o.name);
     const url = o.url === '-' ? await readSecret('Paste the "Get API" URL (not shown): ') : o.url ?? (o.reportKey ? undefined : textSetting('RAKUTEN_REPORT_URL'));
     const token = o.token === '-' ? await readSecret('Paste the API token (not shown): ') : o.token ?? (o.reportKey ? textSetting('RAKUTEN_TOKEN') : undefined);
     const input: ConnectorInput = { ...o, url: url || undefined, token };
     if (!input.url && !input.reportKey) throw new UsageError('give --url (or --url - to paste it, or RAKUTEN_REPORT_URL), or --report-key with --token');
-    const bad = settingsInputProblems({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule });
-    if (bad.length) throw new UsageError(bad.map(([k, m]) => `${SETTING_FLAGS[k]}: ${m}`).join('; '));
+    checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule });
     await withApp(async (app, out) => {
       const res = await app.saveAndTest(input, { request: requestOptionsFromEnv() });
       if (out.json) out.data({ saved: res.saved, checks: res.checks, warnings: res.warnings, connector: res.connector });
@@ -171,6 +152,7 @@ program
     if (name && o.all) throw new UsageError('give a connector name or --all, not both');
     if (o.parallel !== undefined && !o.all) throw new UsageError('--parallel goes with --all');
     if (Boolean(o.from) !== Boolean(o.to)) throw new UsageError('--from and --to go together');
+    checkRange(o.from && o.to ? { from: o.from, to: o.to } : undefined);
     cancelOnSignals();
     await withApp(async (app, out) => {
       const options = (n: string): SyncOptions => ({
@@ -222,19 +204,30 @@ function printRun(out: Output, run: RunRecord): void {
   else out.line(`synced ${run.connector}: ${run.windowsDone} windows, ${fmtInt(run.rows)} rows in ${secs.toFixed(1)}s (${run.rangeStart}..${run.rangeEnd}), run ${run.id}`);
 }
 
+/** The column names `list` starts with (each connector's line has these cells, "paused" only when paused). */
+const LIST_HEADER = ['name', 'report key', 'date type', 'token', 'synced to', 'rows', 'last run', 'paused'];
+
 program
   .command('list')
   .description('list connectors')
   .action(async () => {
     await withApp(async (app, out) => {
-      const list = await app.list();
-      if (out.json) return out.data(list);
+      // One read for every connector (App.statuses); one line (--json: one JSON line) per connector.
+      const list = await app.statuses();
+      if (out.json) {
+        for (const c of list) {
+          out.data({
+            name: c.name, reportKey: c.reportKey, dateType: c.dateType, tokenMasked: c.tokenMasked, cursor: c.cursor,
+            rows: c.coverage.rows, lastRun: c.lastRun?.status ?? null, paused: c.settings.paused, problem: c.problem,
+          });
+        }
+        return;
+      }
       if (!list.length) return out.line('no connectors yet: rakuten-connector add --name NAME --url "<Get API URL>"');
-      const statuses = new Map((await app.statuses()).map((st) => [st.name, st]));
+      out.line(LIST_HEADER.join('\t'));
       for (const c of list) {
-        const st = statuses.get(c.name) ?? (await app.status(c.name, 1));
         if (c.problem) out.line(`${c.name}\tcannot be used: ${c.problem}`);
-        out.line(`${c.name}\t${c.reportKey}\t${c.dateType}\ttoken ${c.tokenMasked}\tsynced to ${st.cursor ?? '-'}\t${fmtInt(st.coverage.rows)} rows\t${st.lastRun ? st.lastRun.status : 'never synced'}${c.settings.paused ? '\tpaused' : ''}`);
+        out.line(`${c.name}\t${c.reportKey}\t${c.dateType}\ttoken ${c.tokenMasked}\tsynced to ${c.cursor ?? '-'}\t${fmtInt(c.coverage.rows)} rows\t${c.lastRun ? c.lastRun.status : 'never synced'}${c.settings.paused ? '\tpaused' : ''}`);
       }
     });
   });
@@ -271,9 +264,12 @@ program
   .action(async (name: string, o: { dropData?: boolean }) => {
     await withApp(async (app, out) => {
       await app.remove(name, Boolean(o.dropData));
-      out.line(`removed connector "${name}"${o.dropData ? ' and its data' : ' (its rows stay in the warehouse; use --drop-data to delete them)'}`);
+      if (out.json) return out.data({ removed: name, dataDropped: Boolean(o.dropData) });
+      out.line(`removed connector "${name}"${o.dropData ? ' and its data' : ` (its rows stay in the warehouse: \`rakuten-connector remove-data ${name}\` deletes them, \`add --name ${name} … --adopt-data\` takes them over)`}`);
     });
   });
+
+addEditCommands(program, withApp);
 
 /** The commands that serve (the last two, as `--help` lists them): they run what src/main.ts gave. */
 function addServeCommands(parts: CliParts): void {

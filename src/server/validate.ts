@@ -3,12 +3,13 @@
  * 400 { errors: { field: message } }: one plain message per field, what the form shows under it.
  */
 import { z } from 'zod';
-import { cronSchema, daySchema, lookbackDaysSchema, windowDaysSchema } from '../app/settings.js';
-import { isValidTimeZone } from '../rakuten/url.js';
+import { CONNECTOR_NAME_HINT, CONNECTOR_NAME_RE, cronSchema, daySchema, lookbackDaysSchema, timeZoneSchema, windowDaysSchema } from '../app/settings.js';
 import { isIsoDay } from '../util/days.js';
 
-export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const NAME_MSG = 'use letters, digits, "-", "_" or "." (up to 63 characters), starting with a letter or digit';
+export { timeZoneSchema };
+/** The connector name rule is the App's (src/app/settings.ts). */
+export const NAME_RE = CONNECTOR_NAME_RE;
+const NAME_MSG = CONNECTOR_NAME_HINT;
 
 /** '' and whitespace-only strings count as "not given" (an empty form field). */
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
@@ -22,12 +23,6 @@ const isoDay = z.string({ invalid_type_error: 'use a date as YYYY-MM-DD' }).refi
 
 /** A form's "30" is 30; the rule itself is the App's (src/app/settings.ts). */
 const formNumber = (schema: z.ZodNumber) => z.preprocess(digitsToNumber, schema.optional());
-
-export const timeZoneSchema = z
-  .string({ invalid_type_error: 'pick a time zone' })
-  .trim()
-  .max(64, 'unknown time zone')
-  .refine((tz) => isValidTimeZone(tz), 'unknown time zone: use GMT or an IANA zone such as America/New_York');
 
 export const scheduleSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('daily'), time: z.string({ required_error: 'give a time as HH:MM' }).regex(/^([01]?\d|2[0-3]):[0-5]\d$/, 'use a time as HH:MM, from 00:00 to 23:59') }).strict(),
@@ -56,6 +51,8 @@ export const createConnectorSchema = z
     name: z.string({ required_error: 'give the connector a name', invalid_type_error: 'give the connector a name' }).trim()
       .min(1, 'give the connector a name').regex(NAME_RE, NAME_MSG),
     ...settingsFields,
+    /** Adopt the rows an earlier connector of this name left in the warehouse (else such a name is refused). */
+    adoptData: z.boolean({ invalid_type_error: 'true or false' }).optional(),
   })
   .strict();
 

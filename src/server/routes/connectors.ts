@@ -5,11 +5,10 @@
  * Split from api.ts by resource; every change goes through the App service.
  */
 import type { Hono } from 'hono';
-import type { ConnectorInput, ConnectorStatus } from '../../app/app.js';
+import { type ConnectorChange, type ConnectorStatus, KeptDataError } from '../../app/app.js';
 import { describeSchedule, scheduleToCron } from '../../scheduler/cron.js';
-import { textSetting } from '../../util/config.js';
-import { sourceFromKey } from '../../rakuten/url.js';
-import type { ConnectorRecord, RunRecord } from '../../warehouse/types.js';
+import { describeError } from '../../util/errors.js';
+import type { RunRecord } from '../../warehouse/types.js';
 import { HttpError, send } from '../respond.js';
 import {
   createConnectorSchema, deleteQuerySchema, emptySchema, sourceErrors, updateConnectorSchema, type CreateConnectorBody, type UpdateConnectorBody,
@@ -60,35 +59,13 @@ function summarize(ctx: ServerContext, full: ConnectorStatus & { runs?: RunRecor
   };
 }
 
-/** The URL to Save & Test: as given, built from key + token, or the saved one with what changed. */
-function urlFor(ctx: ServerContext, b: CreateConnectorBody | UpdateConnectorBody, rec?: ConnectorRecord): string {
-  let url: string;
-  if (b.url) url = b.url;
-  else if (!rec) url = sourceFromKey(b.reportKey!, b.token!, textSetting('RAKUTEN_API_BASE'));
-  else {
-    const saved = ctx.app.source(rec);
-    const u = new URL(rec.url);
-    if (b.reportKey) u.pathname = u.pathname.replace(/\/reports\/[^/]+\/filters/, `/reports/${encodeURIComponent(b.reportKey)}/filters`);
-    u.searchParams.set('token', b.token ?? saved.token);
-    url = u.toString();
-  }
-  if (b.timeZone) {
-    try {
-      const u = new URL(url);
-      if ((u.searchParams.get('tz') ?? 'GMT') !== b.timeZone) {
-        u.searchParams.set('tz', b.timeZone);
-        url = u.toString();
-      }
-    } catch {
-      // Not a URL: Save & Test says so.
-    }
-  }
-  return url;
-}
-
-/** The settings a body gives, as the App takes them (the form's schedule as cron). */
-function settingsInput(b: CreateConnectorBody | UpdateConnectorBody): Omit<ConnectorInput, 'name'> {
-  const input: Omit<ConnectorInput, 'name'> = {};
+/** What a body gives, as the App takes it (the form's schedule as cron); the App builds the URL to test. */
+function changeInput(b: CreateConnectorBody | UpdateConnectorBody): ConnectorChange {
+  const input: ConnectorChange = {};
+  if (b.url !== undefined) input.url = b.url;
+  if (b.reportKey !== undefined) input.reportKey = b.reportKey;
+  if (b.token !== undefined) input.token = b.token;
+  if (b.timeZone !== undefined) input.timeZone = b.timeZone;
   if (b.startDate !== undefined) input.startDate = b.startDate;
   if (b.lookbackDays !== undefined) input.lookbackDays = b.lookbackDays;
   if (b.windowDays !== undefined) input.windowDays = b.windowDays;
@@ -109,7 +86,14 @@ export function connectorRoutes(http: Hono, ctx: ServerContext): void {
   http.post('/api/connectors', async (c) => {
     const b = await readJson(c, createConnectorSchema, (raw) => sourceErrors(raw, true));
     if (await app.find(b.name)) throw new HttpError(409, { name: `a connector named "${b.name}" already exists: choose another name, or edit that one` });
-    const res = await app.saveAndTest({ name: b.name, url: urlFor(ctx, b), ...settingsInput(b) }, { request: ctx.request?.() });
+    let res;
+    try {
+      res = await app.saveAndTest({ name: b.name, ...changeInput(b), adoptData: b.adoptData }, { request: ctx.request?.() });
+    } catch (e) {
+      // An earlier connector's rows under this name: adopt them (adoptData) or delete them first.
+      if (e instanceof KeptDataError) throw new HttpError(409, { name: describeError(e) }, { keptData: e.kept });
+      throw e;
+    }
     if (!res.saved) return send(c, 422, { saved: false, ...publicReport(res) });
     await scheduler.refresh();
     out.log('info', `connector "${b.name}" saved (Save & Test passed)`, { connector: b.name, event: 'saved' });
@@ -124,18 +108,18 @@ export function connectorRoutes(http: Hono, ctx: ServerContext): void {
   http.patch('/api/connectors/:name', async (c) => {
     const rec = await mustGet(app, c.req.param('name'));
     const b = await readJson(c, updateConnectorSchema, (raw) => sourceErrors(raw, false));
-    const view = app.view(rec);
-    const retest = Boolean(b.url || b.reportKey || b.token || (b.timeZone && b.timeZone !== view.timeZone));
-    if (retest) {
-      if (runner.isRunning(rec.name)) throw new HttpError(409, { sync: `connector "${rec.name}" is syncing right now: change its URL or token when the sync has finished` });
-      const res = await app.saveAndTest({ name: rec.name, url: urlFor(ctx, b, rec), ...settingsInput(b) }, { replace: true, request: ctx.request?.() });
+    const change = changeInput(b);
+    if (app.needsTest(rec, change) && runner.isRunning(rec.name)) {
+      throw new HttpError(409, { sync: `connector "${rec.name}" is syncing right now: change its URL or token when the sync has finished` });
+    }
+    // The same App.edit as the CLI's `edit`: a new source is Saved & Tested, settings are saved at once.
+    const res = await app.edit(rec.name, change, { request: ctx.request?.() });
+    if (res.tested) {
       if (!res.saved) return send(c, 422, { saved: false, tested: true, ...publicReport(res) });
       await scheduler.refresh();
       out.log('info', `connector "${rec.name}" updated (Save & Test passed)`, { connector: rec.name, event: 'updated' });
       return send(c, 200, { saved: true, tested: true, ...publicReport(res), connector: await summary(rec.name) });
     }
-    const patch = settingsInput(b);
-    if (Object.keys(patch).length) await app.updateSettings(rec.name, patch);
     await scheduler.refresh();
     return send(c, 200, { saved: true, tested: false, connector: await summary(rec.name) });
   });
