@@ -16,6 +16,7 @@ export const PUBLIC_FILES: readonly string[] = [
   'app.js', // the entry module: router
   'api.js',
   'charts.js',
+  'csv.js',
   'dom.js',
   'format.js',
   'live.js',

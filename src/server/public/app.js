@@ -6,6 +6,7 @@
 
 import { AUTH, meta } from './api.js';
 import { banner, h, main } from './dom.js';
+import { warehouseName } from './format.js';
 import { newView, current, stopPolling } from './live.js';
 import { connectorView } from './view-connector.js';
 import { dashboardView } from './view-dashboard.js';
@@ -47,6 +48,6 @@ async function route() {
 window.addEventListener('hashchange', route);
 if (AUTH === 'token') /** @type {HTMLFormElement} */ (document.querySelector('form.logout')).hidden = false;
 meta().then((m) => {
-  if (m.warehouse) /** @type {HTMLElement} */ (document.getElementById('foot-warehouse')).textContent = `Warehouse: ${m.warehouse.kind} · ${m.warehouse.location}`;
+  if (m.warehouse) /** @type {HTMLElement} */ (document.getElementById('foot-warehouse')).textContent = `Warehouse: ${warehouseName(m.warehouse.kind)} · ${m.warehouse.location}`;
 });
 route();

@@ -1,9 +1,11 @@
 // @ts-check
 // The performance section of the dashboard and the connector page: the 30/90-day switch, the
 // exact totals above each chart, two hand-drawn inline SVG charts (bars on the left axis, a line on
-// the right one, one slot per day), the daily numbers and the top publishers and offers.
+// the right one, one slot per day), the daily numbers and the top publishers and offers, each
+// downloadable as CSV (csv.js).
 
 import { api, errorText } from './api.js';
+import { csvButton, dailyCsv, topCsv } from './csv.js';
 import { banner, h, s } from './dom.js';
 import { formatCompact, formatCount, formatMoney, niceScale, shortDay } from './format.js';
 
@@ -18,23 +20,50 @@ const SERIES = {
 };
 
 /**
- * The charts of one connector (or of all, `connector` null); `load()` (re)fetches them.
+ * The periods the charts offer, in days (today included). The longer one is also what a new
+ * connector's first sync loads by default (the setup form's start date, view-form.js), so the
+ * chart shows exactly the days a default first sync brought in.
+ */
+export const CHART_DAYS = 30;
+export const LONG_CHART_DAYS = 90;
+
+/**
+ * The charts of one connector (or of all, `connector` null); `load()` (re)fetches them,
+ * `setSyncing(on)` says whether a sync is running (an empty period then says so, instead of
+ * asking for a sync).
  * @param {string | null} connector
  * @param {string} title
- * @returns {{ el: HTMLElement, load: () => Promise<void> }}
+ * @returns {{ el: HTMLElement, load: () => Promise<void>, setSyncing: (on: boolean) => void }}
  */
 export function chartsSection(connector, title) {
   const key = 'rc.chartDays';
-  let days = Number(sessionStorage.getItem(key)) === 90 ? 90 : 30;
+  let days = Number(sessionStorage.getItem(key)) === LONG_CHART_DAYS ? LONG_CHART_DAYS : CHART_DAYS;
   const sub = h('div', { class: 'sub' });
-  const b30 = h('button', { type: 'button', 'aria-pressed': String(days === 30), 'data-days': '30' }, '30 days');
-  const b90 = h('button', { type: 'button', 'aria-pressed': String(days === 90), 'data-days': '90' }, '90 days');
+  const b30 = h('button', { type: 'button', 'aria-pressed': String(days === CHART_DAYS), 'data-days': String(CHART_DAYS) }, `${CHART_DAYS} days`);
+  const b90 = h('button', { type: 'button', 'aria-pressed': String(days === LONG_CHART_DAYS), 'data-days': String(LONG_CHART_DAYS) }, `${LONG_CHART_DAYS} days`);
   const body = h('div', { 'aria-busy': 'true' }, h('p', { class: 'pad muted', text: 'Loading charts…' }));
   const el = h('section', { class: 'card section', 'aria-label': `Performance: ${title}`, 'data-testid': 'charts' },
     h('div', { class: 'section-head' }, h('div', {}, h('h2', { text: `Performance · ${title}` }), sub),
       h('div', { class: 'seg', role: 'group', 'aria-label': 'Period' }, b30, b90)),
     body);
   let seq = 0;
+  let syncing = false;
+  /** Whether the period on screen has no rows. */
+  let empty = false;
+  const notice = h('div', { class: 'pad notice', 'data-testid': 'charts-notice', hidden: true });
+  const showNotice = () => {
+    notice.hidden = !empty;
+    notice.replaceChildren(!empty ? '' : syncing
+      ? banner('info', h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'A sync is running: the charts fill in when it finishes.')
+      : banner('info', 'No rows in this period yet. Run a sync to load data; days without rows show as zero.'));
+    notice.dataset.state = !empty ? 'none' : syncing ? 'syncing' : 'empty';
+  };
+  /** @param {boolean} on */
+  const setSyncing = (on) => {
+    if (on === syncing) return;
+    syncing = on;
+    showNotice();
+  };
   const load = async () => {
     const my = ++seq;
     const q = new URLSearchParams({ days: String(days) });
@@ -48,7 +77,10 @@ export function chartsSection(connector, title) {
     }
     const d = r.data;
     sub.textContent = `Daily totals from the warehouse, ${d.from} to ${d.to} (${d.timeZone})`;
-    body.replaceChildren(...renderCharts(d));
+    empty = d.totals.rows === 0;
+    showNotice();
+    const name = `${connector || 'all-connectors'}-${d.from}-to-${d.to}`;
+    body.replaceChildren(notice, ...renderCharts(d, name));
     body.setAttribute('aria-busy', 'false');
     el.dataset.loadedDays = String(d.days);
     el.dataset.from = d.from;
@@ -63,7 +95,7 @@ export function chartsSection(connector, title) {
       load();
     });
   }
-  return { el, load };
+  return { el, load, setSyncing };
 }
 
 /**
@@ -78,10 +110,12 @@ function totalBox(key, value, line) {
     h('div', { class: 'value', 'data-testid': `total-${key}`, 'data-value': value, text: def.fmt(value) }));
 }
 
-/** @param {ChartData} d */
-function renderCharts(d) {
+/**
+ * @param {ChartData} d
+ * @param {string} name the CSV files' name part: connector and period
+ */
+function renderCharts(d, name) {
   const t = d.totals;
-  const empty = t.rows === 0;
   /**
    * @param {string} title
    * @param {SeriesKey} bar
@@ -91,13 +125,13 @@ function renderCharts(d) {
     h('h3', { text: title }),
     h('div', { class: 'totals' }, totalBox(bar, t[bar], false), totalBox(line, t[line], true)),
     dualChart(d.series, bar, line, `${title}, ${d.from} to ${d.to}`));
-  const out = [
-    empty ? h('div', { class: 'pad', style: { 'padding-bottom': '0' } }, banner('info', 'No rows in this period yet. Run a sync to load data; days without rows show as zero.')) : null,
+  return [
     h('div', { class: 'chart-grid' }, fig('Sales and total commissions', 'sales', 'total_commissions'), fig('Clicks and orders', 'clicks', 'orders')),
-    dataTable(d),
-    h('div', { class: 'top-grid' }, topTable('Top publishers by sales', d.topPublishers, 'top-publishers'), topTable('Top offers by sales', d.topOffers, 'top-offers')),
+    dataTable(d, name),
+    h('div', { class: 'top-grid' },
+      topTable('Top publishers by sales', d.topPublishers, 'top-publishers', `rakuten-top-publishers-${name}.csv`),
+      topTable('Top offers by sales', d.topOffers, 'top-offers', `rakuten-top-offers-${name}.csv`)),
   ];
-  return out.filter((x) => x !== null);
 }
 
 /**
@@ -176,9 +210,14 @@ function dualChart(series, barKey, lineKey, label) {
   return svg;
 }
 
-/** @param {ChartData} d */
-function dataTable(d) {
-  return h('details', { class: 'data' }, h('summary', {}, 'Show the daily numbers'),
+/**
+ * @param {ChartData} d
+ * @param {string} name
+ */
+function dataTable(d, name) {
+  return h('details', { class: 'data' },
+    h('summary', {}, 'Show the daily numbers',
+      csvButton(`Download the daily numbers, ${d.from} to ${d.to}, as CSV`, 'csv-daily', () => [`rakuten-daily-${name}.csv`, dailyCsv(d.series)])),
     h('div', { class: 'table-wrap' }, h('table', {},
       h('thead', {}, h('tr', {}, ['Day', 'Rows', 'Sales', 'Total commissions', 'Clicks', 'Orders'].map((x, i) => h('th', { scope: 'col', class: i ? 'num' : '', text: x })))),
       h('tbody', {}, [...d.series].reverse().map((r) => h('tr', {},
@@ -190,11 +229,14 @@ function dataTable(d) {
  * @param {string} title
  * @param {TopEntry[]} list
  * @param {string} testid
+ * @param {string} filename of its CSV download
  */
-function topTable(title, list, testid) {
+function topTable(title, list, testid, filename) {
+  // Only the bar lengths use floats; every number shown or downloaded is the exact string.
   const max = Math.max(0, ...list.map((x) => Number(x.sales)));
   return h('div', { 'data-testid': testid },
-    h('h3', { text: title }),
+    h('div', { class: 'top-head' }, h('h3', { text: title }),
+      list.length ? csvButton(`Download "${title}" as CSV`, `csv-${testid}`, () => [filename, topCsv(list)]) : null),
     list.length
       ? h('table', {},
         h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: '#' }), h('th', { scope: 'col', text: 'Name' }), h('th', { scope: 'col', class: 'num', text: 'Sales' }), h('th', { scope: 'col', class: 'num', text: 'Commissions' }))),

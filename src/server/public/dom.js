@@ -76,23 +76,34 @@ function append(el, kids) {
 }
 
 /**
- * A short message at the bottom of the page (one at a time).
+ * A message as text, with its `quoted` parts (commands, settings: the server's messages quote them
+ * like that) as <code> elements instead of literal backticks.
+ * @param {string | null | undefined} text
+ * @returns {Array<string | HTMLElement>}
+ */
+export function withCode(text) {
+  return String(text ?? '').split(/`([^`\n]+)`/).map((part, i) => (i % 2 ? h('code', { text: part }) : part)).filter((x) => x !== '');
+}
+
+/**
+ * A short message under the header, at the right (one at a time).
  * @param {string} text
  * @param {'info' | 'error'} [kind]
  */
 export function toast(text, kind = 'info') {
   for (const old of document.querySelectorAll('.toast')) old.remove();
-  const el = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status', text });
+  const el = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, withCode(text));
   document.body.append(el);
   setTimeout(() => el.remove(), kind === 'error' ? 7000 : 3500);
 }
 
 /**
- * @param {'ok' | 'error' | 'info'} kind
+ * @param {'ok' | 'error' | 'info' | 'warn'} kind
  * @param {...Kid} kids
  */
 export function banner(kind, ...kids) {
-  return h('div', { class: `banner ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...kids);
+  // Plain text kids (often the server's messages) show their `quoted` parts as code.
+  return h('div', { class: `banner ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...kids.map((k) => (typeof k === 'string' ? withCode(k) : k)));
 }
 
 /** @param {import('./types.js').ConnectorStatus} status */

@@ -8,3 +8,6 @@ export function shortDay(day: string): string;
 export function formatDuration(ms: number | null | undefined): string;
 export function relativeTime(iso: string | null | undefined, now?: number): string;
 export function localDateTime(iso: string | null | undefined): string;
+export function daySpan(first: string, last: string): number;
+export function coverageText(c: { days: number; firstDay: string | null; lastDay: string | null }): { value: string; span: number; missing: number };
+export function warehouseName(kind: string): string;

@@ -63,6 +63,41 @@ export function niceScale(max, ticks = 4) {
   return { max: step * Math.ceil(max / step - 1e-9), step };
 }
 
+/**
+ * Days from `first` to `last`, both included: "2026-09-02", "2026-12-01" → 91 (no time zone involved).
+ * @param {string} first
+ * @param {string} last
+ */
+export function daySpan(first, last) {
+  /** @param {string} d */
+  const utc = (d) => {
+    const [y, m, dd] = d.split('-').map(Number);
+    return Date.UTC(y, m - 1, dd);
+  };
+  return Math.round((utc(last) - utc(first)) / 86_400_000) + 1;
+}
+
+/**
+ * A connector's coverage in words: `value` "36" when every day from the first to the last is
+ * there, else "36 of 91" (days are missing, e.g. mid-backfill); `missing` how many.
+ * @param {{ days: number, firstDay: string | null, lastDay: string | null }} c
+ * @returns {{ value: string, span: number, missing: number }}
+ */
+export function coverageText(c) {
+  const span = c.firstDay && c.lastDay ? daySpan(c.firstDay, c.lastDay) : c.days;
+  const missing = Math.max(0, span - c.days);
+  return { value: missing ? `${formatCount(String(c.days))} of ${formatCount(String(span))}` : formatCount(String(c.days)), span, missing };
+}
+
+/** @type {Record<string, string>} */
+const WAREHOUSES = { duckdb: 'DuckDB', postgres: 'PostgreSQL', postgresql: 'PostgreSQL', clickhouse: 'ClickHouse' };
+
+/**
+ * A warehouse kind as users know it: "duckdb" → "DuckDB", "postgres" → "PostgreSQL", "clickhouse" → "ClickHouse".
+ * @param {string} kind
+ */
+export const warehouseName = (kind) => WAREHOUSES[kind.toLowerCase()] ?? kind;
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /**

@@ -3,11 +3,11 @@
 // the "Sync now" button, the next-sync text, a connector's error, and the list of Save & Test checks.
 
 import { api, enc, errorText } from './api.js';
-import { busy, h, toast } from './dom.js';
+import { busy, h, toast, withCode } from './dom.js';
 import { formatCount, formatDuration, relativeTime } from './format.js';
 import { kick } from './live.js';
 
-/** @import { Connector, Progress, TestReport } from './types.js' */
+/** @import { Check, Connector, Progress, TestReport } from './types.js' */
 /** @import { KidItem } from './dom.js' */
 
 /** @param {Progress | null | undefined} p */
@@ -18,7 +18,9 @@ export function progressView(p) {
   if (!p) return null;
   const total = p.windowsTotal || 0;
   const pct = p.state === 'success' ? 100 : total ? Math.round((p.windowsDone / total) * 100) : 0;
-  const cls = p.state === 'queued' ? 'queued' : p.state === 'success' ? 'done' : p.state === 'failed' ? 'failed' : 'running';
+  // A sync that has not finished a window yet is "starting": a calm moving stripe, not a 2 % stub.
+  const starting = p.state === 'running' && !p.windowsDone;
+  const cls = p.state === 'queued' ? 'queued' : p.state === 'success' ? 'done' : p.state === 'failed' ? 'failed' : starting ? 'running starting' : 'running';
   const what = p.kind === 'backfill' ? 'Backfill' : p.kind === 'manual' ? 'Sync' : p.kind === 'catch-up' ? 'Catch-up sync' : 'Scheduled sync';
   const range = p.rangeStart ? `${p.rangeStart} … ${p.rangeEnd}` : '';
   /** @type {KidItem[]} */
@@ -39,7 +41,7 @@ export function progressView(p) {
     class: `progress ${cls}`, 'data-testid': 'progress', 'data-state': p.state, role: 'progressbar', 'aria-label': `${what} progress`,
     'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct,
   },
-  h('div', { class: 'bar' }, h('span', { style: { width: `${p.state === 'queued' ? 100 : Math.max(2, pct)}%` } })),
+  h('div', { class: 'bar' }, h('span', { style: { width: `${p.state === 'queued' || starting ? 100 : Math.max(2, pct)}%` } })),
   h('div', { class: 'progress-text', 'data-testid': 'progress-text', 'aria-live': 'polite' }, text));
 }
 
@@ -81,20 +83,56 @@ export function connectorError(c) {
 }
 
 /**
- * Save & Test results: every check (the failed one with its fix), then the warnings.
+ * The check that failed, if one did: the real cause, to be told first.
+ * @param {Pick<TestReport, 'checks'>} report
+ * @returns {Check | undefined}
+ */
+export const failedCheck = (report) => report.checks.find((c) => c.ok === false);
+
+/**
+ * The lead of a failed Save & Test: the check that failed and why, told before the list.
+ * @param {Pick<TestReport, 'checks'>} report
+ * @returns {KidItem[]}
+ */
+export function failedLead(report) {
+  const c = failedCheck(report);
+  if (!c) return ['Fix the failing check below, then try again.'];
+  return [`"${c.label}" failed: `, ...withCode(c.detail.replace(/[.\s]+$/, '')), '. See how to fix it below, then try again.'];
+}
+
+/**
+ * Why a check was not run. The server says so when it knows more (a report that was not found
+ * says nothing about the token); else an earlier check failed.
+ * @param {Check} c
+ * @param {Check | undefined} failed
+ */
+function skipText(c, failed) {
+  const m = /^not checked\s*\((.+)\)$/.exec(c.detail || '');
+  if (m) return `not checked: ${m[1]}, so this could not be tested`;
+  if (c.detail && c.detail !== 'not checked') return c.detail;
+  return failed ? `not checked: "${failed.label}" failed first` : 'not checked';
+}
+
+/**
+ * Save & Test results: every check (the failed one with its fix), then the warnings. The passed
+ * checks come first, then the failed one, then those not run: the real cause is never listed
+ * below a check it kept from running.
  * @param {Pick<TestReport, 'checks'> & { warnings?: string[] }} report
  * @returns {[HTMLUListElement, HTMLUListElement | null]}
  */
 export function checksList(report) {
   const icon = { ok: '✓', fail: '✕', skip: '–' };
-  const items = report.checks.map((c) => {
+  const failed = failedCheck(report);
+  const rank = (/** @type {Check} */ c) => (c.ok === true ? 0 : c.ok === false ? 1 : 2);
+  const ordered = report.checks.map((c, i) => ({ c, i })).sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i).map((x) => x.c);
+  const items = ordered.map((c) => {
     const cls = c.ok === true ? 'ok' : c.ok === false ? 'fail' : 'skip';
     return h('li', { class: cls, 'data-check': c.id, 'data-result': cls },
       h('span', { class: 'check-icon', 'aria-hidden': 'true', text: icon[cls] }),
       h('div', {},
         h('div', { class: 'check-label' }, h('span', { class: 'visually-hidden', text: cls === 'ok' ? 'Passed: ' : cls === 'fail' ? 'Failed: ' : 'Not checked: ' }), c.label),
-        c.ok === false || (c.detail && c.detail !== 'ok') ? h('div', { class: 'check-detail', text: c.ok === null ? 'not checked: an earlier check failed' : c.detail }) : null,
-        c.ok === false && c.hint ? h('div', { class: 'check-hint', 'data-testid': 'hint' }, h('b', { text: 'How to fix: ' }), c.hint) : null));
+        c.ok === false || (c.detail && c.detail !== 'ok') ? h('div', { class: 'check-detail' }, c.ok === null ? skipText(c, failed) : withCode(c.detail)) : null,
+        c.ok === false && c.hint ? h('div', { class: 'check-hint', 'data-testid': 'hint' }, h('b', { text: 'How to fix: ' }), withCode(c.hint)) : null));
   });
   return [
     h('ul', { class: 'checks', 'aria-label': 'Save & Test checks' }, items),

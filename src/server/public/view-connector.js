@@ -5,10 +5,10 @@
 
 import { api, enc, errorText } from './api.js';
 import { chartsSection } from './charts.js';
-import { banner, busy, h, main, pill, toast } from './dom.js';
-import { formatCount, formatDuration, localDateTime, relativeTime } from './format.js';
+import { banner, busy, h, main, pill, toast, withCode } from './dom.js';
+import { coverageText, formatCount, formatDuration, localDateTime, relativeTime } from './format.js';
 import { current, kick, startPolling } from './live.js';
-import { checksList, connectorError, isActive, nextText, progressView, syncButton } from './parts.js';
+import { checksList, connectorError, failedLead, isActive, nextText, progressView, syncButton } from './parts.js';
 
 /** @import { ApiResult } from './api.js' */
 /** @import { Connector, Run, TestReport } from './types.js' */
@@ -46,7 +46,7 @@ export async function connectorView(seq, name) {
             h('td', { class: 'num', text: `${run.windowsDone}/${run.windowsTotal}` }),
             h('td', { class: 'num', text: formatCount(String(run.rows)) }),
             h('td', { class: 'num', text: run.durationMs == null ? '…' : formatDuration(run.durationMs) }),
-            h('td', { class: 'small' }, run.error ? h('span', { class: 'err-text', text: run.error }) : h('span', { class: 'faint', text: '–' })))))))
+            h('td', { class: 'small' }, run.error ? h('span', { class: 'err-text' }, h('span', {}, withCode(run.error))) : h('span', { class: 'faint', text: '–' })))))))
         : h('p', { class: 'pad muted', text: 'No syncs yet. Click "Sync now" to load the first days.' }));
   };
 
@@ -76,7 +76,7 @@ export async function connectorView(seq, name) {
         if (!r.ok) return toast(errorText(r.data), 'error');
         panel.replaceChildren(h('section', { class: 'card section pad' },
           h('h2', { text: 'Connection test' }),
-          h('div', { class: 'result' }, banner(r.data.ok ? 'ok' : 'error', r.data.ok ? 'All checks passed: the report answers as expected.' : 'A check failed: see how to fix it below.'), checksList(r.data))));
+          h('div', { class: 'result' }, banner(r.data.ok ? 'ok' : 'error', h('div', { 'data-testid': 'test-cause' }, r.data.ok ? 'All checks passed: the report answers as expected.' : failedLead(r.data))), checksList(r.data))));
       });
       const del = h('button', { class: 'btn danger', type: 'button', 'data-action': 'delete' }, 'Delete…');
       del.addEventListener('click', () => confirmDelete(c));
@@ -93,6 +93,8 @@ export async function connectorView(seq, name) {
         h('div', { class: 'actions' }, syncButton(name, false), backfill, pause, test, h('a', { class: 'btn', href: `#/c/${enc(name)}/edit` }, 'Edit settings'), del));
     }
     const [next, nextSub] = nextText(c);
+    // "36 of 91" while days between the first and the last synced day are missing (mid-backfill).
+    const cov = coverageText(c.coverage);
     /**
      * @param {string} k
      * @param {string} v
@@ -103,12 +105,17 @@ export async function connectorView(seq, name) {
     stats.replaceChildren(
       stat('Last successful sync', c.lastSuccessAt ? relativeTime(c.lastSuccessAt) : 'never', c.lastSuccessAt ? localDateTime(c.lastSuccessAt) : 'no sync has finished yet', 'last-success'),
       stat('Next sync', next, nextSub || (c.nextRunAt ? localDateTime(c.nextRunAt) : ''), 'next-sync'),
-      stat('Days covered', formatCount(String(c.coverage.days)), c.coverage.firstDay ? `${c.coverage.firstDay} … ${c.coverage.lastDay}` : 'no data yet', 'days-covered'),
+      stat('Days covered', cov.value, c.coverage.firstDay ? `${c.coverage.firstDay} … ${c.coverage.lastDay}${cov.missing ? ` · ${cov.missing} ${cov.missing === 1 ? 'day' : 'days'} missing` : ''}` : 'no data yet', 'days-covered'),
       stat('Rows', formatCount(String(c.coverage.rows)), c.cursor ? `synced through ${c.cursor}` : 'in rakuten_affiliate_report', 'rows-total'));
     const error = connectorError(c);
+    const active = isActive(c.progress);
+    // While a new sync is queued or runs, the last failure is history: told calmly, not as a live error.
+    const retrying = active && !c.problem;
     alerts.hidden = !error;
-    alerts.replaceChildren(error ? banner('error', h('div', {}, h('b', { text: c.problem ? 'This connector cannot sync: ' : c.status === 'failing' ? 'The last sync failed. ' : 'Note: ' }), h('span', { 'data-testid': 'last-error', text: c.problem || error }),
-      c.backoffUntil && !c.settings.paused ? h('div', { class: 'small', text: `Backing off after ${c.failures} failure${c.failures === 1 ? '' : 's'}: next try ${relativeTime(c.backoffUntil)}.` }) : null)) : '');
+    alerts.replaceChildren(error ? banner(retrying ? 'warn' : 'error', h('div', {},
+      h('b', { text: c.problem ? 'This connector cannot sync: ' : retrying ? 'The previous sync failed; a new one is on its way. ' : c.status === 'failing' ? 'The last sync failed. ' : 'Note: ' }),
+      h('span', { 'data-testid': 'last-error' }, withCode(c.problem || error)),
+      c.backoffUntil && !c.settings.paused && !retrying ? h('div', { class: 'small', text: `Backing off after ${c.failures} failure${c.failures === 1 ? '' : 's'}: next try ${relativeTime(c.backoffUntil)}.` }) : null)) : '');
     // A failed sync is told once, by the error banner above.
     const prog = c.progress && !(c.progress.state === 'failed' && c.lastError) ? c.progress : null;
     progressHost.hidden = !prog;
@@ -137,8 +144,10 @@ export async function connectorView(seq, name) {
       const r = await api('POST', `/api/connectors/${enc(name)}/backfill`, { from: from.value, to: to.value });
       done();
       if (r.ok) {
-        panel.replaceChildren();
-        toast(`Backfill ${from.value} … ${to.value} started.`);
+        // Told where the form was, in the page's flow: a toast would sit over the charts.
+        const note = h('div', { class: 'section', 'data-testid': 'backfill-started' }, banner('ok', `Backfill ${from.value} … ${to.value} started: its progress shows above.`));
+        panel.replaceChildren(note);
+        setTimeout(() => note.remove(), 8000);
         kick();
         return;
       }
@@ -195,6 +204,7 @@ export async function connectorView(seq, name) {
     const c = r.data.connector;
     render(c);
     const active = isActive(c.progress);
+    charts.setSyncing(active);
     if (first || (wasActive && !active)) {
       charts.load();
       loadHistory();

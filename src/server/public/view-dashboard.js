@@ -4,8 +4,8 @@
 
 import { api, enc, errorText, meta } from './api.js';
 import { chartsSection } from './charts.js';
-import { banner, h, main, pill } from './dom.js';
-import { formatCount, localDateTime, relativeTime, shortDay } from './format.js';
+import { banner, h, main, pill, withCode } from './dom.js';
+import { coverageText, formatCount, localDateTime, relativeTime, shortDay, warehouseName } from './format.js';
 import { current, startPolling } from './live.js';
 import { connectorError, isActive, nextText, progressView, syncButton } from './parts.js';
 
@@ -19,7 +19,7 @@ export async function dashboardView(seq) {
   const chartsHost = h('div');
   main.replaceChildren(
     h('div', { class: 'page-head' },
-      h('div', {}, h('h1', { text: 'Connectors' }), h('p', { class: 'sub', text: `Rakuten Advertising affiliate reports, kept in sync with your ${m.warehouse ? m.warehouse.kind : ''} warehouse.` })),
+      h('div', {}, h('h1', { text: 'Connectors' }), h('p', { class: 'sub', text: `Rakuten Advertising affiliate reports, kept in sync with your ${m.warehouse ? `${warehouseName(m.warehouse.kind)} ` : ''}warehouse.` })),
       h('a', { class: 'btn primary', href: '#/new' }, '+ Add connector')),
     listCard, chartsHost);
   let last = '';
@@ -52,6 +52,7 @@ export async function dashboardView(seq) {
       chartsHost.replaceChildren(charts.el);
       charts.load();
     } else if (finished) charts.load();
+    if (charts) charts.setSyncing(active.size > 0);
     return active.size > 0;
   });
 }
@@ -72,22 +73,24 @@ function connectorsTable(list) {
     const showProgress = isActive(c.progress) || recent;
     const error = connectorError(c);
     const detail = showProgress || error;
+    const cov = coverageText(c.coverage);
     rows.push(h('tr', { class: detail ? 'has-detail' : '', 'data-connector': c.name },
-      h('td', {}, h('a', { class: 'conn-name', href: `#/c/${enc(c.name)}`, text: c.name }), h('div', { class: 'conn-sub', text: `${c.reportKey} · ${c.dateType} dates · ${c.timeZone}` })),
-      h('td', {}, pill(c.status)),
-      h('td', { title: c.lastSuccessAt ? localDateTime(c.lastSuccessAt) : '' }, c.lastSuccessAt ? relativeTime(c.lastSuccessAt) : h('span', { class: 'faint', text: 'never' })),
-      h('td', { title: c.nextRunAt ? localDateTime(c.nextRunAt) : '' }, next, nextSub ? h('div', { class: 'conn-sub', text: nextSub }) : null),
-      // lastDay is set whenever firstDay is.
-      h('td', { class: 'num' }, formatCount(String(c.coverage.days)), c.coverage.firstDay ? h('div', { class: 'conn-sub', text: `${shortDay(c.coverage.firstDay)} – ${shortDay(/** @type {string} */ (c.coverage.lastDay))}` }) : null),
-      h('td', { class: 'num', 'data-testid': 'rows' }, formatCount(String(c.coverage.rows))),
-      h('td', { class: 'num' }, h('div', { class: 'actions', style: { 'justify-content': 'flex-end' } }, syncButton(c.name), h('a', { class: 'btn small', href: `#/c/${enc(c.name)}` }, 'Open')))));
+      h('td', { class: 'cell-name' }, h('a', { class: 'conn-name', href: `#/c/${enc(c.name)}`, text: c.name }), h('div', { class: 'conn-sub', text: `${c.reportKey} · ${c.dateType} dates · ${c.timeZone}` })),
+      h('td', { 'data-label': 'Status' }, pill(c.status)),
+      h('td', { 'data-label': 'Last successful sync', title: c.lastSuccessAt ? localDateTime(c.lastSuccessAt) : '' }, c.lastSuccessAt ? relativeTime(c.lastSuccessAt) : h('span', { class: 'faint', text: 'never' })),
+      h('td', { 'data-label': 'Next sync', title: c.nextRunAt ? localDateTime(c.nextRunAt) : '' }, next, nextSub ? h('div', { class: 'conn-sub', text: nextSub }) : null),
+      // lastDay is set whenever firstDay is. "36 of 91" when days between the first and the last are missing.
+      h('td', { class: 'num', 'data-label': 'Days covered', 'data-testid': 'days-covered', title: cov.missing ? `${cov.missing} of the ${cov.span} days from the first to the last synced day have no data yet` : null },
+        cov.value, c.coverage.firstDay ? h('div', { class: 'conn-sub', text: `${shortDay(c.coverage.firstDay)} – ${shortDay(/** @type {string} */ (c.coverage.lastDay))}${cov.missing ? ` · ${cov.missing} missing` : ''}` }) : null),
+      h('td', { class: 'num', 'data-label': 'Rows', 'data-testid': 'rows' }, formatCount(String(c.coverage.rows))),
+      h('td', { class: 'num cell-actions' }, h('div', { class: 'actions end' }, syncButton(c.name), h('a', { class: 'btn small', href: `#/c/${enc(c.name)}` }, 'Open')))));
     if (detail) {
       rows.push(h('tr', { class: 'detail-row' }, h('td', { colspan: 7 },
         showProgress ? progressView(c.progress) : null,
-        !showProgress && error ? h('div', { class: 'err-text', 'data-testid': 'last-error', text: error }) : null)));
+        !showProgress && error ? h('div', { class: 'err-text', 'data-testid': 'last-error' }, h('span', {}, withCode(error))) : null)));
     }
   }
-  return h('div', { class: 'table-wrap' }, h('table', {},
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'conn-table' },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', text: 'Connector' }), h('th', { scope: 'col', text: 'Status' }), h('th', { scope: 'col', text: 'Last successful sync' }),
       h('th', { scope: 'col', text: 'Next sync' }), h('th', { scope: 'col', class: 'num', text: 'Days covered' }), h('th', { scope: 'col', class: 'num', text: 'Rows' }),

@@ -4,9 +4,9 @@
 // fetched); Save & Test shows every check, the failed one with its fix.
 
 import { api, enc, errorText, meta } from './api.js';
-import { banner, busy, h, main, toast } from './dom.js';
+import { banner, busy, h, main, toast, withCode } from './dom.js';
 import { current } from './live.js';
-import { checksList } from './parts.js';
+import { checksList, failedLead } from './parts.js';
 
 /** @import { ApiResult, ErrorBody } from './api.js' */
 /** @import { Kid } from './dom.js' */
@@ -77,7 +77,9 @@ export async function setupView(seq, editName) {
       editing ? `Saved token ${existing.tokenMasked}. Leave empty to keep it.` : 'The value after token= in the "Get API" URL.'),
     dateType: field('dateType', 'Date type', h('input', { type: 'text', name: 'dateType', readOnly: true, value: existing ? existing.dateType : 'transaction' }), 'From the URL (date_type). Change it in the Rakuten report, then paste the new URL.'),
     timeZone: field('timeZone', 'Time zone', h('input', { type: 'text', name: 'timeZone', list: 'tz-list', autocomplete: 'off', value: existing ? existing.timeZone : 'GMT' }), 'Days and schedules follow this zone (tz in the URL).'),
-    startDate: field('startDate', 'Start date', h('input', { type: 'date', name: 'startDate', value: existing ? existing.settings.startDate : daysAgo(m.defaults.startDaysAgo) }), 'The first day the first sync loads.'),
+    // By default the first sync loads the charts' longer period exactly: today and the days before it.
+    startDate: field('startDate', 'Start date', h('input', { type: 'date', name: 'startDate', value: existing ? existing.settings.startDate : daysAgo(m.defaults.startDaysAgo) }),
+      editing ? 'The first day the first sync loads.' : `The first day the first sync loads (by default the last ${m.defaults.startDaysAgo + 1} days, today included).`),
     lookbackDays: field('lookbackDays', 'Lookback days', h('input', { type: 'number', name: 'lookbackDays', min: 0, max: 365, step: 1, value: String(existing ? existing.settings.lookbackDays : m.defaults.lookbackDays) }),
       'Days re-loaded on every sync: Rakuten keeps changing recent days (late orders, returns).'),
   };
@@ -100,7 +102,7 @@ export async function setupView(seq, editName) {
   const schedHint = h('div', { class: 'hint', id: 'schedule-hint' });
   const syncSched = () => {
     schedTime.hidden = schedType.value !== 'daily';
-    schedHint.textContent = schedType.value === 'manual' ? 'No automatic syncs: use "Sync now".' : `In the report's time zone (${f.timeZone.input.value || 'GMT'}), while \`rakuten-connector serve\` runs.`;
+    schedHint.replaceChildren(...(schedType.value === 'manual' ? ['No automatic syncs: use "Sync now".'] : withCode(`In the report's time zone (${f.timeZone.input.value || 'GMT'}), while \`rakuten-connector serve\` runs.`)));
   };
   schedType.addEventListener('change', syncSched);
   f.timeZone.input.addEventListener('input', () => {
@@ -177,6 +179,7 @@ export async function setupView(seq, editName) {
     chips.replaceChildren(chip('Report', p.reportKey), chip('Host', p.host), chip('Dates', p.dateType), chip('Format', p.dateFormat), chip('Time zone', p.timeZone), chip('Token', p.tokenMasked),
       ...p.warnings.map((w) => h('span', { class: 'chip', text: w })));
     f.dateType.input.value = p.dateType;
+    syncTestNote();
     if (!tzTouched || !editing) {
       f.timeZone.input.value = p.timeZone;
       tzTouched = false;
@@ -188,6 +191,13 @@ export async function setupView(seq, editName) {
     parseTimer = setTimeout(parseUrl, 250);
   });
 
+  // What Save & Test asks Rakuten for (src/app/save-and-test.ts): process-date reports only today,
+  // transaction-date reports yesterday and today, in one request.
+  const testNote = h('span', { class: 'muted small', 'data-testid': 'test-note' });
+  const syncTestNote = () => {
+    testNote.textContent = editing ? '' : `Takes a few seconds: it asks Rakuten for ${f.dateType.input.value === 'process' ? "today's rows" : 'the rows of yesterday and today'}, in one request.`;
+  };
+  syncTestNote();
   const submit = h('button', { class: 'btn primary', type: 'submit', 'data-action': 'save' }, editing ? 'Save' : 'Save & Test');
   const result = h('div', { class: 'result', 'data-testid': 'save-result', 'aria-live': 'polite' });
   const form = h('form', { class: 'card setup', novalidate: true, 'aria-labelledby': 'setup-title' },
@@ -202,7 +212,7 @@ export async function setupView(seq, editName) {
       h('div', { class: 'field' }, h('label', { for: 'scheduleType', text: 'Schedule' }), h('div', { class: 'inline' }, schedType, schedTime), schedHint, schedErr)),
     tzList,
     h('div', { class: 'form-actions' }, submit, h('a', { class: 'btn', href: editing ? `#/c/${enc(existing.name)}` : '#/' }, 'Cancel'),
-      h('span', { class: 'muted small', text: editing ? '' : 'Takes a few seconds: it asks Rakuten for the last two days.' })),
+      testNote),
     result);
 
   form.addEventListener('submit', async (ev) => {
@@ -251,7 +261,7 @@ export async function setupView(seq, editName) {
             h('div', { class: 'actions', style: { 'margin-top': '10px' } },
               h('a', { class: 'btn primary small', href: `#/c/${enc(d.connector.name)}`, 'data-action': 'open-connector' }, 'Open the connector'),
               h('a', { class: 'btn small', href: '#/' }, 'Back to the dashboard'))))
-          : banner('error', h('div', {}, h('b', { text: 'Nothing was saved. ' }), 'Fix the failing check below, then try again.')),
+          : banner('error', h('div', { 'data-testid': 'save-cause' }, h('b', { text: 'Nothing was saved. ' }), ...failedLead(/** @type {TestReport} */ (d)))),
         ...checksList(/** @type {TestReport} */ (d)).filter((x) => x !== null));
       if (ok && !editing) {
         f.name.input.readOnly = true;
