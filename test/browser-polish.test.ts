@@ -96,7 +96,7 @@ describe('web app polish in Chromium', { skip }, () => {
       ['acme-us', s.reportUrl('affiliate-report', ACME_TOKEN, { tz: 'GMT' }), addDays(TODAY(), -29)],
       ['globex-process-dates', s.reportUrl('affiliate-report', GLOBEX_TOKEN, { date_type: 'process' }), addDays(TODAY(), -20)],
     ] as const) {
-      const r = await s.api('POST', '/api/connectors', { name, url, startDate, schedule: { type: 'hourly' } });
+      const r = await s.api('POST', '/api/connectors', { sync: false, name, url, startDate, schedule: { type: 'hourly' } });
       assert.equal(r.status, 201, r.text);
       await syncAndWait(name);
     }
@@ -181,6 +181,7 @@ describe('web app polish in Chromium', { skip }, () => {
     await page.fill('#name', 'ninety');
     await page.fill('#url', s.reportUrl('guide-report', ACME_TOKEN));
     await page.waitForSelector('.parsed .chip >> text=guide-report');
+    await page.uncheck('#firstSync'); // synced below, and waited for
     await page.click('button[data-action=save]');
     await page.waitForSelector('[data-testid=save-result] .banner.ok');
     await syncAndWait('ninety');
@@ -196,7 +197,7 @@ describe('web app polish in Chromium', { skip }, () => {
   });
 
   it('while a sync runs: the empty chart says so, and the progress bar starts calm, not red', async () => {
-    let r = await s.api('POST', '/api/connectors', { name: 'fresh', url: s.reportUrl('extra-cols', ACME_TOKEN), startDate: addDays(TODAY(), -8), schedule: { type: 'manual' } });
+    let r = await s.api('POST', '/api/connectors', { sync: false, name: 'fresh', url: s.reportUrl('extra-cols', ACME_TOKEN), startDate: addDays(TODAY(), -8), schedule: { type: 'manual' } });
     assert.equal(r.status, 201, r.text);
     const page = await open('#/c/fresh');
     const notice = page.locator('[data-testid=charts-notice]');
@@ -234,7 +235,7 @@ describe('web app polish in Chromium', { skip }, () => {
   });
 
   it('after a failed sync, a new one shows no error while it runs', async () => {
-    let r = await s.api('POST', '/api/connectors', { name: 'flaky', url: s.reportUrl('guide-report', ACME_TOKEN), startDate: addDays(TODAY(), -2), schedule: { type: 'manual' } });
+    let r = await s.api('POST', '/api/connectors', { sync: false, name: 'flaky', url: s.reportUrl('guide-report', ACME_TOKEN), startDate: addDays(TODAY(), -2), schedule: { type: 'manual' } });
     assert.equal(r.status, 201, r.text);
     s.sim.addFaults([{ kind: '500', times: 1000, match: { report: 'guide-report' } }]);
     r = await s.api('POST', '/api/connectors/flaky/sync', {});

@@ -76,6 +76,8 @@ describe('web app in Chromium', { skip }, () => {
     await page.fill('#scheduleTime', '06:30');
     await page.locator('#scheduleTime').blur();
     await page.screenshot({ path: join(SHOTS, 'setup-form.png'), fullPage: true });
+    // This test looks at the saved connector before any sync (browser-first-sync.test.ts covers the box).
+    await page.uncheck('#firstSync');
 
     await page.click('button[data-action=save]');
     await page.waitForSelector('[data-testid=save-result] .banner.ok');
@@ -164,7 +166,7 @@ describe('web app in Chromium', { skip }, () => {
   });
 
   it('dashboard: every connector with status, and all-connector totals equal the warehouse', async () => {
-    let r = await s.api('POST', '/api/connectors', { name: 'globex', url: s.reportUrl('affiliate-report', GLOBEX_TOKEN, { date_type: 'process' }), startDate: addDays(todayIn('GMT'), -20), schedule: { type: 'hourly' } });
+    let r = await s.api('POST', '/api/connectors', { sync: false, name: 'globex', url: s.reportUrl('affiliate-report', GLOBEX_TOKEN, { date_type: 'process' }), startDate: addDays(todayIn('GMT'), -20), schedule: { type: 'hourly' } });
     assert.equal(r.status, 201, r.text);
     r = await s.api('POST', '/api/connectors/globex/sync', {});
     assert.equal(r.status, 202);

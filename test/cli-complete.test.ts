@@ -258,17 +258,17 @@ describe('re-adding a removed name', () => {
       assert.ok(kept.rows > 0);
       await app.remove('old', false);
 
-      let r = await s.api('POST', '/api/connectors', { name: 'old', url, startDate: yesterday });
+      let r = await s.api('POST', '/api/connectors', { sync: false, name: 'old', url, startDate: yesterday });
       assert.equal(r.status, 409, r.text);
       assert.deepEqual(r.data, {
         errors: { name: `the warehouse still has ${kept.rows} rows (2 days, ${yesterday}..${today}) of an earlier connector named "old" (to keep them for the new connector, add it with --adopt-data (API: "adoptData": true); to delete them first: rakuten-connector remove-data old)` },
         keptData: kept,
       });
       assert.equal(await app.find('old'), undefined, 'nothing saved');
-      r = await s.api('POST', '/api/connectors', { name: 'old', url, startDate: yesterday, adoptData: 'yes' });
+      r = await s.api('POST', '/api/connectors', { sync: false, name: 'old', url, startDate: yesterday, adoptData: 'yes' });
       assert.equal(r.status, 400);
       assert.deepEqual(r.data, { errors: { adoptData: 'true or false' } });
-      r = await s.api('POST', '/api/connectors', { name: 'old', url, startDate: yesterday, adoptData: true });
+      r = await s.api('POST', '/api/connectors', { sync: false, name: 'old', url, startDate: yesterday, adoptData: true });
       assert.equal(r.status, 201, r.text);
       assert.equal(r.data.connector.coverage.rows, kept.rows);
 

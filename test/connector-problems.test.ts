@@ -104,9 +104,9 @@ describe('serve with a connector that cannot be used', () => {
     const s = await startStack({ rowsPerDay: 5 });
     const before = process.env.RAKUTEN_ALLOWED_HOSTS;
     try {
-      const made = await s.api('POST', '/api/connectors', { name: 'gone', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today, -1) });
+      const made = await s.api('POST', '/api/connectors', { sync: false, name: 'gone', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today, -1) });
       assert.equal(made.status, 201, made.text);
-      const ok = await s.api('POST', '/api/connectors', { name: 'fine', url: s.reportUrl('affiliate-report', GLOBEX_TOKEN), startDate: addDays(today, -1) });
+      const ok = await s.api('POST', '/api/connectors', { sync: false, name: 'fine', url: s.reportUrl('affiliate-report', GLOBEX_TOKEN), startDate: addDays(today, -1) });
       assert.equal(ok.status, 201, ok.text);
       // The simulator's host is no longer allowed (as after `npm run demo`): fetching is refused, showing is not.
       process.env.RAKUTEN_ALLOWED_HOSTS = '';

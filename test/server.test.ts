@@ -69,7 +69,7 @@ describe('serve: HTTP API', () => {
   });
 
   it('validates every input with zod and answers 400 { errors: { field: message } }', async () => {
-    let r = await api('POST', '/api/connectors', { name: '-bad name', lookbackDays: 'abc', startDate: '2026-02-30', schedule: { type: 'daily', time: '25:00' }, timeZone: 'Mars/Olympus', color: 'red' });
+    let r = await api('POST', '/api/connectors', { sync: false, name: '-bad name', lookbackDays: 'abc', startDate: '2026-02-30', schedule: { type: 'daily', time: '25:00' }, timeZone: 'Mars/Olympus', color: 'red' });
     assert.equal(r.status, 400);
     assert.deepEqual(Object.keys(r.data.errors).sort(), ['color', 'lookbackDays', 'name', 'schedule.time', 'startDate', 'timeZone', 'url']);
     assert.match(r.data.errors.name, /letters, digits/);
@@ -77,14 +77,14 @@ describe('serve: HTTP API', () => {
     assert.match(r.data.errors.timeZone, /unknown time zone/);
     assert.equal(r.data.errors.color, 'unknown field');
 
-    r = await api('POST', '/api/connectors', { name: 'x', reportKey: 'affiliate-report' });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'x', reportKey: 'affiliate-report' });
     assert.equal(r.status, 400);
     assert.match(r.data.errors.token, /token/);
-    r = await api('POST', '/api/connectors', { name: 'x', url: 'https://a', token: 'b' });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'x', url: 'https://a', token: 'b' });
     assert.match(r.data.errors.url, /not both/);
-    r = await api('POST', '/api/connectors', { name: 'x', url: 'u', schedule: { type: 'cron', cron: '61 * * * *' } });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'x', url: 'u', schedule: { type: 'cron', cron: '61 * * * *' } });
     assert.match(r.data.errors['schedule.cron'], /not a valid cron/);
-    r = await api('POST', '/api/connectors', { name: 'x', url: 'u', schedule: { type: 'weekly' } });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'x', url: 'u', schedule: { type: 'weekly' } });
     assert.match(r.data.errors['schedule.type'], /daily, hourly, manual or cron/);
     r = await api('POST', '/api/connectors', '{not json');
     assert.deepEqual([r.status, Object.keys(r.data.errors)], [400, ['body']]);
@@ -115,7 +115,7 @@ describe('serve: HTTP API', () => {
   });
 
   it('Save & Test: a good URL is saved; a bad token, missing columns or a foreign host save nothing', async () => {
-    let r = await api('POST', '/api/connectors', { name: 'acme', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -9), schedule: { type: 'daily', time: '07:30' } });
+    let r = await api('POST', '/api/connectors', { sync: false, name: 'acme', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -9), schedule: { type: 'daily', time: '07:30' } });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.data.saved, true);
     assert.ok(r.data.checks.every((c: { ok: boolean }) => c.ok === true));
@@ -125,11 +125,11 @@ describe('serve: HTTP API', () => {
     assert.equal(r.data.connector.status, 'new');
     assert.equal(r.data.connector.nextRunAt !== null, true);
 
-    r = await api('POST', '/api/connectors', { name: 'acme', url: s.reportUrl('affiliate-report', ACME_TOKEN) });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'acme', url: s.reportUrl('affiliate-report', ACME_TOKEN) });
     assert.equal(r.status, 409);
     assert.match(r.data.errors.name, /already exists/);
 
-    r = await api('POST', '/api/connectors', { name: 'badtoken', url: s.reportUrl('affiliate-report', 'tok_wrong_0000000000000000') });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'badtoken', url: s.reportUrl('affiliate-report', 'tok_wrong_0000000000000000') });
     assert.equal(r.status, 422);
     assert.equal(r.data.saved, false);
     const token = r.data.checks.find((c: { id: string }) => c.id === 'token');
@@ -137,7 +137,7 @@ describe('serve: HTTP API', () => {
     assert.match(token.hint, /regenerate the API URL/);
     assert.deepEqual(r.data.checks.filter((c: { ok: boolean | null }) => c.ok === null).map((c: { id: string }) => c.id), ['report', 'csv', 'columns', 'data']);
 
-    r = await api('POST', '/api/connectors', { name: 'missing', url: s.reportUrl('missing-cols', ACME_TOKEN) });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'missing', url: s.reportUrl('missing-cols', ACME_TOKEN) });
     assert.equal(r.status, 422);
     const cols = r.data.checks.find((c: { id: string }) => c.id === 'columns');
     assert.equal(cols.ok, false);
@@ -145,7 +145,7 @@ describe('serve: HTTP API', () => {
     assert.match(cols.detail, /Link ID/);
 
     const before = s.sim.requests().length;
-    r = await api('POST', '/api/connectors', { name: 'evil', url: 'http://169.254.169.254/en/reports/x/filters?token=abcdef123456' });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'evil', url: 'http://169.254.169.254/en/reports/x/filters?token=abcdef123456' });
     assert.equal(r.status, 422);
     const url = r.data.checks.find((c: { id: string }) => c.id === 'url');
     assert.equal(url.ok, false);
@@ -252,7 +252,7 @@ describe('serve: HTTP API', () => {
     assert.equal((await s.srv.app.db.warehouse.coverage('acme')).days, 13);
 
     // A second connector with the same data: delete one keeping its rows, the other with its rows.
-    r = await api('POST', '/api/connectors', { name: 'acme2', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -2) });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'acme2', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -2) });
     assert.equal(r.status, 201);
     s.sim.addFaults([{ kind: 'slow', delayMs: 400, times: 3 }]);
     r = await api('POST', '/api/connectors/acme2/sync', {});
@@ -277,10 +277,10 @@ describe('serve: HTTP API', () => {
 
   it('never sends the token to the browser or the API, and never logs it', async () => {
     // Everything the app serves, after a connector was saved, synced, tested and listed.
-    let r = await api('POST', '/api/connectors', { name: 'secret', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -1) });
+    let r = await api('POST', '/api/connectors', { sync: false, name: 'secret', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -1) });
     assert.equal(r.status, 201);
     await syncAndWait(s, 'secret');
-    r = await api('POST', '/api/connectors', { name: 'secret2', reportKey: 'affiliate-report', token: ACME_TOKEN, timeZone: 'GMT' });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'secret2', reportKey: 'affiliate-report', token: ACME_TOKEN, timeZone: 'GMT' });
     assert.equal(r.status, 422, 'key + token goes to the real Rakuten host, unreachable here');
     for (const path of ['/', '/api/connectors', '/api/connectors/secret', '/api/connectors/secret/runs', '/api/progress', '/api/runs', '/api/charts?connector=secret', '/api/meta', '/assets/app.js']) {
       await api('GET', path);
@@ -332,7 +332,7 @@ describe('serve: the scheduler inside it', () => {
   });
 
   it('a scheduled fire syncs; a failing connector backs off and says why', async () => {
-    let r = await s.api('POST', '/api/connectors', { name: 'hourly', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -1), schedule: { type: 'hourly' } });
+    let r = await s.api('POST', '/api/connectors', { sync: false, name: 'hourly', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -1), schedule: { type: 'hourly' } });
     assert.equal(r.status, 201, r.text);
     const next = r.data.connector.nextRunAt as string;
     assert.equal(new Date(next).getUTCMinutes(), 0);
@@ -453,7 +453,7 @@ describe('serve: the CLI process', () => {
       };
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       const u = `${sim.url}/en/reports/affiliate-report/filters?tz=GMT&date_type=transaction&token=${ACME_TOKEN}`;
-      let r = await call('POST', '/api/connectors', { name: 'acme', url: u, startDate: addDays(today(), -19) });
+      let r = await call('POST', '/api/connectors', { sync: false, name: 'acme', url: u, startDate: addDays(today(), -19) });
       assert.equal(r.status, 201);
       sim.addFaults([{ kind: 'slow', delayMs: 400, times: 40 }]);
       r = await call('POST', '/api/connectors/acme/sync', {});

@@ -53,8 +53,18 @@ export const createConnectorSchema = z
     ...settingsFields,
     /** Adopt the rows an earlier connector of this name left in the warehouse (else such a name is refused). */
     adoptData: z.boolean({ invalid_type_error: 'true or false' }).optional(),
+    /** Start the first sync in the background once saved (FIRST_SYNC_DEFAULT when not given). */
+    sync: z.boolean({ invalid_type_error: 'true or false' }).optional(),
   })
   .strict();
+
+/**
+ * Whether POST /api/connectors starts the first sync when its body has no `sync` field (a paused
+ * connector's only when `sync` is true). The web app's setup form always sends `sync` (its box
+ * "Start the first sync now"). Kept false for API clients and scripts written before `sync` existed,
+ * which create a connector and then call …/sync themselves (that would answer 409 while the first runs).
+ */
+export const FIRST_SYNC_DEFAULT = true;
 
 /**
  * The URL, or the report key and the token: checked on the raw body, so these errors come

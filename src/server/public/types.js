@@ -52,8 +52,9 @@
 
 /**
  * The answer to `POST /api/connectors` and `PATCH /api/connectors/:name` (201/200, or 422 when
- * Save & Test failed: then `saved` is false and there is no connector).
- * @typedef {Partial<TestReport> & { saved: boolean, tested?: boolean, connector: Connector }} SaveResult
+ * Save & Test failed: then `saved` is false and there is no connector). `syncStarted` (create
+ * only): whether the connector's first sync was started (body `sync`).
+ * @typedef {Partial<TestReport> & { saved: boolean, tested?: boolean, syncStarted?: boolean, connector: Connector }} SaveResult
  */
 
 /**

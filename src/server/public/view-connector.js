@@ -30,6 +30,8 @@ export async function connectorView(seq, name) {
   let first = true;
   let lastHead = '';
 
+  /** Whether a sync ran or waited at the last poll (the history's empty text says so). */
+  let syncing = false;
   const loadHistory = async () => {
     /** @type {ApiResult<{ runs: Run[] }>} */
     const r = await api('GET', `/api/connectors/${enc(name)}/runs?limit=25`);
@@ -47,7 +49,7 @@ export async function connectorView(seq, name) {
             h('td', { class: 'num', text: formatCount(String(run.rows)) }),
             h('td', { class: 'num', text: run.durationMs == null ? '…' : formatDuration(run.durationMs) }),
             h('td', { class: 'small' }, run.error ? h('span', { class: 'err-text' }, h('span', {}, withCode(run.error))) : h('span', { class: 'faint', text: '–' })))))))
-        : h('p', { class: 'pad muted', text: 'No syncs yet. Click "Sync now" to load the first days.' }));
+        : h('p', { class: 'pad muted', 'data-testid': 'history-empty', text: syncing ? 'The first sync is running: it shows here when it finishes.' : 'No syncs yet. Click "Sync now" to load the first days.' }));
   };
 
   /** @param {Connector} c */
@@ -92,7 +94,12 @@ export async function connectorView(seq, name) {
             h('span', {}, 'Token ', h('b', { class: 'mono', 'data-testid': 'token-masked', text: c.tokenMasked })))),
         h('div', { class: 'actions' }, syncButton(name, false), backfill, pause, test, h('a', { class: 'btn', href: `#/c/${enc(name)}/edit` }, 'Edit settings'), del));
     }
-    const [next, nextSub] = nextText(c);
+    const active = isActive(c.progress);
+    // While a sync runs or waits, "Next sync" says so first: the schedule's next run comes after it.
+    const [nextAt, nextKind] = nextText(c);
+    const [next, nextSub] = active
+      ? [c.progress?.state === 'queued' ? 'waiting for a slot' : 'running now', c.nextRunAt && !c.settings.paused ? `then ${nextAt}${nextKind ? ` (${nextKind})` : ''}` : nextAt]
+      : [nextAt, nextKind];
     // "36 of 91" while days between the first and the last synced day are missing (mid-backfill).
     const cov = coverageText(c.coverage);
     /**
@@ -103,12 +110,11 @@ export async function connectorView(seq, name) {
      */
     const stat = (k, v, sub, testid) => h('div', { class: 'card stat' }, h('div', { class: 'k', text: k }), h('div', { class: 'v', 'data-testid': testid, text: v }), h('div', { class: 's', text: sub || '\u00a0' }));
     stats.replaceChildren(
-      stat('Last successful sync', c.lastSuccessAt ? relativeTime(c.lastSuccessAt) : 'never', c.lastSuccessAt ? localDateTime(c.lastSuccessAt) : 'no sync has finished yet', 'last-success'),
+      stat('Last successful sync', c.lastSuccessAt ? relativeTime(c.lastSuccessAt) : 'never', c.lastSuccessAt ? localDateTime(c.lastSuccessAt) : active ? 'a sync is running now' : 'no sync has finished yet', 'last-success'),
       stat('Next sync', next, nextSub || (c.nextRunAt ? localDateTime(c.nextRunAt) : ''), 'next-sync'),
       stat('Days covered', cov.value, c.coverage.firstDay ? `${c.coverage.firstDay} … ${c.coverage.lastDay}${cov.missing ? ` · ${cov.missing} ${cov.missing === 1 ? 'day' : 'days'} missing` : ''}` : 'no data yet', 'days-covered'),
       stat('Rows', formatCount(String(c.coverage.rows)), c.cursor ? `synced through ${c.cursor}` : 'in rakuten_affiliate_report', 'rows-total'));
     const error = connectorError(c);
-    const active = isActive(c.progress);
     // While a new sync is queued or runs, the last failure is history: told calmly, not as a live error.
     const retrying = active && !c.problem;
     alerts.hidden = !error;
@@ -202,8 +208,9 @@ export async function connectorView(seq, name) {
       return false;
     }
     const c = r.data.connector;
-    render(c);
     const active = isActive(c.progress);
+    syncing = active;
+    render(c);
     charts.setSyncing(active);
     if (first || (wasActive && !active)) {
       charts.load();

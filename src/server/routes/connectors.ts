@@ -11,9 +11,10 @@ import { describeError } from '../../util/errors.js';
 import type { RunRecord } from '../../warehouse/types.js';
 import { HttpError, send } from '../respond.js';
 import {
-  createConnectorSchema, deleteQuerySchema, emptySchema, sourceErrors, updateConnectorSchema, type CreateConnectorBody, type UpdateConnectorBody,
+  createConnectorSchema, deleteQuerySchema, FIRST_SYNC_DEFAULT, emptySchema, sourceErrors, updateConnectorSchema, type CreateConnectorBody, type UpdateConnectorBody,
 } from '../validate.js';
 import { mustGet, publicReport, readJson, readQuery, type ServerContext } from './common.js';
+import { startSync } from './syncs.js';
 
 export type ConnectorState = 'healthy' | 'syncing' | 'failing' | 'unusable' | 'paused' | 'new';
 
@@ -97,8 +98,20 @@ export function connectorRoutes(http: Hono, ctx: ServerContext): void {
     if (!res.saved) return send(c, 422, { saved: false, ...publicReport(res) });
     await scheduler.refresh();
     out.log('info', `connector "${b.name}" saved (Save & Test passed)`, { connector: b.name, event: 'saved' });
-    return send(c, 201, { saved: true, ...publicReport(res), connector: await summary(b.name) });
+    const syncStarted = (b.sync ?? (FIRST_SYNC_DEFAULT && !b.paused)) && firstSync(b.name);
+    return send(c, 201, { saved: true, ...publicReport(res), syncStarted, connector: await summary(b.name) });
   });
+
+  /** The first sync of a connector just saved, as "Sync now" starts it; false when it could not start (it stays saved). */
+  const firstSync = (name: string): boolean => {
+    try {
+      startSync(ctx, name);
+      return true;
+    } catch (e) {
+      out.log('warn', `[${name}] the first sync did not start: ${describeError(e)}`, { connector: name, event: 'first-sync-not-started' });
+      return false;
+    }
+  };
 
   http.get('/api/connectors/:name', async (c) => {
     const rec = await mustGet(app, c.req.param('name'));

@@ -18,13 +18,20 @@ function runOut(r: RunRecord) {
   return { ...r, durationMs: durationMs(r) };
 }
 
-export function syncRoutes(http: Hono, ctx: ServerContext): void {
-  const { app, scheduler, runner } = ctx;
+/**
+ * Starts a sync (a backfill with a range) the way "Sync now" does: through the scheduler's queue,
+ * so the global limit and "never two at once" hold. Throws SchedulerBusyError (409) when the
+ * connector syncs or waits already.
+ */
+export function startSync(ctx: ServerContext, name: string, range?: { from: string; to: string }): { state: 'started' | 'queued'; progress: Progress | null } {
+  const state = ctx.scheduler.enqueue(range ? { name, kind: 'backfill', range } : { name, kind: 'manual' });
+  return { state, progress: ctx.runner.get(name) ?? null };
+}
 
-  const startJob = async (c: Context, name: string, range?: { from: string; to: string }) => {
-    const state = scheduler.enqueue(range ? { name, kind: 'backfill', range } : { name, kind: 'manual' });
-    return send(c, 202, { state, progress: runner.get(name) ?? null });
-  };
+export function syncRoutes(http: Hono, ctx: ServerContext): void {
+  const { app, runner } = ctx;
+
+  const startJob = async (c: Context, name: string, range?: { from: string; to: string }) => send(c, 202, startSync(ctx, name, range));
 
   http.post('/api/connectors/:name/sync', async (c) => {
     const rec = await mustGet(app, c.req.param('name'));
