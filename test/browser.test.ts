@@ -181,6 +181,9 @@ describe('web app in Chromium', { skip }, () => {
     assert.equal(await page.textContent('[data-testid=total-orders]'), formatCount(want.orders));
     const statuses = await page.locator('tr[data-connector] [data-testid=status]').allTextContents();
     assert.deepEqual(statuses, ['healthy', 'healthy']);
+    // acme-us reports in New York time, globex in GMT: the combined view says how its days line up.
+    assert.match(await charts.locator('.sub').first().textContent() ?? '', /each connector's days in its own time zone \(America\/New_York, GMT\), added up by date$/);
+    assert.deepEqual((await s.api('GET', '/api/charts')).data.timeZones, [NY, 'GMT']);
     const rowsShown = await page.locator('tr[data-connector=acme-us] [data-testid=rows]').textContent();
     assert.equal(rowsShown, formatCount(String((await s.srv.app.db.warehouse.coverage('acme-us')).rows)));
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });

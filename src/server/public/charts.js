@@ -76,7 +76,10 @@ export function chartsSection(connector, title) {
       return;
     }
     const d = r.data;
-    sub.textContent = `Daily totals from the warehouse, ${d.from} to ${d.to} (${d.timeZone})`;
+    // Connectors in several time zones: each day is each connector's own report day, added up by date.
+    sub.textContent = d.timeZones.length > 1
+      ? `Daily totals from the warehouse, ${d.from} to ${d.to}: each connector's days in its own time zone (${d.timeZones.join(', ')}), added up by date`
+      : `Daily totals from the warehouse, ${d.from} to ${d.to} (${d.timeZone})`;
     empty = d.totals.rows === 0;
     showNotice();
     const name = `${connector || 'all-connectors'}-${d.from}-to-${d.to}`;

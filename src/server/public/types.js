@@ -93,7 +93,7 @@
 /**
  * `GET /api/charts`.
  * @typedef {{
- *   connector: string | null, days: number, from: string, to: string, timeZone: string,
+ *   connector: string | null, days: number, from: string, to: string, timeZone: string, timeZones: string[],
  *   series: DayPoint[], totals: Totals, topPublishers: TopEntry[], topOffers: TopEntry[],
  * }} ChartData
  */

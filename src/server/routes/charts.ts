@@ -35,15 +35,18 @@ export function chartRoutes(http: Hono, ctx: ServerContext): void {
     const days = q.days ?? 30;
     let to: string;
     let timeZone: string;
+    let timeZones: string[];
     if (q.connector) {
       const view = app.view(await mustGet(app, q.connector));
       timeZone = view.timeZone;
+      timeZones = [timeZone];
       to = todayIn(timeZone);
     } else {
-      // All connectors: up to the latest "today" among their report time zones.
-      const zones = [...new Set((await app.list()).map((v) => v.timeZone))];
-      timeZone = zones.length === 1 ? zones[0]! : 'GMT';
-      to = zones.length ? zones.map((z) => todayIn(z)).sort().at(-1)! : todayIn('GMT');
+      // All connectors: a day is each connector's report day in its own time zone (a Rakuten
+      // report's days are its `tz`'s), added up by date; up to the latest "today" among them.
+      timeZones = [...new Set((await app.list()).map((v) => v.timeZone))].sort();
+      timeZone = timeZones.length === 1 ? timeZones[0]! : 'GMT';
+      to = timeZones.length ? timeZones.map((z) => todayIn(z)).sort().at(-1)! : todayIn('GMT');
     }
     const from = addDays(to, -(days - 1));
     const connector = q.connector ?? null;
@@ -56,6 +59,6 @@ export function chartRoutes(http: Hono, ctx: ServerContext): void {
     const byDay = new Map(rows.map((r) => [r.day, r]));
     const series: DayTotals[] = [];
     for (let d = from; d <= to; d = addDays(d, 1)) series.push(byDay.get(d) ?? ZERO_DAY(d));
-    return send(c, 200, { connector, days, from, to, timeZone, series, totals: sumDays(series), topPublishers: publishers, topOffers: offers });
+    return send(c, 200, { connector, days, from, to, timeZone, timeZones, series, totals: sumDays(series), topPublishers: publishers, topOffers: offers });
   });
 }
