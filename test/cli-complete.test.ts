@@ -48,6 +48,23 @@ describe('the CLI as complete as the web app', () => {
     for (const t of [ACME_TOKEN, GLOBEX_TOKEN, WRONG_TOKEN]) assert.ok(!all.includes(t), 'no token in any output');
   });
 
+  it('add says what to run next; add --sync runs the first sync at once', async () => {
+    const home = tempHome('rc-complete-');
+    const plain = await cli(home, 'add', '--name', 'n1', '--url', url(ACME_TOKEN), '--start-date', yesterday);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, new RegExp(`^saved connector "n1" \\(.*\\)\\.\\nnext: \`rakuten-connector sync n1\` loads ${yesterday} to today \\(or add with --sync\\); \`rakuten-connector serve\` syncs it on its schedule\\n$`, 'm'));
+    assert.equal((await status(home, 'n1')).coverage.rows, 0, 'add alone syncs nothing');
+
+    const synced = await cli(home, 'add', '--name', 'n2', '--url', url(GLOBEX_TOKEN), '--start-date', yesterday, '--sync');
+    assert.equal(synced.code, 0, synced.stderr);
+    assert.match(synced.stdout, /^saved connector "n2" \(.*\)\.$/m);
+    assert.doesNotMatch(synced.stdout, /^next:/m);
+    assert.match(synced.stdout, new RegExp(`^synced n2: 2 windows, \\d+ rows in [\\d.]+s \\(${yesterday}\\.\\.${today}\\), run \\S+$`, 'm'));
+    const st = await status(home, 'n2');
+    assert.equal(st.cursor, today);
+    assert.equal(st.coverage.rows, sim.totals({ token: GLOBEX_TOKEN, report: 'affiliate-report', from: yesterday, to: today, dateType: 'transaction' }).reduce((a, d) => a + d.rows, 0));
+  });
+
   it('edit: settings are saved at once; --json gives the same fields', async () => {
     const home = await homeWith('e1');
     const r = await cli(home, 'edit', 'e1', '--lookback-days', '7', '--window-days', '2', '--schedule', '');

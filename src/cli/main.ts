@@ -18,6 +18,8 @@ import type { CliParts } from './parts.js';
 import { checkName, checkRange, checkSettings, int, printChecks, UsageError } from './common.js';
 import { addEditCommands } from './commands-edit.js';
 import { demoSyncCheck } from './demo-connector.js';
+import { type CliApp, remoteAfter } from './remote.js';
+import { defaultWarehouseUrl } from '../warehouse/index.js';
 
 export type { CliParts, ServeCommand } from './parts.js';
 
@@ -80,7 +82,15 @@ function globals(): Globals & { out: Output } {
 
 async function withApp<T>(fn: (app: App, out: Output) => Promise<T>): Promise<T> {
   const g = globals();
-  const app = await App.open({ home: g.home, warehouse: g.warehouse });
+  let app: App;
+  try {
+    app = await App.open({ home: g.home, warehouse: g.warehouse });
+  } catch (e) {
+    // The warehouse is held by this home's `serve`: the command goes through it (remote.ts), or e stands.
+    const remote = await remoteAfter(e, g.home, g.warehouse || defaultWarehouseUrl(g.home), g.out);
+    remote.syncCheck = demoSyncCheck;
+    return fn(remote as CliApp as App, g.out); // the commands call only CliApp's methods
+  }
   app.syncCheck = demoSyncCheck;
   for (const w of app.vault.warnings) g.out.log('warn', w);
   try {
@@ -97,27 +107,39 @@ program
   .option('--url <url>', 'the "Get API" URL copied from Rakuten reporting; "-" reads it from standard input (a prompt on a terminal), keeping the token out of `ps`; or set RAKUTEN_REPORT_URL')
   .option('--report-key <key>', 'report key (instead of --url, with --token)')
   .option('--token <token>', 'API token (instead of --url, with --report-key); "-" reads it from standard input; or set RAKUTEN_TOKEN')
-  .option('--start-date <day>', 'first day to sync (YYYY-MM-DD; default 90 days ago)')
+  .option('--start-date <day>', 'first day to sync (YYYY-MM-DD; default: the last 90 days, today included)')
   .option('--lookback-days <n>', 'days re-fetched on every sync to catch restatements (default 30)', int('--lookback-days', LOOKBACK_DAYS.min, LOOKBACK_DAYS.max))
   .option('--window-days <n>', 'days per request (transaction-date reports only; default 1)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
   .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone (default "0 6 * * *")')
   .option('--adopt-data', 'an earlier connector of this name left rows in the warehouse: keep them for this one')
-  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; adoptData?: boolean }) => {
+  .option('--sync', 'once saved, run its first sync right away (as `sync NAME` would)')
+  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; adoptData?: boolean; sync?: boolean }) => {
     checkName(o.name);
     const url = o.url === '-' ? await readSecret('Paste the "Get API" URL (not shown): ') : o.url ?? (o.reportKey ? undefined : textSetting('RAKUTEN_REPORT_URL'));
     const token = o.token === '-' ? await readSecret('Paste the API token (not shown): ') : o.token ?? (o.reportKey ? textSetting('RAKUTEN_TOKEN') : undefined);
     const input: ConnectorInput = { ...o, url: url || undefined, token };
     if (!input.url && !input.reportKey) throw new UsageError('give --url (or --url - to paste it, or RAKUTEN_REPORT_URL), or --report-key with --token');
     checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule });
+    if (o.sync) cancelOnSignals();
     await withApp(async (app, out) => {
-      const res = await app.saveAndTest(input, { request: requestOptionsFromEnv() });
+      const { sync, ...fields } = input as ConnectorInput & { sync?: boolean };
+      const res = await app.saveAndTest(fields, { request: requestOptionsFromEnv() });
       if (out.json) out.data({ saved: res.saved, checks: res.checks, warnings: res.warnings, connector: res.connector });
       else {
         out.line(`Save & Test ${o.name}:`);
         printChecks(out, res);
-        out.line(res.saved ? `saved connector "${o.name}" (${res.connector?.url}); run: rakuten-connector sync ${o.name}` : 'nothing was saved.');
+        if (!res.saved) out.line('nothing was saved.');
+        else {
+          out.line(`saved connector "${o.name}" (${res.connector?.url}).`);
+          // What to do next: the first sync loads startDate..today.
+          if (!sync) out.line(`next: \`rakuten-connector sync ${o.name}\` loads ${res.connector?.settings.startDate ?? 'its start date'} to today (or add with --sync); \`rakuten-connector serve\` syncs it on its schedule`);
+        }
       }
-      if (!res.saved) process.exitCode = 1;
+      if (!res.saved) {
+        process.exitCode = 1;
+        return;
+      }
+      if (sync) await syncOne(app, out, o.name, syncOptions(out, o.name, {}));
     });
   });
 
@@ -155,24 +177,8 @@ program
     checkRange(o.from && o.to ? { from: o.from, to: o.to } : undefined);
     cancelOnSignals();
     await withApp(async (app, out) => {
-      const options = (n: string): SyncOptions => ({
-        range: o.from && o.to ? { from: o.from, to: o.to } : undefined,
-        concurrency: o.concurrency,
-        retry: retryPolicyFromEnv(),
-        request: requestOptionsFromEnv(),
-        leaseTtlMs: leaseTtlFromEnv(),
-        onEvent: out.syncListener(n),
-        signal: cancel.signal,
-      });
-      if (!o.all) {
-        try {
-          printRun(out, await app.sync(name!, options(name!)));
-        } catch (e) {
-          out.log('error', `[${name}] sync failed: ${describeError(e)}`, { connector: name, event: 'failed' });
-          throw new Reported(e);
-        }
-        return;
-      }
+      const options = (n: string): SyncOptions => syncOptions(out, n, o);
+      if (!o.all) return syncOne(app, out, name!, options(name!));
       const res = await app.syncAll(options, {
         signal: cancel.signal,
         parallel: o.parallel,
@@ -189,6 +195,29 @@ program
       if (res.failed.length + res.stillBusy.length > 0) process.exitCode = 1;
     });
   });
+
+/** How the CLI syncs a connector: the environment's retry, request and lease settings, progress on stderr, Ctrl-C. */
+function syncOptions(out: Output, name: string, o: { from?: string; to?: string; concurrency?: number }): SyncOptions {
+  return {
+    range: o.from && o.to ? { from: o.from, to: o.to } : undefined,
+    concurrency: o.concurrency,
+    retry: retryPolicyFromEnv(),
+    request: requestOptionsFromEnv(),
+    leaseTtlMs: leaseTtlFromEnv(),
+    onEvent: out.syncListener(name),
+    signal: cancel.signal,
+  };
+}
+
+/** `sync NAME` (and `add --sync`): its summary, or the failure (exit 1). */
+async function syncOne(app: App, out: Output, name: string, opts: SyncOptions): Promise<void> {
+  try {
+    printRun(out, await app.sync(name, opts));
+  } catch (e) {
+    out.log('error', `[${name}] sync failed: ${describeError(e)}`, { connector: name, event: 'failed' });
+    throw new Reported(e);
+  }
+}
 
 /** The line `sync --all` ends with: how many connectors were synced, failed, skipped. */
 function printTally(out: Output, res: SyncAllResult): void {

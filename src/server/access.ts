@@ -7,6 +7,7 @@
  * See auth.ts for the rules in words.
  */
 import type { Context, Hono } from 'hono';
+import type { LocalCredential } from './local-credential.js';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Output } from '../app/output.js';
 import { type AdminAuth, bearerOf, isLoopbackHostHeader, SESSION_COOKIE } from './auth.js';
@@ -25,10 +26,17 @@ export interface AccessOptions {
   trustProxy?: boolean;
   closing: () => boolean;
   health: () => Promise<Health>;
+  /** The credential of `<home>/serve.json` (local-credential.ts): a Bearer login for the CLI; /api/cli/* needs it. */
+  local?: LocalCredential;
+  /** Routes registered after these rules (and before the API's own): the CLI's (cli-api.ts). */
+  extraRoutes?: (http: Hono) => void;
 }
 
 /** Paths anyone may fetch (the login page itself, its assets, health checks). */
-const OPEN = (path: string) => path === '/healthz' || path.startsWith('/assets/') || path === '/login' || path === '/favicon.ico';
+const OPEN = (path: string) => path === '/healthz' || path.startsWith('/assets/') || path === '/login' || path === '/favicon.ico' || path === CLI_HELLO;
+
+/** The CLI's handshake: a proof of the credential, asked before the CLI sends it (cli-api.ts). */
+const CLI_HELLO = '/api/cli/hello';
 
 function tooManyTries(c: Context, seconds: number, api: boolean): Response {
   const msg = `too many wrong admin tokens from your address: try again in ${seconds} s`;
@@ -56,8 +64,14 @@ export function installAccess(http: Hono, ctx: AccessOptions): void {
       return send(c, 403, { errors: { origin: 'cross-site requests are not accepted' } });
     }
     if (OPEN(path)) return next();
+    // The CLI of this home: the local credential is an admin login (constant-time comparison).
+    const local = Boolean(ctx.local?.check(bearerOf(c.req.header('authorization'))));
+    if (path.startsWith('/api/cli/') && !local) {
+      c.header('WWW-Authenticate', 'Bearer realm="rakuten-connector-cli"');
+      return send(c, 401, { errors: { auth: 'the CLI\'s routes need the credential of <home>/serve.json' } });
+    }
     const auth = ctx.auth;
-    if (auth && !auth.sessions.check(getCookie(c, SESSION_COOKIE))) {
+    if (auth && !local && !auth.sessions.check(getCookie(c, SESSION_COOKIE))) {
       const bearer = bearerOf(c.req.header('authorization'));
       let allowed = false;
       if (bearer !== undefined) {
@@ -82,6 +96,8 @@ export function installAccess(http: Hono, ctx: AccessOptions): void {
     }
     return next();
   });
+
+  ctx.extraRoutes?.(http);
 
   http.get('/healthz', async (c) => {
     const h = await ctx.health();

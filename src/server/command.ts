@@ -48,7 +48,7 @@ export async function serveCommand(o: {
       throw e;
     }
     out.log('info', `serving ${server.url}/ (warehouse ${app.warehouseInfo().location}${adminToken ? '; admin token required' : '; this machine only'})`, { event: 'listening', url: server.url, port: server.port });
-    out.log('info', 'while `serve` runs it holds the warehouse: use its web app or API (the CLI would report the warehouse as busy). Ctrl-C stops it.');
+    out.log('info', 'while `serve` runs it holds the warehouse: the web app, the API, and the CLI on this home (through this server) all work. Ctrl-C stops it.');
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const on = (sig: NodeJS.Signals) => {
         process.off('SIGINT', on);

@@ -17,6 +17,8 @@ import { safeError } from '../util/secrets.js';
 import { createHttpApp } from './api.js';
 import { AdminAuth, isLoopbackHost } from './auth.js';
 import { type Health, healthCheck } from './health.js';
+import { cliRoutes, SyncEvents } from './cli-api.js';
+import { announce, LocalCredential, localUrl } from './local-credential.js';
 import { SHUTDOWN_MESSAGE, SyncRunner } from './runner.js';
 
 export interface ServerOptions {
@@ -39,6 +41,8 @@ export interface ServerOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** How long a shutdown waits for running syncs before it aborts them (default 2 s). */
   shutdownGraceMs?: number;
+  /** Write `<home>/serve.json` for the CLI of this home (local-credential.ts; default true). */
+  announce?: boolean;
 }
 
 export interface RunningServer {
@@ -63,7 +67,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   /** Connectors left unscheduled because of a problem, and why (each said once in the log). */
   const problems = new Map<string, string>();
   const auth = o.adminToken ? new AdminAuth(o.adminToken, now) : undefined;
-  const runner = new SyncRunner(app, { out, syncOptions: () => ({ retry: retryPolicyFromEnv(), request: requestOptionsFromEnv(), leaseTtlMs: leaseTtlFromEnv() }) });
+  // The CLI of this home reaches the server with this credential (serve.json; cli-api.ts), and
+  // follows the syncs it starts through the events the runner's App tells.
+  const credential = new LocalCredential();
+  const events = new SyncEvents();
+  const runner = new SyncRunner(events.tee(app), { out, syncOptions: () => ({ retry: retryPolicyFromEnv(), request: requestOptionsFromEnv(), leaseTtlMs: leaseTtlFromEnv() }) });
   const scheduler = new TrackedScheduler({
     clock: o.clock,
     concurrency: o.concurrency ?? syncConcurrencyFromEnv(),
@@ -88,6 +96,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     request: requestOptionsFromEnv,
     closing: () => closing,
     health,
+    local: credential,
+    extraRoutes: (h) => cliRoutes(h, { app, scheduler, runner, events, credential, request: requestOptionsFromEnv }),
   });
   const server = createAdaptorServer({ fetch: http.fetch, hostname: o.host }) as Server;
   server.requestTimeout = 120_000;
@@ -115,11 +125,20 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     throw new ServerStartError(`the scheduler could not read the connectors: ${safeError(e).message}`, e);
   }
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
+  let unannounce = () => {};
+  if (o.announce !== false) {
+    try {
+      unannounce = announce(app.home, localUrl(o.host, port), credential);
+    } catch (e) {
+      out.log('warn', `could not write ${app.home}/serve.json (${safeError(e).message}): CLI commands on this home cannot reach this server`);
+    }
+  }
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       closing = true;
+      unannounce();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       for (const job of scheduler.stop()) runner.forget(job.name);
