@@ -8,7 +8,8 @@
  * stale and ignored. Whatever the server answers is rebuilt into the error the App would have
  * thrown locally.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { serveProof } from '../util/serve-proof.js';
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { App, ConnectorView, SyncAllResult } from '../app/app.js';
@@ -65,7 +66,7 @@ export async function findServer(home: string): Promise<ServeFile | undefined> {
     const res = await fetch(`${f.url}/api/cli/hello?nonce=${nonce}`, { signal: AbortSignal.timeout(3000), redirect: 'error' });
     if (!res.ok) return undefined;
     const proof = Buffer.from(String(((await res.json()) as { proof?: unknown }).proof ?? ''));
-    const want = Buffer.from(createHmac('sha256', f.credential).update(`rakuten-connector serve proof:${nonce}`).digest('base64url'));
+    const want = Buffer.from(serveProof(f.credential, nonce));
     return proof.length === want.length && timingSafeEqual(proof, want) ? f : undefined;
   } catch {
     return undefined;

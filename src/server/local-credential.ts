@@ -8,7 +8,8 @@
  * the pid, then asks the server to prove it holds the credential (GET /api/cli/hello) before it
  * sends it anything (src/cli/remote.ts).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { serveProof } from '../util/serve-proof.js';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerSecret } from '../util/secrets.js';
@@ -16,10 +17,6 @@ import { sameSecret } from './auth.js';
 
 export const SERVE_FILE = 'serve.json';
 
-/** What proves the server knows the credential: HMAC-SHA256(credential, context + nonce), base64url. */
-export function serveProof(credential: string, nonce: string): string {
-  return createHmac('sha256', credential).update(`rakuten-connector serve proof:${nonce}`).digest('base64url');
-}
 
 export class LocalCredential {
   readonly value = randomBytes(32).toString('base64url');
