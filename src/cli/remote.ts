@@ -17,6 +17,7 @@ import { DEFAULT_SYNC_PARALLEL } from '../app/app.js';
 import type { Output } from '../app/output.js';
 import type { SyncEvent, SyncOptions } from '../sync/engine.js';
 import { ConnectorError, type ErrorField, type ErrorKind } from '../util/errors.js';
+import { eachLimited } from '../util/pool.js';
 import { registerSecret } from '../util/secrets.js';
 import type { RunRecord } from '../warehouse/types.js';
 
@@ -184,28 +185,25 @@ export class RemoteApp implements CliApp {
   ): Promise<SyncAllResult> {
     const names = (await this.statuses()).filter((c) => !c.settings.paused).map((c) => c.name);
     const out: SyncAllResult = { synced: [], failed: [], elsewhere: [], stillBusy: [] };
-    const queue = [...names];
-    const lane = async () => {
-      for (let name = queue.shift(); name !== undefined && !o.signal?.aborted; name = queue.shift()) {
-        try {
-          let r: RunRecord | 'elsewhere' | 'again' = 'again';
-          for (let tries = 0; r === 'again' && tries < 3; tries++) r = await this.syncVia(name, options(name), (owner) => o.onBusy?.(name!, owner));
-          if (r === 'again') {
-            out.stillBusy.push(name);
-          } else if (r === 'elsewhere') {
-            out.elsewhere.push(name);
-            o.onDone?.(name, 'synced-elsewhere');
-          } else {
-            out.synced.push(name);
-            o.onDone?.(name, r);
-          }
-        } catch (e) {
-          out.failed.push(name);
-          o.onDone?.(name, e instanceof Error ? e : new Error(String(e)));
+    // The same bounded pool as the local App.syncAll.
+    await eachLimited(names, o.parallel ?? DEFAULT_SYNC_PARALLEL, async (name) => {
+      try {
+        let r: RunRecord | 'elsewhere' | 'again' = 'again';
+        for (let tries = 0; r === 'again' && tries < 3; tries++) r = await this.syncVia(name, options(name), (owner) => o.onBusy?.(name, owner));
+        if (r === 'again') {
+          out.stillBusy.push(name);
+        } else if (r === 'elsewhere') {
+          out.elsewhere.push(name);
+          o.onDone?.(name, 'synced-elsewhere');
+        } else {
+          out.synced.push(name);
+          o.onDone?.(name, r);
         }
+      } catch (e) {
+        out.failed.push(name);
+        o.onDone?.(name, e instanceof Error ? e : new Error(String(e)));
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(o.parallel ?? DEFAULT_SYNC_PARALLEL, Math.max(1, names.length)) }, lane));
+    }, () => Boolean(o.signal?.aborted));
     return out;
   }
 }

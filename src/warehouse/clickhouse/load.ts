@@ -164,7 +164,7 @@ export async function streamRows(w: LoadTarget, load: WindowLoad, version: numbe
 /** One insert of several windows' TabSeparated rows (rowsText) into a shard's rows table. */
 export async function insertRowsText(w: LoadTarget, shard: number, texts: string[]): Promise<void> {
   const table = w.layout.t(w.layout.local(ROWS_TABLE));
-  await w.shards[shard]!.server.insertStream(table, INSERT_COLUMNS, Readable.from([Buffer.from(texts.join(''))], { objectMode: false }), 'TabSeparated', w.insertSettings);
+  await w.shards[shard]!.server.insertStream(table, INSERT_COLUMNS, Readable.from(texts.map((t) => Buffer.from(t)), { objectMode: false }), 'TabSeparated', w.insertSettings);
 }
 
 const dayList = (days: Iterable<string>): string => `(${[...days].map(day).join(', ')})`;
