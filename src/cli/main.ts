@@ -1,10 +1,14 @@
 /**
  * `rakuten-connector` command line. Exit codes: 0 success, 1 failure, 2 usage error.
  * Started by src/main.ts, which hands it `serve` (the server): cli/ never imports server/.
+ * Start-up: the App (and through it the sync engine, the HTTP client, the warehouses) is loaded
+ * only when a command runs one (withApp), so `--help`, usage errors and bad settings load none
+ * of it; the types come in with `import type`.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { App, type ConnectorInput, DEFAULT_SYNC_PARALLEL, type SyncAllResult } from '../app/app.js';
+import type { App, ConnectorInput, SyncAllResult } from '../app/app.js';
 import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv } from '../app/options.js';
 import { LOOKBACK_DAYS, WINDOW_DAYS } from '../app/settings.js';
 import { ConfigError, flagSetting, textSetting, validateEnvironment } from '../util/config.js';
@@ -15,10 +19,10 @@ import type { RunRecord } from '../warehouse/types.js';
 import { fmtInt, Output } from '../app/output.js';
 import { readSecret } from './secret-input.js';
 import type { CliParts } from './parts.js';
-import { checkName, checkRange, checkSettings, int, printChecks, UsageError } from './common.js';
+import { checkName, checkRange, checkSettings, int, printChecks, SYNC_PARALLEL_DEFAULT, UsageError } from './common.js';
 import { addEditCommands } from './commands-edit.js';
 import { demoSyncCheck } from './demo-connector.js';
-import { type CliApp, remoteAfter } from './remote.js';
+import type { CliApp } from './remote.js';
 import { defaultWarehouseUrl } from '../warehouse/index.js';
 
 export type { CliParts, ServeCommand } from './parts.js';
@@ -66,8 +70,14 @@ interface Globals {
   json?: boolean;
 }
 
+/** The package's version (`--version`): package.json is two levels up from both src/cli/ and dist/cli/. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 const program = new Command('rakuten-connector')
   .description('Keep a data warehouse in sync with Rakuten Advertising affiliate reports')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .option('--home <dir>', 'connector home (state, default warehouse file); default RAKUTEN_CONNECTOR_HOME or ./.rakuten-connector')
   .option('--warehouse <url>', 'duckdb:<file> (default: <home>/warehouse.duckdb), postgres://… or clickhouse://…; default RAKUTEN_WAREHOUSE')
   .option('--json', 'machine-readable output (JSON lines)')
@@ -82,11 +92,13 @@ function globals(): Globals & { out: Output } {
 
 async function withApp<T>(fn: (app: App, out: Output) => Promise<T>): Promise<T> {
   const g = globals();
+  const { App } = await import('../app/app.js');
   let app: App;
   try {
     app = await App.open({ home: g.home, warehouse: g.warehouse });
   } catch (e) {
     // The warehouse is held by this home's `serve`: the command goes through it (remote.ts), or e stands.
+    const { remoteAfter } = await import('./remote.js');
     const remote = await remoteAfter(e, g.home, g.warehouse || defaultWarehouseUrl(g.home), g.out);
     remote.syncCheck = demoSyncCheck;
     return fn(remote as CliApp as App, g.out); // the commands call only CliApp's methods
@@ -168,7 +180,7 @@ program
   .option('--from <day>', 'backfill from this day (YYYY-MM-DD), with --to')
   .option('--to <day>', 'backfill to this day (YYYY-MM-DD), with --from')
   .option('--concurrency <n>', 'windows fetched at once, per connector (default 3)', int('--concurrency', 1, 32))
-  .option('--parallel <n>', `with --all: connectors synced at once (default ${DEFAULT_SYNC_PARALLEL})`, int('--parallel', 1, 64))
+  .option('--parallel <n>', `with --all: connectors synced at once (default ${SYNC_PARALLEL_DEFAULT})`, int('--parallel', 1, 64))
   .action(async (name: string | undefined, o: { all?: boolean; from?: string; to?: string; concurrency?: number; parallel?: number }) => {
     if (!name && !o.all) throw new UsageError('give a connector name or --all');
     if (name && o.all) throw new UsageError('give a connector name or --all, not both');
