@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE, type ReportRow } from '../src/model/schema.js';
 import { hashSeed, Rng } from '../src/simulator/prng.js';
+import { rowsBody } from '../src/model/report-body.js';
 import { openWarehouse, type Opened } from '../src/warehouse/index.js';
 import type { Warehouse, WindowLoad } from '../src/warehouse/types.js';
 import { assertTop, body, csvBody, Model, randomRows, row, windowLoad } from './helpers/contract.js';
@@ -150,24 +151,33 @@ async function tables(c: DuckDBConnection): Promise<string[]> {
  * Hold the warehouse's next transaction until `queued` windows wait behind it, so they are
  * committed together (group commit, DuckDbWarehouse.drain). Returns the sizes of the groups loaded.
  */
-function holdGroups(w: Warehouse, queued: number): { sizes: number[]; restore(): void } {
-  const internals = w as unknown as { loadGroup(group: unknown[]): Promise<void>; pending: unknown[] };
-  const original = internals.loadGroup;
-  const sizes: number[] = [];
-  let first = true;
-  internals.loadGroup = async function (this: unknown, group: unknown[]) {
-    sizes.push(group.length);
-    if (first) {
-      first = false;
-      const t0 = Date.now();
-      while (internals.pending.length < queued) {
-        assert.ok(Date.now() - t0 < 20_000, 'the windows queued');
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    return original.call(this, group);
+/**
+ * Record how many windows each transaction that commits took (the warehouse's finish() runs once
+ * per transaction, before COMMIT) and how many windows were retried alone after a failed group.
+ */
+function watchGroups(w: Warehouse): { sizes: number[]; alone: number; restore(): void } {
+  const internals = w as unknown as {
+    finish(c: unknown, group: unknown[], touched: unknown): Promise<void>;
+    loadAlone(g: unknown): Promise<void>;
   };
-  return { sizes, restore: () => void delete (internals as { loadGroup?: unknown }).loadGroup };
+  const { finish, loadAlone } = internals;
+  const out = {
+    sizes: [] as number[],
+    alone: 0,
+    restore: () => {
+      delete (internals as { finish?: unknown }).finish;
+      delete (internals as { loadAlone?: unknown }).loadAlone;
+    },
+  };
+  internals.finish = async function (this: unknown, c: unknown, group: unknown[], touched: unknown) {
+    out.sizes.push(group.length);
+    return finish.call(this, c, group, touched);
+  };
+  internals.loadAlone = async function (this: unknown, g: unknown) {
+    out.alone++;
+    return loadAlone.call(this, g);
+  };
+  return out;
 }
 
 describe('duckdb warehouse: dashboard summaries', { concurrency: false }, () => {
@@ -228,9 +238,10 @@ describe('duckdb warehouse: dashboard summaries', { concurrency: false }, () => 
       assert.deepEqual((await f.summaries()).stored, beforeFailures, 'failed loads left the summaries');
       await f.assertReads(conns, ...span, 'after failed loads:');
 
-      // A group commit: five windows in one transaction, with rows outside their windows; one more
-      // group whose bad window fails it, so its windows are retried one by one.
-      const hold = holdGroups(w(), 4);
+      // A group commit: five windows read at the same time share one transaction (it waits while
+      // others are being read), with rows outside their windows; one more group whose bad window
+      // fails it, so its windows are retried one by one.
+      const hold = watchGroups(w());
       try {
         const loads: [WindowLoad, ReportRow[]][] = [
           [windowLoad(a, '2025-03-10', '2025-03-11', 'g1'), [...randomRows(rng, '2025-03-10', '2025-03-11', 20, 'g1'), row('2025-03-15', { publisher_id: 'gx', sales: '1' })]],
@@ -242,26 +253,32 @@ describe('duckdb warehouse: dashboard summaries', { concurrency: false }, () => 
         const counts = await Promise.all(loads.map(([l, rows]) => w().replaceWindow(l, body(rows, { batch: 10 }))));
         assert.deepEqual(counts, loads.map(([, rows]) => rows.length));
         for (const [l, rows] of loads) f.model.replace(l, rows);
-        assert.ok(hold.sizes.some((n) => n >= 4), `windows were committed together (groups ${hold.sizes})`);
+        assert.deepEqual(hold.sizes, [5], 'the five windows were committed together');
       } finally {
         hold.restore();
       }
       await f.assertReads(conns, ...span, 'after a group commit:');
       await f.assertSummariesMatchFacts('after a group commit:');
 
-      const retry = holdGroups(w(), 2);
+      const retry = watchGroups(w());
       try {
         const good: [WindowLoad, ReportRow[]][] = [
           [windowLoad(c, '2025-03-14', '2025-03-14', 'r1'), [...randomRows(rng, '2025-03-14', '2025-03-14', 8, 'r1'), row('2025-03-28', { publisher_id: 'r1', sales: '3' })]],
           [windowLoad(a, '2025-03-16', '2025-03-16', 'r3'), randomRows(rng, '2025-03-16', '2025-03-16', 8, 'r3')],
         ];
         const first = w().replaceWindow(good[0]![0], body(good[0]![1]));
-        const bad = w().replaceWindow(windowLoad(b, '2025-03-10', '2025-03-10', 'r2'), body([row('2025-03-10', { sales: 'lots' }), row('2025-03-29', { sales: '1' })]));
+        // The bad window is read last (its body waits a little), so the transaction has loaded the two good ones when it fails.
+        const badRows = [row('2025-03-10', { sales: 'lots' }), row('2025-03-29', { sales: '1' })];
+        const bad = w().replaceWindow(windowLoad(b, '2025-03-10', '2025-03-10', 'r2'), rowsBody((async function* () {
+          await new Promise((r) => setTimeout(r, 150));
+          yield badRows;
+        })()));
         const last = w().replaceWindow(good[1]![0], body(good[1]![1]));
         await assert.rejects(bad);
         assert.deepEqual([await first, await last], good.map(([, rows]) => rows.length));
         for (const [l, rows] of good) f.model.replace(l, rows);
-        assert.ok(retry.sizes.some((n) => n >= 2), `the bad window was in a group (groups ${retry.sizes})`);
+        assert.equal(retry.alone, 3, 'the bad window failed its group of three: each of them was retried alone');
+        assert.deepEqual(retry.sizes, [1, 1], 'the two good windows committed alone');
       } finally {
         retry.restore();
       }
@@ -300,6 +317,47 @@ describe('duckdb warehouse: dashboard summaries', { concurrency: false }, () => 
       const cov = await w.coverage('reads');
       assert.deepEqual(cov, { rows: days.reduce((n, d) => n + d.rows, 1000), days: 3, firstDay: '2025-04-01', lastDay: '2025-04-03' });
       assert.deepEqual(await w.top('publisher', 'reads', '2025-04-01', '2025-04-03', 10), pubs.map((p) => ({ ...p, name: `tampered ${p.id}` })));
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('a read while a transaction waits for more windows returns the committed rows at once; the waiting windows commit together', async () => {
+    const f = new DuckFile(join(home, 'open-tx'));
+    await f.open();
+    try {
+      const rng = new Rng(hashSeed('duckdb-open-tx'));
+      const w = f.warehouse;
+      const before = randomRows(rng, '2025-05-01', '2025-05-01', 10, 'b');
+      await f.replace(windowLoad('tx', '2025-05-01', '2025-05-01'), before);
+      const committed = await w.dayTotals('tx', '2025-05-01', '2025-05-03');
+      const groups = watchGroups(w);
+      try {
+        // Window A is read at once; window B's body stalls until the test lets it go, so the
+        // transaction holding A stays open, waiting for B (it is still being read).
+        let release!: () => void;
+        const stalled = new Promise<void>((r) => (release = r));
+        const rowsA = randomRows(rng, '2025-05-02', '2025-05-02', 12, 'a');
+        const rowsB = randomRows(rng, '2025-05-03', '2025-05-03', 7, 'b2');
+        let aDone = false;
+        const a = w.replaceWindow(windowLoad('tx', '2025-05-02', '2025-05-02', 'tx-a'), body(rowsA)).then((n) => ((aDone = true), n));
+        const b = w.replaceWindow(windowLoad('tx', '2025-05-03', '2025-05-03', 'tx-b'), rowsBody((async function* () {
+          await stalled;
+          yield rowsB;
+        })()));
+        // Let A be loaded into the open transaction.
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(await w.dayTotals('tx', '2025-05-01', '2025-05-03'), committed, 'the read sees only committed rows');
+        assert.deepEqual((await w.coverage('tx')).days, 1);
+        assert.equal(aDone, false, 'the read returned while A was still waiting for its commit');
+        release();
+        assert.deepEqual([await a, await b], [rowsA.length, rowsB.length]);
+        assert.deepEqual(groups.sizes, [2], 'A and B committed in one transaction');
+        const after = await w.dayTotals('tx', '2025-05-01', '2025-05-03');
+        assert.deepEqual(after.map((d) => [d.day, d.rows]), [['2025-05-01', before.length], ['2025-05-02', rowsA.length], ['2025-05-03', rowsB.length]]);
+      } finally {
+        groups.restore();
+      }
     } finally {
       await f.close();
     }

@@ -16,6 +16,7 @@ import { todayIn } from '../util/days.js';
 import { ConnectorError, describeError } from '../util/errors.js';
 import { redact } from '../util/secrets.js';
 import type { ConnectorRecord, RunRecord, StateStore, Warehouse } from '../warehouse/types.js';
+import { Semaphore } from '../util/semaphore.js';
 import { fetchWindow } from './fetch-window.js';
 import { planWindows, syncRange, type Window } from './plan.js';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js';
@@ -139,8 +140,12 @@ async function loadWindows(
 ): Promise<void> {
   const { warehouse, state } = ctx;
   const emit = opts.onEvent ?? (() => undefined);
-  // Every warehouse gets up to `concurrency` windows at once; one that loads one at a time (DuckDB) queues them itself while the downloads overlap.
-  const concurrency = Math.max(1, Math.min(opts.concurrency ?? 3, windows.length || 1));
+  // Up to `concurrency` windows download at once. A window whose body has been read gives its
+  // download slot to the next one while it waits for its commit; up to the warehouse's
+  // stagedWindows such windows wait (DuckDB commits several windows' rows in one transaction).
+  const downloads = Math.max(1, opts.concurrency ?? 3);
+  const concurrency = Math.max(1, Math.min(downloads + (warehouse.capabilities.stagedWindows ?? 0), windows.length || 1));
+  const slots = new Semaphore(downloads);
   const format: ReportBodyFormat = warehouse.capabilities.canonicalCsv ? 'canonical-csv' : 'rows';
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(opts.signal?.reason ?? new ConnectorError('internal', 'sync cancelled'));
@@ -152,9 +157,19 @@ async function loadWindows(
   let lastProgressWrite = 0;
   let cursorChain: Promise<void> = Promise.resolve();
 
+  // A window waiting for a slot starts nothing once the run has failed.
+  const downloadSlot = async (): Promise<() => void> => {
+    const release = await slots.acquire();
+    if (abort.signal.aborted) {
+      release();
+      throw abort.signal.reason;
+    }
+    return release;
+  };
   const loadOne = async (w: Window): Promise<number> =>
-    withRetry(opts.retry ?? DEFAULT_RETRY, () => fetchWindow({
+    withRetry(opts.retry ?? DEFAULT_RETRY, async () => fetchWindow({
       source, start: w.start, end: w.end, format, request: { ...opts.request, signal: abort.signal },
+      onBodyDone: await downloadSlot(),
       onHeader: (m) => {
         if (m.extra.length > 0 && w === windows[0]) {
           emit({ type: 'warning', message: `report has extra columns kept in _extra: ${m.extra.map((x) => x.name).join(', ')}` });

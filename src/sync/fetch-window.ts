@@ -4,7 +4,7 @@
  * consumer fails or stops early. The sync engine (consumer: the warehouse) and Save & Test
  * (consumer: a row count) both go through here, so the sequence is written once.
  */
-import type { ReportBodyFormat } from '../model/report-body.js';
+import type { ReportBody, ReportBodyFormat } from '../model/report-body.js';
 import { openReport, type RequestOptions } from '../rakuten/client.js';
 import { type ReadOptions, readReport, type ReportBodyOf } from '../rakuten/report-reader.js';
 import type { ReportSource } from '../rakuten/url.js';
@@ -20,6 +20,12 @@ export interface WindowFetch<F extends ReportBodyFormat> {
   request?: RequestOptions;
   /** Called once with the report's header mapping, before the first row. */
   onHeader?: ReadOptions['onHeader'];
+  /**
+   * Called once when the transfer is over: as soon as the body has been read to its end (the
+   * consumer may still be busy with what it read, e.g. waiting for a commit), otherwise when
+   * fetchWindow settles.
+   */
+  onBodyDone?: () => void;
 }
 
 /**
@@ -30,13 +36,42 @@ export interface WindowFetch<F extends ReportBodyFormat> {
  * without reading it all).
  */
 export async function fetchWindow<F extends ReportBodyFormat, T>(w: WindowFetch<F>, consume: (body: ReportBodyOf<F>) => Promise<T>): Promise<T> {
-  const res = await openReport(w.source, w.start, w.end, w.request);
+  let done = false;
+  const bodyDone = (): void => {
+    if (done) return;
+    done = true;
+    w.onBodyDone?.();
+  };
+  let res: Awaited<ReturnType<typeof openReport>>;
   try {
-    return await consume(readReport(res.body, {
+    res = await openReport(w.source, w.start, w.end, w.request);
+  } catch (e) {
+    bodyDone();
+    throw e;
+  }
+  try {
+    const body = readReport(res.body, {
       dateFormat: w.source.dateFormat, dateType: w.source.dateType, start: w.start, end: w.end, onHeader: w.onHeader,
-    }, w.format));
+    }, w.format);
+    return await consume(w.onBodyDone ? watchEnd(body, bodyDone) : body);
   } finally {
     // A body read to its end has already closed everything: then this does nothing.
     res.abort();
+    bodyDone();
   }
+}
+
+/**
+ * The same body, calling `end` once it has been read to its end. A body that fails or is left
+ * early is over only when the consumer settles (fetchWindow's finally), so the sync has seen the
+ * failure before the next window can start.
+ */
+function watchEnd<F extends ReportBodyFormat>(body: ReportBodyOf<F>, end: () => void): ReportBodyOf<F> {
+  async function* watched<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+    yield* items;
+    end();
+  }
+  const b = body as ReportBody;
+  const out: ReportBody = b.format === 'rows' ? { format: 'rows', batches: watched(b.batches) } : { format: 'canonical-csv', parts: watched(b.parts) };
+  return out as ReportBodyOf<F>;
 }

@@ -41,6 +41,14 @@ export interface WarehouseCapabilities {
    * warehouse with `canonicalCsv: false` only ever gets `rows` bodies.
    */
   canonicalCsv: boolean;
+  /**
+   * How many windows, already read and staged by the warehouse, may wait for their commit on top
+   * of the ones downloading (the sync's concurrency). Read by the sync engine: a window whose body
+   * has been read gives its download slot to the next window, and up to this many such windows
+   * wait. A warehouse that commits by size (DuckDB: a row group per transaction) needs several;
+   * one that loads while it reads needs none (default 0).
+   */
+  stagedWindows?: number;
 }
 
 export interface WindowLoad {

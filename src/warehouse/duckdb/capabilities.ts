@@ -4,5 +4,5 @@
  */
 import type { WarehouseCapabilities } from '../types.js';
 
-/** One writer per file (loads queue and are group-committed), one process per file, its own CSV reader. */
-export const DUCKDB_CAPABILITIES: WarehouseCapabilities = { sharedState: false, canonicalCsv: true };
+/** One writer per file (read windows wait and commit together by size and time, see warehouse.ts), one process per file, its own CSV reader. */
+export const DUCKDB_CAPABILITIES: WarehouseCapabilities = { sharedState: false, canonicalCsv: true, stagedWindows: 32 };
