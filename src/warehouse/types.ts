@@ -45,7 +45,7 @@ export interface WarehouseCapabilities {
    * How many windows, already read and staged by the warehouse, may wait for their commit on top
    * of the ones downloading (the sync's concurrency). Read by the sync engine: a window whose body
    * has been read gives its download slot to the next window, and up to this many such windows
-   * wait. A warehouse that commits by size (DuckDB: a row group per transaction) needs several;
+   * wait. A warehouse that commits by size (DuckDB: several row groups per transaction) needs several;
    * one that loads while it reads needs none (default 0).
    */
   stagedWindows?: number;
