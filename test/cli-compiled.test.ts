@@ -10,8 +10,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SYNC_PARALLEL } from '../src/app/app.js';
-import { SYNC_PARALLEL_DEFAULT } from '../src/cli/common.js';
 import { BIN, ROOT } from './helpers/cli.js';
 import { tempHome } from './helpers/targets.js';
 
@@ -96,9 +94,5 @@ describe('the compiled CLI', () => {
     }
     assert.equal(pkg.scripts.prepare, 'npm run build');
     assert.match(pkg.scripts.test, /^npm run build && /);
-  });
-
-  it("sync --all --parallel's default in --help is the App's", () => {
-    assert.equal(SYNC_PARALLEL_DEFAULT, DEFAULT_SYNC_PARALLEL);
   });
 });

@@ -21,12 +21,9 @@ import { nameError, settingError, settingsInputProblems, validateRange, validate
 import { storedUrl, stripToken, testUrl, withToken } from './connector-url.js';
 import type { RequestOptions } from '../rakuten/client.js';
 
-export const DEFAULT_SCHEDULE = '0 6 * * *';
-export const DEFAULT_LOOKBACK_DAYS = 30;
-/** A new connector's first sync starts this many days before today: 90 days, today included (the web app's 90-day chart). */
-export const DEFAULT_START_DAYS_AGO = 89;
-/** Connectors `sync --all` runs at once. */
-export const DEFAULT_SYNC_PARALLEL = 8;
+import { DEFAULT_LOOKBACK_DAYS, DEFAULT_SCHEDULE, DEFAULT_START_DAYS_AGO, DEFAULT_SYNC_PARALLEL } from './defaults.js';
+
+export { DEFAULT_LOOKBACK_DAYS, DEFAULT_SCHEDULE, DEFAULT_START_DAYS_AGO, DEFAULT_SYNC_PARALLEL };
 
 /** What `sync --all` did with each connector: the tally it ends with. */
 export interface SyncAllResult {

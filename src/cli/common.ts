@@ -9,13 +9,6 @@ import { nameError, settingsInputProblems, timeZoneSchema, validateRange } from 
 import { describeError } from '../util/errors.js';
 import type { ConnectorSettings } from '../warehouse/types.js';
 
-/**
- * `sync --all --parallel`'s default, as its --help says: app.ts's DEFAULT_SYNC_PARALLEL (which the
- * App applies), repeated here so --help does not load the App; test/cli-compiled.test.ts checks
- * the two agree.
- */
-export const SYNC_PARALLEL_DEFAULT = 8;
-
 /** A bad flag or value: `error: <message>` and exit 2. */
 export class UsageError extends Error {}
 

@@ -19,7 +19,8 @@ import type { RunRecord } from '../warehouse/types.js';
 import { fmtInt, Output } from '../app/output.js';
 import { readSecret } from './secret-input.js';
 import type { CliParts } from './parts.js';
-import { checkName, checkRange, checkSettings, int, printChecks, SYNC_PARALLEL_DEFAULT, UsageError } from './common.js';
+import { DEFAULT_SYNC_PARALLEL } from '../app/defaults.js';
+import { checkName, checkRange, checkSettings, int, printChecks, UsageError } from './common.js';
 import { addEditCommands } from './commands-edit.js';
 import { demoSyncCheck } from './demo-connector.js';
 import type { CliApp } from './remote.js';
@@ -180,7 +181,7 @@ program
   .option('--from <day>', 'backfill from this day (YYYY-MM-DD), with --to')
   .option('--to <day>', 'backfill to this day (YYYY-MM-DD), with --from')
   .option('--concurrency <n>', 'windows fetched at once, per connector (default 3)', int('--concurrency', 1, 32))
-  .option('--parallel <n>', `with --all: connectors synced at once (default ${SYNC_PARALLEL_DEFAULT})`, int('--parallel', 1, 64))
+  .option('--parallel <n>', `with --all: connectors synced at once (default ${DEFAULT_SYNC_PARALLEL})`, int('--parallel', 1, 64))
   .action(async (name: string | undefined, o: { all?: boolean; from?: string; to?: string; concurrency?: number; parallel?: number }) => {
     if (!name && !o.all) throw new UsageError('give a connector name or --all');
     if (name && o.all) throw new UsageError('give a connector name or --all, not both');
