@@ -119,10 +119,10 @@ export class DuckDbWarehouse implements Warehouse {
    * as they come (the next windows download and parse meanwhile) and commits once it holds
    * ROWS_PER_COMMIT rows (DuckDB then writes compressed row groups straight into the file instead
    * of the WAL), once it is COMMIT_AFTER_MS old (progress is saved, the cursor moves), or when no
-   * other window is being read (nothing more is coming soon). Per-transaction costs (the commit, the summary and dimension
-   * refresh) are paid once per group. Each window is still replaced whole or not at all: if a
-   * group fails, its windows are retried one by one, so only a window that fails alone reports
-   * an error.
+   * other window is being read (nothing more is coming soon). Per-transaction costs (the commit,
+   * the summary and dimension refresh) are paid once per group. Each window is still replaced
+   * whole or not at all: if a group fails, its windows are retried one by one, so only a window
+   * that fails alone reports an error.
    */
   private pending: PendingLoad[] = [];
   private writing = 0;
@@ -174,7 +174,9 @@ export class DuckDbWarehouse implements Warehouse {
           }));
           for (const g of group) g.resolve(g.count);
         } catch (e) {
-          if (group.length === 1) group[0]!.reject(e);
+          // Failed before it took a window (BEGIN itself): the next window gets the error, so the loop cannot spin.
+          if (group.length === 0) this.pending.shift()?.reject(e);
+          else if (group.length === 1) group[0]!.reject(e);
           else {
             for (const g of group) {
               await this.loadAlone(g).then(() => g.resolve(g.count), (err: unknown) => g.reject(err));
