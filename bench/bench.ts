@@ -17,6 +17,8 @@
  *   npm run bench -- [--rows 1000000] [--days 30] [--runs 3] [--warehouse duckdb|postgres|clickhouse|clickhouse-cluster|both|all]
  *                    [--concurrency 3] [--window-days 1] [--naive-budget 60] [--no-naive] [--no-write] [--keep]
  *                    [--only ours]   (skip the limits: before/after comparisons of the connector alone)
+ *                    [--gzip]        (the simulator answers gzip, the limit asks for gzip and inflates it too;
+ *                                     results under their own `…:gzip` marker)
  *   npm run bench -- --scenario agency …   many small connectors + dashboard reads (bench/agency.ts)
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +44,7 @@ if (process.argv.includes('--scenario') || scenario) {
 
 const o = parseFlags(process.argv.slice(2), {
   rows: '1000000', days: '30', runs: '3', warehouse: 'duckdb', concurrency: '3', 'naive-budget': '60', naive: true, write: true, keep: false,
-  'end-day': '2026-03-31', seed: '42', 'window-days': '1', only: 'all',
+  'end-day': '2026-03-31', seed: '42', 'window-days': '1', only: 'all', gzip: false,
 });
 const ROWS = Number(o.rows);
 const DAYS = Number(o.days);
@@ -58,7 +60,7 @@ const TITLE: Record<string, string> = { duckdb: 'DuckDB', postgres: 'PostgreSQL'
 const isClickHouse = (wh: string): wh is 'clickhouse' | 'clickhouse-cluster' => wh === 'clickhouse' || wh === 'clickhouse-cluster';
 
 const load = loadavg()[0]!;
-const sim = await startSimChild(['--rows-per-day', String(Math.round(ROWS / DAYS)), '--today', END, '--seed', o.seed]);
+const sim = await startSimChild(['--rows-per-day', String(Math.round(ROWS / DAYS)), '--today', END, '--seed', o.seed, ...(o.gzip ? ['--gzip'] : [])]);
 const simHost = new URL(sim.url).host;
 const reportUrl = `${sim.url}/en/reports/${REPORT}/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&token=${ACME_TOKEN}`;
 const want = (
@@ -74,6 +76,8 @@ interface Result {
   rssMB: number[];
   cpuS: number[];
   bytes: number;
+  /** Bytes over the wire (the limit counts them; = bytes without --gzip). */
+  wireBytes: number;
   rows: number;
   note: string;
 }
@@ -129,14 +133,15 @@ const common = ['--sim', sim.url, '--token', ACME_TOKEN, '--from', START, '--to'
 
 async function runLimit(wh: string, run: number, r: Result, mode: 'bulk' | 'windows' = 'bulk'): Promise<void> {
   const t = await freshTarget(wh, `limit${run}`);
-  const m = await measureNode(['--import', 'tsx', join(ROOT, 'bench/limit.ts'), ...common, '--warehouse', t.url, '--dir', t.dir, '--concurrency', o.concurrency, '--mode', mode, '--window-days', o['window-days']]);
+  const m = await measureNode(['--import', 'tsx', join(ROOT, 'bench/limit.ts'), ...common, '--warehouse', t.url, '--dir', t.dir, '--concurrency', o.concurrency, '--mode', mode, '--window-days', o['window-days'], ...(o.gzip ? ['--gzip'] : [])]);
   check(m, 'limit');
-  const j = JSON.parse(m.stdout.trim().split('\n').pop()!) as { rows: number; bytes: number; downloadS: number; loadS: number };
+  const j = JSON.parse(m.stdout.trim().split('\n').pop()!) as { rows: number; bytes: number; wireBytes: number; downloadS: number; loadS: number };
   if (j.rows !== totalRows) throw new Error(`limit loaded ${j.rows} rows, want ${totalRows}`);
   r.wallS.push(m.wallS);
   r.rssMB.push(m.rssMB);
   r.cpuS.push(m.userS + m.sysS);
   r.bytes = j.bytes;
+  r.wireBytes = j.wireBytes;
   r.rows = j.rows;
   r.note = `download ${fmt(j.downloadS, 2)} s + load ${fmt(j.loadS, 2)} s (last run)`;
   console.log(`  ${r.name} run ${run}: ${fmt(m.wallS, 2)} s (download ${fmt(j.downloadS, 2)} s, load ${fmt(j.loadS, 2)} s), peak RSS ${fmt(m.rssMB, 0)} MB`);
@@ -186,10 +191,10 @@ for (const wh of warehouses) {
     continue;
   }
   console.log(`${wh}:`);
-  const limit: Result = { name: 'limit', wallS: [], rssMB: [], cpuS: [], bytes: 0, rows: 0, note: '' };
-  const ours: Result = { name: 'ours', wallS: [], rssMB: [], cpuS: [], bytes: 0, rows: 0, note: '' };
-  const naive: Result = { name: 'naive', wallS: [], rssMB: [], cpuS: [], bytes: 0, rows: 0, note: '' };
-  const perWindow: Result = { name: 'limit/window', wallS: [], rssMB: [], cpuS: [], bytes: 0, rows: 0, note: '' };
+  const limit: Result = { name: 'limit', wallS: [], rssMB: [], cpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
+  const ours: Result = { name: 'ours', wallS: [], rssMB: [], cpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
+  const naive: Result = { name: 'naive', wallS: [], rssMB: [], cpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
+  const perWindow: Result = { name: 'limit/window', wallS: [], rssMB: [], cpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
   const steps: (() => Promise<void>)[] = [];
   for (let run = 1; run <= RUNS; run++) {
     const round = [(): Promise<void> => runOurs(wh, run, ours)];
@@ -223,12 +228,13 @@ for (const wh of warehouses) {
       return `| ${label[r.name]} | ${fmt(w, 2)} | ${fmtInt(r.rows / w)} | ${fmt(r.bytes / 1e6 / w, 1)} | ${fmt(Math.max(...r.rssMB), 0)} | ${fmt(median(r.cpuS), 1)} | ${fmt(w / lim, 2)} | ${r.wallS.map((x) => fmt(x, 2)).join(', ')} |`;
     }),
   ].join('\n');
+  const gz = o.gzip ? `; gzip: ${fmt(limit.wireBytes / 1e6, 0)} MB on the wire for the ${fmt(limit.bytes / 1e6, 0)} MB of CSV (${fmt(limit.bytes / Math.max(1, limit.wireBytes), 1)}×), inflated by both` : '';
   const notes = [limit.note && `limit: ${limit.note}`, perWindow.note && `per-day floor: ${perWindow.note}`, o.naive && naive.note && `naive: ${naive.note}`].filter(Boolean).join('; ');
   const section = [
-    `<!-- bench:${wh}:${ROWS}${WD === 1 ? '' : `:w${WD}`} -->`,
-    `### ${TITLE[wh]}, ${fmtInt(totalRows)} rows${WD === 1 ? '' : `, --window-days ${WD}`}`,
+    `<!-- bench:${wh}:${ROWS}${WD === 1 ? '' : `:w${WD}`}${o.gzip ? ':gzip' : ''} -->`,
+    `### ${TITLE[wh]}, ${fmtInt(totalRows)} rows${WD === 1 ? '' : `, --window-days ${WD}`}${o.gzip ? ', gzip (--gzip)' : ''}`,
     '',
-    `${fmtInt(totalRows)} rows, ${fmt(limit.bytes / 1e6, 0)} MB of CSV, ${windowLabel}, concurrency ${o.concurrency}; ` +
+    `${fmtInt(totalRows)} rows, ${fmt(limit.bytes / 1e6, 0)} MB of CSV${o.gzip ? ' served gzip-compressed' : ''}, ${windowLabel}, concurrency ${o.concurrency}${gz}; ` +
       `${RUNS} runs, median; ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, node ${process.version}, load average ${load.toFixed(2)} at start. ` +
       `Ours ÷ limit: **${fmt(median(ours.wallS) / lim, 2)}**${wh === 'duckdb' ? `; ours ÷ per-day-transaction floor: **${fmt(median(ours.wallS) / median(perWindow.wallS), 2)}**` : ''}; ` +
       `ours' result checked exact against the simulator's totals every run.`,
@@ -236,7 +242,7 @@ for (const wh of warehouses) {
     table,
     '',
     notes ? `${notes}.` : '',
-    `<!-- /bench:${wh}:${ROWS}${WD === 1 ? '' : `:w${WD}`} -->`,
+    `<!-- /bench:${wh}:${ROWS}${WD === 1 ? '' : `:w${WD}`}${o.gzip ? ':gzip' : ''} -->`,
   ].join('\n');
   console.log(`\n${table}\n${notes}\n`);
   sections.push(section);

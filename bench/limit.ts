@@ -12,10 +12,14 @@
  * `--mode windows` loads each day's file in its own transaction instead (DuckDB): the floor for any
  * loader that, like the connector, commits each day atomically on its own.
  *
- *   node --import tsx bench/limit.ts --sim URL --token T --from D --to D --warehouse duckdb:FILE|postgres://…|clickhouse://… --dir DIR [--mode bulk|windows]
+ * `--gzip`: ask for gzip (as the connector's client does) and inflate the body on its way to the
+ * file, so both sides decode the same bytes; `wireBytes` in the JSON line is what came over the wire.
+ *
+ *   node --import tsx bench/limit.ts --sim URL --token T --from D --to D --warehouse duckdb:FILE|postgres://…|clickhouse://… --dir DIR [--mode bulk|windows] [--gzip]
  */
 import { createReadStream, createWriteStream, mkdirSync, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import { totalmem } from 'node:os';
@@ -30,22 +34,31 @@ import { openWithoutInit } from '../src/warehouse/registry.js';
 import { openDuckDb, releaseDuckDb } from '../src/warehouse/duckdb/connection.js';
 import { daysBetween, parseFlags, pool } from './lib.js';
 
-const o = parseFlags(process.argv.slice(2), { sim: '', token: '', from: '', to: '', warehouse: '', dir: '', concurrency: '3', report: 'affiliate-report', mode: 'bulk', 'window-days': '1' });
+const o = parseFlags(process.argv.slice(2), { sim: '', token: '', from: '', to: '', warehouse: '', dir: '', concurrency: '3', report: 'affiliate-report', mode: 'bulk', 'window-days': '1', gzip: false });
 const all = daysBetween(o.from, o.to);
 const per = Number(o['window-days']);
 /** The connector's windows: `per` days each (the last one shorter). */
 const windows = Array.from({ length: Math.ceil(all.length / per) }, (_, i) => all.slice(i * per, (i + 1) * per));
 const days = windows.map((w) => w[0]!);
 
+let wireBytes = 0;
 // 1. Download: one request per day, `concurrency` at a time, body piped to a file.
 const t0 = performance.now();
 const files = await pool(windows, Number(o.concurrency), async (w) => {
   const day = w[0]!;
   const url = `${o.sim}/en/reports/${o.report}/filters?start_date=${day}&end_date=${w[w.length - 1]}&include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&token=${o.token}`;
-  const res = await request(url, { headersTimeout: 600_000, bodyTimeout: 600_000 });
+  const res = await request(url, { headersTimeout: 600_000, bodyTimeout: 600_000, headers: o.gzip ? { 'accept-encoding': 'gzip' } : {} });
   if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode} for ${day}`);
   const file = join(o.dir, `${day}.csv`);
-  await pipeline(res.body, createWriteStream(file));
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      wireBytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const gzipped = res.headers['content-encoding'] === 'gzip';
+  if (o.gzip && !gzipped) throw new Error(`--gzip: the simulator answered ${day} without gzip (start it with --gzip)`);
+  await (gzipped ? pipeline(res.body, count, createGunzip(), createWriteStream(file)) : pipeline(res.body, count, createWriteStream(file)));
   return file;
 });
 const bytes = files.reduce((a, f) => a + statSync(f).size, 0);
@@ -199,4 +212,4 @@ if (o.warehouse.startsWith('duckdb:')) {
 }
 const t2 = performance.now();
 if (countRows) rows = await countRows();
-process.stdout.write(`${JSON.stringify({ rows, bytes, downloadS: (t1 - t0) / 1000, loadS: (t2 - t1) / 1000, totalS: (t2 - t0) / 1000 })}\n`);
+process.stdout.write(`${JSON.stringify({ rows, bytes, wireBytes, downloadS: (t1 - t0) / 1000, loadS: (t2 - t1) / 1000, totalS: (t2 - t0) / 1000 })}\n`);

@@ -14,13 +14,16 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { rowsBody } from '../src/model/report-body.js';
-import { COLUMN_INDEX, LOADED_COLUMNS, type LoadedColumn, type ReportRow } from '../src/model/schema.js';
+import { COLUMN_INDEX, LOADED_COLUMNS, type LoadedColumn, REPORT_TABLE, type ReportRow } from '../src/model/schema.js';
+
+const REPORT_COLUMNS = REPORT_TABLE.columns.map((c) => c.name);
 import { addDays } from '../src/util/days.js';
 import { ConnectorError } from '../src/util/errors.js';
 import { coverageFrom, dayTotalsFrom, type RawCoverage, type RawDayTotals, type RawTopEntry, topEntryFrom } from '../src/warehouse/amounts.js';
 import { openWarehouse } from '../src/warehouse/index.js';
 import { byteLess } from '../src/warehouse/postgres/dimensions.js';
-import { openPostgres } from '../src/warehouse/postgres/warehouse.js';
+import { openPostgres, WINDOW_DEFAULTS } from '../src/warehouse/postgres/warehouse.js';
+import { csvBody } from './helpers/contract.js';
 import type { StateStore, Warehouse, WindowLoad } from '../src/warehouse/types.js';
 import { createTestPostgresUrl, postgresAvailable } from './helpers/postgres.js';
 
@@ -298,7 +301,7 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     const { warehouse, state: s } = await openPostgres('postgres://someone:Sup3r-S3cret@127.0.0.1:1/nowhere?schema=x');
     try {
       assert.equal(warehouse.kind, 'postgres');
-      assert.deepEqual(warehouse.capabilities, { sharedState: true, canonicalCsv: false });
+      assert.deepEqual(warehouse.capabilities, { sharedState: true, canonicalCsv: true });
       assert.ok(!warehouse.location.includes('Sup3r-S3cret'));
       assert.match(warehouse.location, /^postgres:\/\/someone:\*\*\*@127\.0\.0\.1:1\/nowhere\?schema=x$/);
       const err = await warehouse.init().then(() => undefined, (e: unknown) => e);
@@ -383,6 +386,110 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     assert.ok(left.top.some((r) => r.startsWith('(sum-b,')) && ![...left.day, ...left.top].some((r) => r.startsWith('(sum-a,')));
     await assertInSync('after a delete');
     await assertReads(['sum-a', 'sum-b', null], 'after a delete');
+  });
+
+  test('canonical CSV straight into COPY (window columns from DEFAULTs, dimensions and top summary from one SQL scan) stores what the rows path stores', async () => {
+    // Per day: varied rows (enough that the window is not "small": SMALL_CSV_BYTES) plus the
+    // name-rule rows of that day (later transaction dates, ties, no name) and, on one day, cells
+    // that CSV must keep apart (quotes, commas, line breaks, `\.` alone on a line inside a cell).
+    const hostile = ['quote " inside', 'comma, inside', 'new\nline', 'cr\r\nlf', '"', '\\N', ' spaces ', 'a\n\\.\nb', '\\.'];
+    const perDay = days.map((d, i) => [
+      ...genRows([d], 600, 40 + i),
+      ...nameRows('csv').filter((r) => r[COLUMN_INDEX._date] === d),
+      ...(i === 1 ? hostile.map((h, k) => row({ _date: d, transaction_date: d, publisher_id: `h${k}`, publisher_name: h, offer_id: h, offer_name: h, link_name: h, _extra: h, sales: '1.5' })) : []),
+    ]);
+    for (const [i, d] of days.entries()) await wh.replaceWindow(load('via-rows', d), rowsBody(inBatches(perDay[i]!)));
+    // In the same order: on a tie (one last day, two names) the later load's name wins, so windows
+    // loaded at once may settle it either way (the contract suite covers concurrent windows).
+    for (const [i, d] of days.entries()) await wh.replaceWindow(load('via-csv', d), csvBody(perDay[i]!, d, 37));
+    await assertInSync('rows and csv loads');
+    await assertReads(['via-csv'], 'csv loads');
+    const facts = async (c: string) => texts(admin, `SELECT (${REPORT_COLUMNS.filter((n) => n !== '_connector').map((n) => `f.${n}`).join(', ')})::text AS t
+      FROM rakuten_affiliate_report AS f WHERE _connector = '${c}'`).then((t) => t.sort());
+    assert.deepEqual(await facts('via-csv'), await facts('via-rows'));
+    const window = await admin.query(`SELECT DISTINCT _connector, _synced_at::text AS s, _sync_id FROM rakuten_affiliate_report WHERE _connector = 'via-csv'`);
+    assert.deepEqual(window.rows, [{ _connector: 'via-csv', s: '2024-03-01 12:34:56.789+00', _sync_id: 'sync-1' }]);
+    for (const t of ['rakuten_publishers', 'rakuten_offers', 'rakuten_links']) {
+      const dims = async (c: string) => texts(admin, `SELECT (d.id, d.name, ${t === 'rakuten_publishers' ? 'd.url, ' : ''}d.first_seen, d.last_seen)::text AS t FROM ${t} AS d WHERE _connector = '${c}' ORDER BY id COLLATE "C"`);
+      const got = await dims('via-csv');
+      assert.ok(got.length > 0, t);
+      assert.deepEqual(got, await dims('via-rows'), t);
+    }
+    const sums = async (c: string) => (await summaries(admin)).top.filter((r) => r.startsWith(`(${c},`)).map((r) => r.slice(c.length + 2));
+    assert.deepEqual(await sums('via-csv'), await sums('via-rows'));
+    // A CSV body that breaks, or a value the server refuses, mid-COPY: the day keeps its rows.
+    const before = await facts('via-csv');
+    const boom = new Error('csv download broke');
+    const failing = csvBody(perDay[4]!, days[4]!, 100);
+    await assert.rejects(wh.replaceWindow(load('via-csv', days[4]!, days[4]!, 'sync-bad'), {
+      format: 'canonical-csv',
+      parts: (async function* () {
+        let n = 0;
+        for await (const p of failing.format === 'canonical-csv' ? failing.parts : []) {
+          if (n++ === 5) throw boom;
+          yield p;
+        }
+      })(),
+    }), (e) => e === boom);
+    const tooBig = [...perDay[4]!.slice(0, 500), row({ _date: days[4]!, sales: '100000000000000.0000' }), ...perDay[4]!.slice(500)];
+    await assert.rejects(wh.replaceWindow(load('via-csv', days[4]!, days[4]!, 'sync-bad'), csvBody(tooBig, days[4]!, 50)), /numeric field overflow/);
+    assert.deepEqual(await facts('via-csv'), before);
+    await assertInSync('after failed csv loads');
+    // A replace of one day by CSV, then an empty CSV body: the old rows go, summaries follow.
+    await wh.replaceWindow(load('via-csv', days[2]!, days[2]!, 'sync-2'), csvBody(perDay[2]!.slice(0, 550), days[2]!));
+    assert.equal(await wh.replaceWindow(load('via-csv', days[3]!), csvBody([], days[3]!)), 0);
+    assert.deepEqual((await wh.dayTotals('via-csv', days[2]!, days[3]!)).map((d) => d.rows), [550]);
+    await assertInSync('after csv replaces');
+    // Outside a load the DEFAULTs give NULL, also on a session that ran a load's set_config before.
+    await admin.query('BEGIN');
+    await admin.query(`SELECT set_config('rakuten.connector', 'leftover', true), set_config('rakuten.day', '2024-01-01', true)`);
+    await admin.query('COMMIT');
+    await admin.query('BEGIN');
+    const ins = await admin.query(`INSERT INTO rakuten_affiliate_report (order_id) VALUES ('x') RETURNING _connector, _date, _synced_at, _sync_id`);
+    await admin.query('ROLLBACK');
+    assert.deepEqual(ins.rows, [{ _connector: null, _date: null, _synced_at: null, _sync_id: null }]);
+    await wh.deleteConnectorData('via-csv');
+    await wh.deleteConnectorData('via-rows');
+  });
+
+  test('the DEFAULTs are added to a table made without them (idempotently, many processes at once); a role that cannot add them loads canonical CSV by the rows path', async () => {
+    const url = db.url.replace('schema=analytics', 'schema=old_defaults');
+    const first = await warehouseOnly(url);
+    await first.init();
+    await first.close();
+    const cols = Object.keys(WINDOW_DEFAULTS);
+    // As a version before the DEFAULTs made it.
+    await admin.query(`ALTER TABLE old_defaults.rakuten_affiliate_report ${cols.map((c) => `ALTER COLUMN ${c} DROP DEFAULT`).join(', ')}`);
+    const defaults = async () => texts(admin, `SELECT a.attname || '=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') AS t FROM pg_attribute AS a
+      LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = 'old_defaults.rakuten_affiliate_report'::regclass AND a.attname = ANY('{${cols.join(',')}}') ORDER BY 1`);
+    assert.ok((await defaults()).every((d) => d.endsWith('=')));
+    const many = await Promise.all([0, 1, 2].map(() => warehouseOnly(url)));
+    await Promise.all(many.map((w) => w.init()));
+    await Promise.all(many.map((w) => w.close()));
+    const added = await defaults();
+    assert.ok(added.every((d) => /rakuten_window_\w+\('rakuten\./.test(d)), added.join('\n'));
+    // A role that may load but does not own the table: init still works, CSV bodies take the rows path.
+    const role = `rc_noowner_${process.pid}`;
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await admin.query(`GRANT USAGE ON SCHEMA old_defaults TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA old_defaults TO ${role}`);
+      await admin.query(`ALTER TABLE old_defaults.rakuten_affiliate_report ${cols.map((c) => `ALTER COLUMN ${c} DROP DEFAULT`).join(', ')}`);
+      const u = new URL(url);
+      u.username = role;
+      const limited = await warehouseOnly(u.toString());
+      try {
+        await limited.init();
+        const rows = genRows([days[0]!], 50, 77);
+        assert.equal(await limited.replaceWindow(load('limited', days[0]!), csvBody(rows, days[0]!)), 50);
+        assert.deepEqual((await limited.dayTotals('limited', days[0]!, days[0]!)).map((d) => d.rows), [50]);
+      } finally {
+        await limited.close();
+      }
+      assert.ok((await defaults()).every((d) => d.endsWith('=')), 'the limited role changed nothing');
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
   });
 
   test('a delete while a load of the connector is in flight waits for it, then removes its rows too: facts and summaries agree', async () => {

@@ -4,5 +4,5 @@
  */
 import type { WarehouseCapabilities } from '../types.js';
 
-/** Parallel loads on pooled clients, leases in the shared schema, rows streamed into COPY. */
-export const POSTGRES_CAPABILITIES: WarehouseCapabilities = { sharedState: true, canonicalCsv: false };
+/** Parallel loads on pooled clients, leases in the shared schema, canonical CSV (or rows) streamed into COPY. */
+export const POSTGRES_CAPABILITIES: WarehouseCapabilities = { sharedState: true, canonicalCsv: true };

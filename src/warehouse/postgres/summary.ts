@@ -18,12 +18,16 @@
  * - a load holds its connector's lock SHARED for its whole transaction (`lockConnector`), taken
  *   first; deleteConnectorData takes it EXCLUSIVE: a delete waits for the connector's loads in
  *   flight, and a load waits for a delete, so no load's facts outlive a delete that took their sums;
- * - the refresh runs under the connector's summary lock, which `refreshSummaries` takes as the
- *   load's last step: concurrent windows of one connector refresh one after the other, each seeing
- *   the facts the ones before it committed (two loads may touch one day: a window day of one, an
- *   appended day of the other). Its holder waits for nothing else, so it cannot be part of a
- *   deadlock; windows of one connector still load (COPY, dimensions) in parallel, and different
- *   connectors never wait on each other.
+ * - the refresh runs under one summary lock per (connector, day) it refreshes, which
+ *   `refreshSummaries` takes in day order, in one statement, once the load's rows are in: loads
+ *   that touch one day (a window day of one, an appended day of the other) refresh it one after
+ *   the other, each seeing the facts the ones before it committed; windows of different days (every
+ *   ordinary window: the per-day window locks already keep two loads of one day apart) refresh at
+ *   the same time. After it a load only upserts its dimensions (row locks taken in id order, table
+ *   by table, by every load alike) and commits, and it takes no summary lock while holding
+ *   dimension rows, so no cycle of waits can form; different connectors never wait on each other.
+ *   (A worker of an earlier version takes one summary lock per connector instead: with it, only
+ *   appended days lose their mutual exclusion.)
  *
  * Names in TOP_SUMMARY (the model's rule, = src/model/dimensions.ts): per (connector, day, id),
  * `name_day` = the latest coalesce(transaction_date, _date) with a non-NULL name, `name` = the
@@ -39,17 +43,18 @@
 import type pg from 'pg';
 import { type ColumnDef, DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_DIMENSIONS, TOP_SUMMARY_TABLE } from '../../model/schema.js';
 import { columnList, type TypeMap } from '../render.js';
+import type { TopRow } from './dimensions.js';
 
 const F = REPORT_TABLE.name;
 const DAY = DAY_SUMMARY_TABLE.name;
 const TOP = TOP_SUMMARY_TABLE.name;
-const Q = (n: string): string => `"${n}"`;
+export const Q = (n: string): string => `"${n}"`;
 
 /** The summed columns of a summary table (all but the key, the row count and the name columns). */
 const sums = (columns: readonly ColumnDef[]): string[] =>
   columns.filter((c) => (c.type === 'count_total' || c.type === 'money_total') && c.name !== 'rows').map((c) => c.name);
 const DAY_SUMS = sums(DAY_SUMMARY_TABLE.columns);
-const TOP_SUMS = sums(TOP_SUMMARY_TABLE.columns);
+export const TOP_SUMS = sums(TOP_SUMMARY_TABLE.columns);
 
 /** All connectors by day (dayTotals(null)); one connector by day is the primary key's prefix. */
 const DAY_DATE_IDX = `${DAY}_date_idx`;
@@ -75,9 +80,9 @@ export function summaryDdl(types: TypeMap): { statements: string[]; relations: s
 const NAME_KEY = (day: string): string => `lpad((date '9999-12-31' - ${day})::text, 7, '0')`;
 const KEY_DIGITS = 7;
 /** min() of the keys of the non-NULL names: the latest day's smallest name, and that day. */
-const LATEST_KEY = (name: string, day: string): string => `min((CASE WHEN ${name} IS NOT NULL THEN ${NAME_KEY(day)} || ${name} END) COLLATE "C")`;
-const nameOf = (key: string): string => `substr(${key}, ${KEY_DIGITS + 1})`;
-const dayOf = (key: string): string => `date '9999-12-31' - substr(${key}, 1, ${KEY_DIGITS})::int`;
+export const LATEST_KEY = (name: string, day: string): string => `min((CASE WHEN ${name} IS NOT NULL THEN ${NAME_KEY(day)} || ${name} END) COLLATE "C")`;
+export const nameOf = (key: string): string => `substr(${key}, ${KEY_DIGITS + 1})`;
+export const dayOf = (key: string): string => `date '9999-12-31' - substr(${key}, 1, ${KEY_DIGITS})::int`;
 
 /** One row per (connector, day) with rows, aggregated from the fact rows `where` selects. */
 function dayInsert(where: string): string {
@@ -138,17 +143,43 @@ export async function lockConnector(c: pg.ClientBase, connector: string, mode: '
 /**
  * Re-aggregate the connector's summary rows of the days start..end and of `extraDays` (days outside
  * the window that the load appended rows to) from the fact table. Call inside the load's
- * transaction, after its rows are in and as its last step: it takes the connector's summary lock.
+ * transaction, after its rows are in: it takes the summary locks of those days. `top`, if given,
+ * aggregates the top summary rows instead of topInsert (aggregateWindow, which computes them in the
+ * scan that also aggregates the dimensions); it is called under those locks.
  */
-export async function refreshSummaries(c: pg.ClientBase, connector: string, start: string, end: string, extraDays: readonly string[]): Promise<void> {
-  await c.query(`SELECT pg_advisory_xact_lock(hashtextextended('rakuten-connector:summary:' || $1, 0))`, [connector]);
+export async function refreshSummaries(
+  c: pg.ClientBase, connector: string, start: string, end: string, extraDays: readonly string[], top?: () => Promise<readonly TopRow[]>,
+): Promise<void> {
+  // One lock per (connector, day) refreshed, taken in day order in one statement: loads whose days
+  // are disjoint (every ordinary window: the window locks already keep two loads of one day apart)
+  // refresh at the same time; only loads that share a day (rows appended outside a window) queue.
+  await c.query(
+    `SELECT pg_advisory_xact_lock(hashtextextended('rakuten-connector:summary:' || $1 || ':' || d, 0))
+     FROM (SELECT DISTINCT d FROM (
+       SELECT to_char(g, 'YYYY-MM-DD') AS d FROM generate_series($2::date, $3::date, interval '1 day') AS g
+       UNION ALL SELECT unnest($4::text[])) AS a ORDER BY d) AS days`,
+    [connector, start, end, [...extraDays]],
+  );
   const days = (t: string): string =>
     `${t}_connector = $1 AND ${extraDays.length > 0 ? `(${t}_date BETWEEN $2::date AND $3::date OR ${t}_date = ANY($4::date[]))` : `${t}_date BETWEEN $2::date AND $3::date`}`;
   const params = extraDays.length > 0 ? [connector, start, end, [...extraDays]] : [connector, start, end];
   await c.query(`DELETE FROM ${DAY} WHERE ${days('')}`, params);
   await c.query(`DELETE FROM ${TOP} WHERE ${days('')}`, params);
   await c.query(dayInsert(days('f.')), params);
-  await c.query(topInsert(days('f.')), params);
+  if (!top) {
+    await c.query(topInsert(days('f.')), params);
+    return;
+  }
+  // The top rows aggregated by the caller, from the same facts, now (under the locks above).
+  const rows = await top();
+  if (rows.length === 0) return;
+  await c.query(
+    `INSERT INTO ${TOP} (${['_connector', '_date', 'dimension', 'id', 'rows', ...TOP_SUMS, 'name', 'name_day'].map(Q).join(', ')})
+     SELECT $1, u.*
+     FROM unnest($2::date[], $3::text[], $4::text[], $5::numeric[], ${TOP_SUMS.map((_, i) => `$${6 + i}::numeric[]`).join(', ')}, $${6 + TOP_SUMS.length}::text[], $${7 + TOP_SUMS.length}::date[]) AS u`,
+    [connector, rows.map((r) => r.day), rows.map((r) => r.dimension), rows.map((r) => r.id), rows.map((r) => r.rows),
+      ...TOP_SUMS.map((_, i) => rows.map((r) => r.sums[i])), rows.map((r) => r.name), rows.map((r) => r.nameDay)],
+  );
 }
 
 /** deleteConnectorData's part (under the connector's exclusive lock). */
