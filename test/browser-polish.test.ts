@@ -342,6 +342,27 @@ describe('web app polish in Chromium', { skip }, () => {
     }
     assert.deepEqual(pageErrors, [], 'no script or CSP errors in any page');
   });
+
+  it('the combined top tables of all connectors name each row\'s connector, on the page and in the CSV', async () => {
+    const page = await open('#/');
+    await chartsLoaded(page);
+    const api = (await s.api('GET', '/api/charts?days=30')).data;
+    assert.equal(api.connector, null);
+    const connectors = new Set(api.topPublishers.map((x: { connector: string }) => x.connector));
+    assert.ok(connectors.size > 0 && [...connectors].every((c) => c === 'acme-us' || c === 'globex-process-dates'), `the rows name the connectors (${[...connectors]})`);
+    const shown = await page.locator('[data-testid=top-publishers] tbody tr [data-testid=top-connector]').allTextContents();
+    assert.deepEqual(shown, api.topPublishers.map((x: { connector: string }) => x.connector));
+    assert.ok(await page.locator('[data-testid=top-publishers] thead th', { hasText: 'Connector' }).count() === 1);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=csv-top-publishers]')]);
+    const rows = parseCsv(readFileSync((await dl.path())!, 'utf8').slice(1));
+    assert.deepEqual(rows[0], ['rank', 'id', 'name', 'connector', 'rows', 'sales', 'total_commissions']);
+    assert.deepEqual(rows.slice(1).map((r) => [r[1], r[3]]), api.topPublishers.map((x: { id: string; connector: string }) => [x.id, x.connector]));
+    // One connector's page has no connector column.
+    const one = await open('#/c/acme-us');
+    await chartsLoaded(one);
+    assert.equal(await one.locator('[data-testid=top-publishers] [data-testid=top-connector]').count(), 0);
+    assert.deepEqual(pageErrors, [], 'no script or CSP errors in any page');
+  });
 });
 
 describe('simulator README', () => {

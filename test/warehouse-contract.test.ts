@@ -386,7 +386,7 @@ for (const name of contractTargets()) {
           row('2025-04-25', { publisher_id: '', publisher_name: 'empty id', sales: '1' }),
           row('2025-04-25', { publisher_id: 'e', publisher_name: '', publisher_url: '', offer_id: 'o', offer_name: '', sales: '2' }),
         ]);
-        assert.deepEqual(await h.warehouse.top('publisher', c, '2025-04-25', '2025-04-25', 10), [{ id: 'e', name: null, rows: 1, sales: '2.0000', total_commissions: '0' }]);
+        assert.deepEqual(await h.warehouse.top('publisher', c, '2025-04-25', '2025-04-25', 10), [{ connector: c, id: 'e', name: null, rows: 1, sales: '2.0000', total_commissions: '0' }]);
         await h.assertDimensions([c]);
       });
     });
@@ -422,7 +422,7 @@ for (const name of contractTargets()) {
         assert.deepEqual(await h.warehouse.dayTotals(c, d3, d3), [
           { day: d3, rows: 1, impressions: '0', clicks: '0', orders: '0', sales: '0.0000', gross_commissions: '0.0000', total_commissions: '0.0000' },
         ]);
-        assert.deepEqual(await h.warehouse.top('publisher', c, d3, d3, 5), [{ id: 'z', name: null, rows: 1, sales: '0', total_commissions: '0' }]);
+        assert.deepEqual(await h.warehouse.top('publisher', c, d3, d3, 5), [{ connector: c, id: 'z', name: null, rows: 1, sales: '0', total_commissions: '0' }]);
         await h.assertReads([c], d1, d3);
         // Nothing there: no days, no top, empty coverage.
         assert.deepEqual(await h.warehouse.dayTotals(c, '2020-01-01', '2020-01-31'), []);

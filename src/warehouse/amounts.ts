@@ -60,6 +60,7 @@ export function dayTotalsFrom(r: RawDayTotals): DayTotals {
 
 /** One top entry's raw values: its id, latest name (NULL if none), row count and sums. */
 export interface RawTopEntry {
+  connector: Raw;
   id: Raw;
   name: Raw;
   rows: Raw;
@@ -69,6 +70,7 @@ export interface RawTopEntry {
 
 export function topEntryFrom(r: RawTopEntry): TopEntry {
   return {
+    connector: String(r.connector),
     id: String(r.id),
     name: isNull(r.name) ? null : String(r.name),
     rows: Number(r.rows),

@@ -71,7 +71,9 @@ export interface DayTotals {
   total_commissions: string;
 }
 
+/** One row of a top table: an id of one connector (over all connectors, the same id of two connectors is two rows). */
 export interface TopEntry {
+  connector: string;
   id: string;
   name: string | null;
   rows: number;

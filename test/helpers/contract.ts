@@ -233,12 +233,16 @@ export class Model {
   top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): ExpectedTop[] {
     const idCol = dimension === 'publisher' ? I.publisher_id : I.offer_id;
     const nameCol = dimension === 'publisher' ? I.publisher_name : I.offer_name;
+    // Per (connector, id): over all connectors, the same id of two connectors is two entries.
     const groups = new Map<string, ReportRow[]>();
-    for (const r of this.rowsIn(connector, from, to)) {
-      const id = cell(r, idCol);
-      if (id !== null) push(groups, id, r);
+    for (const c of connector === null ? this.connectors() : [connector]) {
+      for (const r of this.rowsIn(c, from, to)) {
+        const id = cell(r, idCol);
+        if (id !== null) push(groups, JSON.stringify([c, id]), r);
+      }
     }
-    const entries = [...groups].map(([id, rs]) => {
+    const entries = [...groups].map(([key, rs]) => {
+      const [conn, id] = JSON.parse(key) as [string, string];
       const sum = (i: number): bigint | null => rs.reduce<bigint | null>((a, r) => (cell(r, i) === null ? a : (a ?? 0n) + toUnits(r[i]!)), null);
       let best = '';
       let names = new Set<string>();
@@ -252,19 +256,19 @@ export class Model {
         }
         if (d === best) names.add(n);
       }
-      return { id, rows: rs.length, sales: sum(I.sales), total: sum(I.total_commissions), names: names.size ? [...names].sort(compareBytes) : [null] };
+      return { connector: conn, id, rows: rs.length, sales: sum(I.sales), total: sum(I.total_commissions), names: names.size ? [...names].sort(compareBytes) : [null] };
     });
-    // ORDER BY sum(sales) DESC NULLS LAST, id (byte order)
+    // ORDER BY sum(sales) DESC NULLS LAST, id, connector (byte order)
     entries.sort((a, b) => {
       if (a.sales !== b.sales) {
         if (a.sales === null) return 1;
         if (b.sales === null) return -1;
         return a.sales > b.sales ? -1 : 1;
       }
-      return compareBytes(a.id, b.id);
+      return compareBytes(a.id, b.id) || compareBytes(a.connector, b.connector);
     });
     return entries.slice(0, Math.max(1, Math.floor(limit))).map((e) => ({
-      id: e.id, rows: e.rows, names: e.names,
+      connector: e.connector, id: e.id, rows: e.rows, names: e.names,
       sales: e.sales === null ? '0' : fromUnits(e.sales), total_commissions: e.total === null ? '0' : fromUnits(e.total),
     }));
   }
@@ -285,7 +289,7 @@ export function assertTop(got: TopEntry[], want: ExpectedTop[], message: string)
   const expected = want.map((w, i) => {
     const g = got[i];
     const name = g && w.names.includes(g.name) ? g.name : w.names.length === 1 ? w.names[0]! : `one of ${JSON.stringify(w.names)}`;
-    return { id: w.id, name, rows: w.rows, sales: w.sales, total_commissions: w.total_commissions };
+    return { connector: w.connector, id: w.id, name, rows: w.rows, sales: w.sales, total_commissions: w.total_commissions };
   });
   assert.deepEqual(got, expected, message);
 }

@@ -132,8 +132,8 @@ function renderCharts(d, name) {
     h('div', { class: 'chart-grid' }, fig('Sales and total commissions', 'sales', 'total_commissions'), fig('Clicks and orders', 'clicks', 'orders')),
     dataTable(d, name),
     h('div', { class: 'top-grid' },
-      topTable('Top publishers by sales', d.topPublishers, 'top-publishers', `rakuten-top-publishers-${name}.csv`),
-      topTable('Top offers by sales', d.topOffers, 'top-offers', `rakuten-top-offers-${name}.csv`)),
+      topTable('Top publishers by sales', d.topPublishers, 'top-publishers', `rakuten-top-publishers-${name}.csv`, d.connector === null),
+      topTable('Top offers by sales', d.topOffers, 'top-offers', `rakuten-top-offers-${name}.csv`, d.connector === null)),
   ];
 }
 
@@ -233,21 +233,27 @@ function dataTable(d, name) {
  * @param {TopEntry[]} list
  * @param {string} testid
  * @param {string} filename of its CSV download
+ * @param {boolean} combined the charts of all connectors: each row is one connector's id, and says which connector
  */
-function topTable(title, list, testid, filename) {
+function topTable(title, list, testid, filename, combined) {
   // Only the bar lengths use floats; every number shown or downloaded is the exact string.
   const max = Math.max(0, ...list.map((x) => Number(x.sales)));
   return h('div', { 'data-testid': testid },
     h('div', { class: 'top-head' }, h('h3', { text: title }),
-      list.length ? csvButton(`Download "${title}" as CSV`, `csv-${testid}`, () => [filename, topCsv(list)]) : null),
+      list.length ? csvButton(`Download "${title}" as CSV`, `csv-${testid}`, () => [filename, topCsv(list, combined)]) : null),
     list.length
       ? h('table', {},
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: '#' }), h('th', { scope: 'col', text: 'Name' }), h('th', { scope: 'col', class: 'num', text: 'Sales' }), h('th', { scope: 'col', class: 'num', text: 'Commissions' }))),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: '#' }), h('th', { scope: 'col', text: 'Name' }),
+          combined ? h('th', { scope: 'col', class: 'connector', text: 'Connector' }) : null,
+          h('th', { scope: 'col', class: 'num', text: 'Sales' }), h('th', { scope: 'col', class: 'num', text: 'Commissions' }))),
         h('tbody', {}, list.map((x, i) => h('tr', {},
           h('td', { class: 'rank', text: String(i + 1) }),
           h('td', { class: 'name bar-cell', title: `${x.name ?? ''} (ID ${x.id}) · ${formatCount(String(x.rows))} rows` },
             x.name || h('span', { class: 'faint', text: `ID ${x.id}` }), x.name ? h('span', { class: 'id', text: `#${x.id}` }) : null,
+            // On a narrow screen the connector column gives way to this line under the name.
+            combined ? h('span', { class: 'conn-inline', text: x.connector }) : null,
             h('div', { class: 'share', 'aria-hidden': 'true' }, h('span', { style: { width: `${max > 0 ? Math.max(1, (Number(x.sales) / max) * 100) : 0}%` } }))),
+          combined ? h('td', { class: 'connector', 'data-testid': 'top-connector', text: x.connector }) : null,
           h('td', { class: 'num', text: formatMoney(x.sales) }),
           h('td', { class: 'num', text: formatMoney(x.total_commissions) })))))
       : h('p', { class: 'muted small', text: 'No rows in this period.' }));

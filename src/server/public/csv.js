@@ -38,11 +38,12 @@ const DAY_COLUMNS = /** @type {const} */ (['day', 'rows', 'impressions', 'clicks
 export const dailyCsv = (series) => toCsv([...DAY_COLUMNS], series.map((d) => DAY_COLUMNS.map((k) => d[k])));
 
 /**
- * A top table: rank, ID, name, rows, sales, total commissions.
+ * A top table: rank, ID, name, (the connector, in the table of all connectors), rows, sales, total commissions.
  * @param {TopEntry[]} list
+ * @param {boolean} [combined]
  */
-export const topCsv = (list) => toCsv(['rank', 'id', 'name', 'rows', 'sales', 'total_commissions'],
-  list.map((x, i) => [i + 1, x.id, x.name, x.rows, x.sales, x.total_commissions]));
+export const topCsv = (list, combined = false) => toCsv(['rank', 'id', 'name', ...(combined ? ['connector'] : []), 'rows', 'sales', 'total_commissions'],
+  list.map((x, i) => [i + 1, x.id, x.name, ...(combined ? [x.connector] : []), x.rows, x.sales, x.total_commissions]));
 
 /**
  * Hands `text` to the browser as a file download (UTF-8 with a BOM, so spreadsheets read names

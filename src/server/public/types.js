@@ -88,7 +88,7 @@
  */
 
 /** @typedef {Omit<DayPoint, 'day'> & { days: number }} Totals */
-/** @typedef {{ id: string, name: string | null, rows: number, sales: string, total_commissions: string }} TopEntry */
+/** @typedef {{ connector: string, id: string, name: string | null, rows: number, sales: string, total_commissions: string }} TopEntry */
 
 /**
  * `GET /api/charts`.

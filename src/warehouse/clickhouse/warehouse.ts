@@ -401,13 +401,13 @@ export class ClickHouseWarehouse implements Warehouse {
     if (!(dimension in TOP_DIMENSIONS)) throw new ConnectorError('bad_request', `unknown dimension "${String(dimension).slice(0, 20)}"`);
     const where = this.where(connector, from, to);
     const rows = await this.main.rows<Record<string, string | null>>(
-      `SELECT id AS k, ${latest('name', 'name_day')} AS nm, toString(sum(rows)) AS n,
+      `SELECT _connector AS c, id AS k, ${latest('name', 'name_day')} AS nm, toString(sum(rows)) AS n,
               sum(sales) AS s_order, toString(s_order) AS s_sales, toString(sum(total_commissions)) AS s_total
        FROM ${this.t(TOP_ROWS_TABLE)}
        WHERE ${where} AND dimension = ${str(dimension)} AND (_connector, _date, _version) IN (${currentVersions(this.layout, where)})
-       GROUP BY id ORDER BY s_order DESC NULLS LAST, k LIMIT ${Math.max(1, Math.floor(limit))}`,
+       GROUP BY _connector, id ORDER BY s_order DESC NULLS LAST, k, c LIMIT ${Math.max(1, Math.floor(limit))}`,
     );
-    return rows.map((r) => topEntryFrom({ id: r.k, name: r.nm, rows: r.n, sales: r.s_sales, total_commissions: r.s_total }));
+    return rows.map((r) => topEntryFrom({ connector: r.c, id: r.k, name: r.nm, rows: r.n, sales: r.s_sales, total_commissions: r.s_total }));
   }
 
   async coverage(connector: string): Promise<Coverage> {

@@ -171,10 +171,13 @@ export const COVERAGES_SQL = `SELECT _connector, sum(rows)::BIGINT AS rows, coun
     strftime(min(_date), '%Y-%m-%d') AS first, strftime(max(_date), '%Y-%m-%d') AS last
   FROM ${DAY} GROUP BY _connector`;
 
-/** Top ids by sales over the days: the name of the latest name_day wins, ties to the smallest name. */
+/**
+ * Top (connector, id)s by sales over the days: the name of the latest name_day wins, ties to the
+ * smallest name; equal sales in id, then connector order.
+ */
 export function topSql(limit: number): string {
-  return `SELECT id, struct_extract(min(${nameKey('name_day', 'name')}) FILTER (WHERE name IS NOT NULL), 'n') AS name,
+  return `SELECT _connector AS connector, id, struct_extract(min(${nameKey('name_day', 'name')}) FILTER (WHERE name IS NOT NULL), 'n') AS name,
       sum(rows)::BIGINT AS rows, sum(sales)::VARCHAR AS sales, sum(total_commissions)::VARCHAR AS total_commissions
     FROM ${TOP} WHERE dimension = $4 AND ($1::VARCHAR IS NULL OR _connector = $1) AND _date BETWEEN $2::DATE AND $3::DATE
-    GROUP BY id ORDER BY sum(sales) DESC NULLS LAST, id LIMIT ${Math.max(1, Math.floor(limit))}`;
+    GROUP BY _connector, id ORDER BY sum(sales) DESC NULLS LAST, id, _connector LIMIT ${Math.max(1, Math.floor(limit))}`;
 }
