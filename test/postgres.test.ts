@@ -136,9 +136,9 @@ async function factReads(c: pg.ClientBase, connector: string | null, from: strin
   const params = connector === null ? [from, to] : [from, to, connector];
   const where = `_date BETWEEN $1::date AND $2::date ${connector === null ? '' : 'AND _connector = $3'}`;
   const q = async (sql: string, ps = params) => (await c.query(sql, ps)).rows;
-  const top = async (dim: string) => (await q(`SELECT ${dim}_id AS id, ${REF_NAME(`${dim}_name`, TX_DAY)} AS name, count(*) AS rows, sum(sales)::text AS sales,
+  const top = async (dim: string) => (await q(`SELECT _connector AS connector, ${dim}_id AS id, ${REF_NAME(`${dim}_name`, TX_DAY)} AS name, count(*) AS rows, sum(sales)::text AS sales,
       sum(total_commissions)::text AS total_commissions FROM rakuten_affiliate_report WHERE ${where} AND ${dim}_id IS NOT NULL
-    GROUP BY ${dim}_id ORDER BY sum(sales) DESC NULLS LAST, ${dim}_id COLLATE "C" LIMIT ${limit}`)).map((r) => topEntryFrom(r as RawTopEntry));
+    GROUP BY _connector, ${dim}_id ORDER BY sum(sales) DESC NULLS LAST, ${dim}_id COLLATE "C", _connector COLLATE "C" LIMIT ${limit}`)).map((r) => topEntryFrom(r as RawTopEntry));
   return {
     dayTotals: (await q(`SELECT _date::text AS day, count(*) AS rows, ${['impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions']
       .map((col) => `sum(${col})::text AS ${col}`).join(', ')} FROM rakuten_affiliate_report WHERE ${where} GROUP BY _date ORDER BY _date`)).map((r) => dayTotalsFrom(r as RawDayTotals)),
@@ -347,7 +347,7 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     assert.equal((await pub('2024-04-01', '2024-04-07', 'late'))?.name, 'Late (tx 04-09)');
     assert.equal((await pub('2024-04-05', '2024-04-05', 'tie'))?.name, 'B');
     assert.equal((await pub('2024-04-01', '2024-04-07', 'tie'))?.name, 'A');
-    assert.deepEqual(await pub('2024-04-03', '2024-04-03', 'nameless'), { id: 'nameless', name: null, rows: 1, sales: '99999999999999.9999', total_commissions: '99999999999999.9999' });
+    assert.deepEqual(await pub('2024-04-03', '2024-04-03', 'nameless'), { connector: 'sum-a', id: 'nameless', name: null, rows: 1, sales: '99999999999999.9999', total_commissions: '99999999999999.9999' });
 
     // A body that also holds rows of days outside its window: they are added to their days (04-05 has rows, 04-10 is new).
     const outside = [...genRows(['2024-04-03', '2024-04-04'], 50, 3), ...genRows(['2024-04-05'], 7, 4), ...genRows(['2024-04-10'], 9, 5)];

@@ -221,11 +221,11 @@ export function dayTotalsQuery(connector: string | null, from: string, to: strin
 export function topQuery(dimension: keyof typeof TOP_DIMENSIONS, connector: string | null, from: string, to: string, limit: number): Query {
   const params: unknown[] = [dimension];
   const where = range(connector, from, to, params);
-  // COLLATE "C": ties ordered by bytes, as DuckDB does, whatever the database's collation.
+  // Per (connector, id); COLLATE "C": ties ordered by bytes, as DuckDB does, whatever the database's collation.
   return {
-    sql: `SELECT id, ${nameOf(LATEST_KEY('name', 'name_day'))} AS name, ${SUM('rows')}, ${TOP_SUMS.map(SUM).join(', ')}
+    sql: `SELECT _connector AS connector, id, ${nameOf(LATEST_KEY('name', 'name_day'))} AS name, ${SUM('rows')}, ${TOP_SUMS.map(SUM).join(', ')}
           FROM ${TOP} WHERE dimension = $1 AND ${where}
-          GROUP BY id ORDER BY sum(sales) DESC NULLS LAST, id COLLATE "C" LIMIT ${Math.max(1, Math.floor(limit))}`,
+          GROUP BY _connector, id ORDER BY sum(sales) DESC NULLS LAST, id COLLATE "C", _connector COLLATE "C" LIMIT ${Math.max(1, Math.floor(limit))}`,
     params,
   };
 }
