@@ -193,11 +193,11 @@ async function v1Expected(v: V1Db) {
     out[`days ${c}`] = days.map((r) => dayTotalsFrom({ day: r.d, rows: r.n, impressions: r.i, clicks: r.cl, orders: r.o, sales: r.s, gross_commissions: r.g, total_commissions: r.tc } as never));
     for (const [dim, id, name] of [['publisher', 'publisher_id', 'publisher_name'], ['offer', 'offer_id', 'offer_name']] as const) {
       const top = await v.q(
-        `SELECT ${id} AS k, argMin(${name}, tuple(-toInt32(coalesce(transaction_date, _date)), ${name})) AS nm, toString(count()) AS n,
+        `SELECT _connector AS cn, ${id} AS k, argMin(${name}, tuple(-toInt32(coalesce(transaction_date, _date)), ${name})) AS nm, toString(count()) AS n,
                 sum(sales) AS s_order, toString(s_order) AS s_sales, toString(sum(total_commissions)) AS s_total
-         FROM $db.rakuten_affiliate_report WHERE ${where(c)} AND ${id} IS NOT NULL GROUP BY ${id} ORDER BY s_order DESC NULLS LAST, k LIMIT 1000`,
+         FROM $db.rakuten_affiliate_report WHERE ${where(c)} AND ${id} IS NOT NULL GROUP BY _connector, ${id} ORDER BY s_order DESC NULLS LAST, k, cn LIMIT 1000`,
       );
-      out[`top ${dim} ${c}`] = top.map((r) => topEntryFrom({ id: r.k, name: r.nm, rows: r.n, sales: r.s_sales, total_commissions: r.s_total } as never));
+      out[`top ${dim} ${c}`] = top.map((r) => topEntryFrom({ connector: r.cn, id: r.k, name: r.nm, rows: r.n, sales: r.s_sales, total_commissions: r.s_total } as never));
     }
     if (c !== null) {
       const [r] = await v.q(
