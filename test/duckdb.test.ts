@@ -14,6 +14,7 @@ import { DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE, type ReportRow } fr
 import { hashSeed, Rng } from '../src/simulator/prng.js';
 import { rowsBody } from '../src/model/report-body.js';
 import { openWarehouse, type Opened } from '../src/warehouse/index.js';
+import { DuckDbWarehouse } from '../src/warehouse/duckdb/warehouse.js';
 import type { Warehouse, WindowLoad } from '../src/warehouse/types.js';
 import { assertTop, body, csvBody, Model, randomRows, row, windowLoad } from './helpers/contract.js';
 import { tempHome } from './helpers/targets.js';
@@ -360,6 +361,40 @@ describe('duckdb warehouse: dashboard summaries', { concurrency: false }, () => 
       }
     } finally {
       await f.close();
+    }
+  });
+
+  test('the files of windows waiting for a commit are bounded: over the limit a window reads its body only after a commit', async () => {
+    const dir = join(home, 'staged-bytes');
+    const w = await DuckDbWarehouse.open(join(dir, 'warehouse.duckdb'), join(dir, 'tmp'), { stagedBytesMax: 1 });
+    try {
+      await w.init();
+      const rng = new Rng(hashSeed('duckdb-staged-bytes'));
+      const log: string[] = [];
+      const rowsOf = (day: string, tag: string) => randomRows(rng, day, day, 20, tag);
+      const load = (name: string, day: string, rows: ReportRow[], gate?: Promise<void>) =>
+        w.replaceWindow(windowLoad('staged', day, day, `st-${name}`), rowsBody((async function* () {
+          log.push(`read ${name}`);
+          await gate;
+          yield rows;
+        })())).then((n) => (log.push(`committed ${name}`), n));
+      // A's body stalls (it is being read, so the transaction holding B stays open, waiting for it);
+      // B is read and staged: the staged bytes are now over the limit, so C must wait for a commit.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const rows = { a: rowsOf('2025-06-01', 'a'), b: rowsOf('2025-06-02', 'b'), c: rowsOf('2025-06-03', 'c') };
+      const a = load('A', '2025-06-01', rows.a, gate);
+      const b = load('B', '2025-06-02', rows.b);
+      await new Promise((r) => setTimeout(r, 200));
+      const c = load('C', '2025-06-03', rows.c);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(log, ['read A', 'read B'], 'C waits for room before it reads its body');
+      release();
+      assert.deepEqual(await Promise.all([a, b, c]), [rows.a.length, rows.b.length, rows.c.length]);
+      assert.ok(log.indexOf('read C') > log.indexOf('committed B'), `C was read after B committed (${log})`);
+      assert.deepEqual((await w.dayTotals('staged', '2025-06-01', '2025-06-03')).map((d) => d.rows), [20, 20, 20]);
+    } finally {
+      await w.close();
     }
   });
 

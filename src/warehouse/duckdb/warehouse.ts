@@ -69,11 +69,12 @@ export class DuckDbWarehouse implements Warehouse {
   /** The dashboard's reads: a connection of their own, so they see committed data and never wait for a load. */
   private reader!: SerialConnection;
 
-  private constructor(readonly location: string, private readonly tempDir: string) {}
+  private constructor(readonly location: string, private readonly tempDir: string, private readonly stagedBytesMax: number) {}
 
-  static async open(path: string, tempDir = tmpdir()): Promise<DuckDbWarehouse> {
+  /** `opts.stagedBytesMax`: see STAGED_BYTES_MAX (tests set a small one). */
+  static async open(path: string, tempDir = tmpdir(), opts: { stagedBytesMax?: number } = {}): Promise<DuckDbWarehouse> {
     mkdirSync(tempDir, { recursive: true, mode: 0o700 });
-    const w = new DuckDbWarehouse(path, tempDir);
+    const w = new DuckDbWarehouse(path, tempDir, opts.stagedBytesMax ?? STAGED_BYTES_MAX);
     const instance = await openDuckDb(path);
     w.conn = await SerialConnection.open(instance);
     w.reader = await SerialConnection.open(instance);
@@ -92,7 +93,11 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async replaceWindow(load: WindowLoad, body: ReportBody): Promise<number> {
+    // The disk the waiting windows take is bounded: over it, a window waits for a commit before it
+    // reads its body (the download waits too: backpressure). The first one always goes.
+    while (this.stagedBytes > 0 && this.stagedBytes >= this.stagedBytesMax) await new Promise<void>((r) => this.spaceWaiters.push(r));
     const file = join(this.tempDir, `rakuten-window-${process.pid}-${randomUUID()}.csv`);
+    let staged = 0;
     try {
       this.writing++;
       let csv: Awaited<ReturnType<typeof writeCsv>>;
@@ -103,6 +108,8 @@ export class DuckDbWarehouse implements Warehouse {
         this.wake();
         throw e;
       }
+      staged = csv.bytes;
+      this.stagedBytes += staged;
       return await new Promise<number>((resolve, reject) => {
         this.pending.push({ load, file, ...csv, resolve, reject });
         this.writing--;
@@ -111,6 +118,10 @@ export class DuckDbWarehouse implements Warehouse {
       });
     } finally {
       await rm(file, { force: true });
+      if (staged > 0) {
+        this.stagedBytes -= staged;
+        for (const w of this.spaceWaiters.splice(0)) w();
+      }
     }
   }
 
@@ -126,6 +137,9 @@ export class DuckDbWarehouse implements Warehouse {
    */
   private pending: PendingLoad[] = [];
   private writing = 0;
+  /** Bytes of the read windows' files not committed yet, and the windows waiting for room. */
+  private stagedBytes = 0;
+  private spaceWaiters: (() => void)[] = [];
   private draining = false;
   private waiter: (() => void) | null = null;
 
@@ -308,6 +322,12 @@ interface PendingLoad {
  */
 const ROWS_PER_COMMIT = 4 * 122_880;
 const COMMIT_AFTER_MS = 3_000;
+/**
+ * Most bytes of canonical CSV that read windows keep in <home>/tmp while they wait for their commit
+ * (capabilities.stagedWindows lets up to 32 wait: at 5M rows, days of 37 MB, that would be 1.2 GB).
+ * A transaction's rows (ROWS_PER_COMMIT, ~110 MB) and the next ones fit.
+ */
+export const STAGED_BYTES_MAX = 256 * 1024 * 1024;
 
 /**
  * read_csv buffer options for a file whose longest line is maxLine bytes. DuckDB reads the file in
@@ -326,9 +346,10 @@ function readBuffers(maxLine: number): string {
  */
 async function writeCsv(
   file: string, body: ReportBody,
-): Promise<{ count: number; columns: readonly LoadedColumn[]; day: string | null; maxLine: number }> {
+): Promise<{ count: number; columns: readonly LoadedColumn[]; day: string | null; maxLine: number; bytes: number }> {
   const fh = await open(file, 'w', 0o600);
   let count = 0;
+  let bytes = 0;
   let maxLine = 0;
   let day: string | null = null;
   let columns: readonly LoadedColumn[] = LOADED_NAMES;
@@ -336,6 +357,7 @@ async function writeCsv(
     if (body.format === 'canonical-csv') {
       for await (const part of body.parts) {
         await fh.writev(part.chunks);
+        for (const c of part.chunks) bytes += c.byteLength;
         count += part.rows;
         columns = part.columns;
         day = part.day;
@@ -355,11 +377,11 @@ async function writeCsv(
           if (line.length >= maxLine / 3) maxLine = Math.max(maxLine, Buffer.byteLength(line) + 1);
         }
         count += batch.length;
-        await fh.write(text);
+        bytes += (await fh.write(text)).bytesWritten;
       }
     }
   } finally {
     await fh.close();
   }
-  return { count, columns, day, maxLine };
+  return { count, columns, day, maxLine, bytes };
 }
