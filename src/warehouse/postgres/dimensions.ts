@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { COLUMN_INDEX, REPORT_TABLE, type ReportRow, TOP_DIMENSIONS } from '../../model/schema.js';
 import { dimensionTables } from '../render.js';
-import { dayOf, LATEST_KEY, nameOf, Q, TOP_SUMS } from './summary.js';
+import { dayOf, LATEST_KEY, nameOf, Q, TOP_SUMS, type TopRow } from './summary.js';
 
 interface Acc {
   name: string | null;
@@ -146,16 +146,6 @@ function upsertSql(t: string, hasUrl: boolean, source: string): string {
 }
 
 /** One row of the top summary (TOP_SUMMARY_TABLE), its sums as PostgreSQL's exact text. */
-export interface TopRow {
-  day: string;
-  dimension: string;
-  id: string;
-  rows: string;
-  sums: (string | null)[];
-  name: string | null;
-  nameDay: string | null;
-}
-
 /**
  * The dimensions and the top summary of a window, aggregated in SQL in ONE scan of its fact rows
  * (for a load whose rows never pass through JS: canonical CSV straight into COPY). A grouping set

@@ -43,11 +43,22 @@
 import type pg from 'pg';
 import { type ColumnDef, DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_DIMENSIONS, TOP_SUMMARY_TABLE } from '../../model/schema.js';
 import { columnList, type TypeMap } from '../render.js';
-import type { TopRow } from './dimensions.js';
 
 const F = REPORT_TABLE.name;
 const DAY = DAY_SUMMARY_TABLE.name;
 const TOP = TOP_SUMMARY_TABLE.name;
+
+/** One top-summary row of a window, computed elsewhere (dimensions.ts aggregateWindow) and written by refreshSummaries. */
+export interface TopRow {
+  day: string;
+  dimension: string;
+  id: string;
+  rows: string;
+  sums: (string | null)[];
+  name: string | null;
+  nameDay: string | null;
+}
+
 export const Q = (n: string): string => `"${n}"`;
 
 /** The summed columns of a summary table (all but the key, the row count and the name columns). */

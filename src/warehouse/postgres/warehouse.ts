@@ -27,10 +27,10 @@ import { columnList, dimensionTables, type TypeMap } from '../render.js';
 import type { Coverage, DayTotals, StateStore, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { checkout, createPool, inTransaction, mapPgError, parsePostgresUrl, runDdl, type PostgresTarget } from './connection.js';
 import { copyCsv, copyRows, copyValue } from './copy.js';
-import { aggregateWindow, DimensionAggregator, type TopRow } from './dimensions.js';
+import { aggregateWindow, DimensionAggregator } from './dimensions.js';
 import { POSTGRES_CAPABILITIES } from './capabilities.js';
 import { PostgresStateStore } from './state.js';
-import { COVERAGES_QUERY, coverageQuery, dayTotalsQuery, deleteSummaries, fillSummaries, lockConnector, refreshSummaries, summaryDdl, topQuery, type Query } from './summary.js';
+import { COVERAGES_QUERY, coverageQuery, dayTotalsQuery, deleteSummaries, fillSummaries, lockConnector, refreshSummaries, summaryDdl, topQuery, type Query, type TopRow } from './summary.js';
 
 export const POSTGRES_TYPES: TypeMap = {
   text: 'text',
