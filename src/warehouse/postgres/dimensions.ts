@@ -145,7 +145,6 @@ function upsertSql(t: string, hasUrl: boolean, source: string): string {
     WHERE (${set.map(([col]) => `${t}.${col}`).join(', ')}) IS DISTINCT FROM (${set.map(([, v]) => v).join(', ')})`;
 }
 
-/** One row of the top summary (TOP_SUMMARY_TABLE), its sums as PostgreSQL's exact text. */
 /**
  * The dimensions and the top summary of a window, aggregated in SQL in ONE scan of its fact rows
  * (for a load whose rows never pass through JS: canonical CSV straight into COPY). A grouping set

@@ -48,7 +48,7 @@ const F = REPORT_TABLE.name;
 const DAY = DAY_SUMMARY_TABLE.name;
 const TOP = TOP_SUMMARY_TABLE.name;
 
-/** One top-summary row of a window, computed elsewhere (dimensions.ts aggregateWindow) and written by refreshSummaries. */
+/** One row of the top summary (TOP_SUMMARY_TABLE) of a window, its sums as PostgreSQL's exact text: computed by dimensions.ts aggregateWindow, written by refreshSummaries. */
 export interface TopRow {
   day: string;
   dimension: string;
