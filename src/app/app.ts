@@ -109,8 +109,11 @@ export interface ConnectorStatus extends ConnectorView {
 }
 
 export class App {
-  /** Called before every sync with the connector as shown (the CLI fails the demo's at once when its simulator is gone). */
-  syncCheck?: (view: ConnectorView) => Promise<void>;
+  /**
+   * Called before every sync with the connector's name and how to get it as shown, built only if the
+   * check needs it (the CLI fails the demo's at once when its simulator is gone).
+   */
+  syncCheck?: (name: string, view: () => Promise<ConnectorView>) => Promise<void>;
 
   private constructor(readonly home: string, readonly warehouseUrl: string, readonly db: Opened, readonly vault: Vault) {}
 
@@ -222,7 +225,7 @@ export class App {
   async sync(name: string, opts: SyncOptions = {}): Promise<RunRecord> {
     const rec = await this.get(name);
     if (opts.range) validateRange(opts.range);
-    await this.syncCheck?.(this.view(rec));
+    await this.syncCheck?.(rec.name, async () => this.view(rec));
     return runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID }, rec, this.source(rec), opts);
   }
 

@@ -24,8 +24,7 @@ export function testUrl(input: SourceInput, saved?: { url: () => URL; token: () 
   else if (saved) {
     const u = saved.url();
     if (input.reportKey) u.pathname = u.pathname.replace(/\/reports\/[^/]+\/filters/, `/reports/${encodeURIComponent(input.reportKey)}/filters`);
-    u.searchParams.set('token', input.token || saved.token());
-    url = u.toString();
+    url = withToken(u, input.token || saved.token());
   } else if (input.reportKey || input.token) {
     if (!input.reportKey || !input.token) {
       throw new ConnectorError('config', input.reportKey ? 'the token is missing' : 'the report key is missing', {

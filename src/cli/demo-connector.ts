@@ -39,9 +39,10 @@ function listening(host: string, port: number, timeoutMs = 1000): Promise<boolea
   });
 }
 
-/** App.syncCheck for the CLI: the demo's connector whose simulator is gone fails at once, saying so. */
-export async function demoSyncCheck(v: ConnectorView): Promise<void> {
-  const at = demoHost(v);
+/** App.syncCheck for the CLI: the demo's connector whose simulator is gone fails at once, saying so (other connectors: nothing is read). */
+export async function demoSyncCheck(name: string, view: () => Promise<ConnectorView>): Promise<void> {
+  if (name !== DEMO_NAME) return;
+  const at = demoHost(await view());
   if (!at || (await listening(at.host, at.port))) return;
   throw new ConnectorError('config', 'the demo\'s simulator is not running (it runs only while `npm run demo` does)', {
     hint: 'run `npm run demo` again in this home (or `rakuten-connector demo`): it brings the simulator back and resumes this connector',

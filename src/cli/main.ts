@@ -21,7 +21,7 @@ import { readSecret } from './secret-input.js';
 import type { CliParts } from './parts.js';
 import { DEFAULT_SYNC_PARALLEL } from '../app/defaults.js';
 import { checkName, checkRange, checkSettings, int, printChecks, UsageError } from './common.js';
-import { addEditCommands } from './commands-edit.js';
+import { addEditCommands, settingsText } from './commands-edit.js';
 import { demoSyncCheck } from './demo-connector.js';
 import type { CliApp } from './remote.js';
 import { defaultWarehouseUrl } from '../warehouse/index.js';
@@ -286,7 +286,7 @@ program
       out.line(`${st.name}: report ${st.reportKey} (${st.dateType} dates, tz ${st.timeZone}), token ${st.tokenMasked}`);
       out.line(`  url          ${st.url}`);
       if (st.problem) out.line(`  PROBLEM      ${st.problem}`);
-      out.line(`  settings     start ${st.settings.startDate}, lookback ${st.settings.lookbackDays} days, window ${st.settings.windowDays} day(s), schedule "${st.settings.schedule}"${st.settings.paused ? ', paused' : ''}`);
+      out.line(`  settings     ${settingsText(st)}`);
       out.line(`  synced to    ${st.cursor ?? 'never'}${st.running ? ` (sync running: ${st.running.owner.split(':').slice(0, 2).join(' pid ')})` : ''}`);
       out.line(`  warehouse    ${fmtInt(st.coverage.rows)} rows over ${st.coverage.days} days (${st.coverage.firstDay ?? '-'}..${st.coverage.lastDay ?? '-'})`);
       out.line('  recent runs:');

@@ -9,11 +9,11 @@
  * thrown locally.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { serveProof } from '../util/serve-proof.js';
+import { SERVE_FILE, serveProof, type WireError } from '../util/serve-proof.js';
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { App, ConnectorView, SyncAllResult } from '../app/app.js';
-import { DEFAULT_SYNC_PARALLEL } from '../app/app.js';
+import { DEFAULT_SYNC_PARALLEL } from '../app/defaults.js';
 import type { Output } from '../app/output.js';
 import type { SyncEvent, SyncOptions } from '../sync/engine.js';
 import { ConnectorError, type ErrorField, type ErrorKind } from '../util/errors.js';
@@ -26,7 +26,6 @@ export type CliApp = Pick<App, 'statuses' | 'status' | 'saveAndTest' | 'test' | 
 
 export interface ServeFile { url: string; pid: number; credential: string }
 
-interface WireError { kind: string | null; message: string; hint?: string; field?: string }
 
 /** The error the App threw on the server, as it would have been thrown here. */
 function rebuild(e: WireError): Error {
@@ -45,7 +44,7 @@ function alive(pid: number): boolean {
 
 /** `<home>/serve.json` when it is ours and well formed, else undefined. */
 export function readServeFile(home: string): ServeFile | undefined {
-  const path = join(home, 'serve.json');
+  const path = join(home, SERVE_FILE);
   try {
     const st = lstatSync(path);
     if (!st.isFile() || (st.mode & 0o077) !== 0 || (process.getuid && st.uid !== process.getuid())) return undefined;
@@ -79,7 +78,7 @@ const gone = (url: string, e: unknown) =>
 
 export class RemoteApp implements CliApp {
   /** As App.syncCheck: run here before a sync (the demo's connector whose simulator is gone fails at once). */
-  syncCheck?: (view: ConnectorView) => Promise<void>;
+  syncCheck?: (name: string, view: () => Promise<ConnectorView>) => Promise<void>;
 
   constructor(private readonly server: ServeFile, private readonly out: Output) {}
 
@@ -128,7 +127,7 @@ export class RemoteApp implements CliApp {
    * resolves 'elsewhere' when it succeeded, 'again' when it did not.
    */
   private async syncVia(name: string, opts: SyncOptions, attach?: (owner: string) => void): Promise<RunRecord | 'elsewhere' | 'again'> {
-    if (this.syncCheck) await this.syncCheck((await this.status(name, 0)) as ConnectorView);
+    await this.syncCheck?.(name, async () => (await this.status(name, 0)) as ConnectorView);
     this.note(opts);
     const res = await this.post('/api/cli/sync', { name, range: opts.range, attach: Boolean(attach) }, opts.signal);
     if (!(res.headers.get('content-type') ?? '').startsWith('application/x-ndjson')) {

@@ -15,6 +15,7 @@
  *                                 own events, then `{ done: run }` or `{ failed: error }`.
  */
 import { createHash } from 'node:crypto';
+import type { WireError } from '../util/serve-proof.js';
 import type { Context, Hono } from 'hono';
 import type { App, ConnectorChange, ConnectorInput } from '../app/app.js';
 import { type SyncEvent, type SyncOptions, WORKER_ID } from '../sync/engine.js';
@@ -28,7 +29,6 @@ import type { SyncRunner } from './runner.js';
 import { send } from './respond.js';
 
 /** An error as the CLI rebuilds it: a ConnectorError keeps its kind, hint and field. */
-export interface WireError { kind: string | null; message: string; hint?: string; field?: string }
 
 export function wireError(e: unknown): WireError {
   if (e instanceof ConnectorError) return { kind: e.kind, message: e.message, hint: e.hint, field: e.field };

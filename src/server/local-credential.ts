@@ -9,14 +9,11 @@
  * sends it anything (src/cli/remote.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { serveProof } from '../util/serve-proof.js';
+import { SERVE_FILE, serveProof } from '../util/serve-proof.js';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerSecret } from '../util/secrets.js';
 import { sameSecret } from './auth.js';
-
-export const SERVE_FILE = 'serve.json';
-
 
 export class LocalCredential {
   readonly value = randomBytes(32).toString('base64url');

@@ -61,8 +61,9 @@ export const createConnectorSchema = z
 /**
  * Whether POST /api/connectors starts the first sync when its body has no `sync` field (a paused
  * connector's only when `sync` is true). The web app's setup form always sends `sync` (its box
- * "Start the first sync now"). Kept false for API clients and scripts written before `sync` existed,
- * which create a connector and then call …/sync themselves (that would answer 409 while the first runs).
+ * "Start the first sync now"). True, as Save & Test does in the web app: an API client that creates
+ * a connector and then calls …/sync itself sends `sync: false` (otherwise …/sync answers 409 while
+ * the first sync runs).
  */
 export const FIRST_SYNC_DEFAULT = true;
 

@@ -13,9 +13,8 @@ import { checksList, failedLead } from './parts.js';
 /** @import { Connector, ParsedUrl, SaveResult, TestReport } from './types.js' */
 
 /**
- * Whether "Start the first sync now" is checked when the form opens. Issue 11 wants it on; it
- * stays off until the browser tests that add a connector through this form and then expect it
- * unsynced (test/browser.test.ts, test/browser-polish.test.ts) untick the box.
+ * Whether "Start the first sync now" is checked when the form opens: on, so saving starts the
+ * historical load at once (browser tests that want a connector unsynced untick the box).
  */
 const FIRST_SYNC_CHECKED = true;
 

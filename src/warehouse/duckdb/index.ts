@@ -26,9 +26,13 @@ function loadDriver<T>(load: () => Promise<T>): Promise<T> {
  * otherwise grows during a sync (the report reader's short-lived objects) and held 15-35 MB more at
  * the peak: 1M rows 267 -> 232 MB, 5M rows 286 -> 251 MB, for 4-7 % more time (docs/BENCHMARKS.md).
  * A growth factor is read whenever V8 would grow the space, so it can be set now; the space's
- * maximum (--max-semi-space-size) only when Node starts.
+ * maximum (--max-semi-space-size) only when Node starts. It holds for the whole process (a
+ * `serve` with this warehouse too), so it is set once.
  */
+let youngGenerationKeptSmall = false;
 function keepYoungGenerationSmall(): void {
+  if (youngGenerationKeptSmall) return;
+  youngGenerationKeptSmall = true;
   setFlagsFromString('--semi-space-growth-factor=1');
 }
 

@@ -171,7 +171,7 @@ export class DuckDbWarehouse implements Warehouse {
             const touched = new TouchedDays();
             const started = Date.now();
             let rows = 0;
-            while (rows < ROWS_PER_COMMIT && Date.now() - started < COMMIT_AFTER_MS) {
+            while (rows < ROWS_PER_COMMIT && group.length < MAX_GROUP && Date.now() - started < COMMIT_AFTER_MS) {
               if (this.pending.length === 0) {
                 if (this.writing === 0) break;
                 await this.nextEvent(started + COMMIT_AFTER_MS - Date.now());
@@ -322,10 +322,13 @@ interface PendingLoad {
  */
 const ROWS_PER_COMMIT = 4 * 122_880;
 const COMMIT_AFTER_MS = 3_000;
+/** Most windows one transaction takes (many small ones: the dimension refresh has a condition per window). */
+const MAX_GROUP = 256;
 /**
  * Most bytes of canonical CSV that read windows keep in <home>/tmp while they wait for their commit
  * (capabilities.stagedWindows lets up to 32 wait: at 5M rows, days of 37 MB, that would be 1.2 GB).
- * A transaction's rows (ROWS_PER_COMMIT, ~110 MB) and the next ones fit.
+ * A transaction's rows (ROWS_PER_COMMIT, ~110 MB) and the next ones fit. A soft bound: the windows
+ * being read when it is reached (at most the sync's downloads) still finish.
  */
 export const STAGED_BYTES_MAX = 256 * 1024 * 1024;
 

@@ -30,7 +30,7 @@ import { copyCsv, copyRows, copyValue } from './copy.js';
 import { aggregateWindow, DimensionAggregator } from './dimensions.js';
 import { POSTGRES_CAPABILITIES } from './capabilities.js';
 import { PostgresStateStore } from './state.js';
-import { COVERAGES_QUERY, coverageQuery, dayTotalsQuery, deleteSummaries, fillSummaries, lockConnector, refreshSummaries, summaryDdl, topQuery, type Query, type TopRow } from './summary.js';
+import { COVERAGES_QUERY, coverageQuery, dayTotalsQuery, deleteSummaries, fillSummaries, lockConnector, refreshSummaries, summaryDdl, topQuery, Q, type Query, type TopRow } from './summary.js';
 
 export const POSTGRES_TYPES: TypeMap = {
   text: 'text',
@@ -44,7 +44,6 @@ export const POSTGRES_TYPES: TypeMap = {
 };
 
 const T = REPORT_TABLE.name;
-const Q = (n: string): string => `"${n}"`;
 const I_DATE = COLUMN_INDEX._date;
 const COPY_SQL = `COPY ${T} (${REPORT_TABLE.columns.map((c) => Q(c.name)).join(', ')}) FROM STDIN`;
 
@@ -107,6 +106,8 @@ export class PostgresWarehouse implements Warehouse {
    */
   async replaceWindow(load: WindowLoad, body: ReportBody): Promise<number> {
     if (body.format === 'canonical-csv') {
+      // A multi-day window (its _date per row) or a table without the DEFAULTs: rows, without peeking.
+      if (!this.csvDefaults || load.start !== load.end) return this.loadRows(load, csvRows(body.parts));
       const { first, small, parts } = await peek(body.parts, SMALL_CSV_BYTES);
       if (first && !small && first.day !== null && first.day >= load.start && first.day <= load.end && this.csvDefaults) {
         const copySql = `COPY ${T} (${first.columns.map(Q).join(', ')}) FROM STDIN (FORMAT csv)`;
@@ -123,7 +124,13 @@ export class PostgresWarehouse implements Warehouse {
             dims = w.dimensions;
             return w.top;
           };
-          return { count, outside: [], top, dimensions: async () => dims?.upsert(c, load.connector) };
+          return {
+            count, outside: [], top,
+            dimensions: async () => {
+              if (!dims) throw new Error('internal: the window was not aggregated before its dimensions were refreshed');
+              await dims.upsert(c, load.connector);
+            },
+          };
         });
       }
       return this.loadRows(load, csvRows(parts));
