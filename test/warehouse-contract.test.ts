@@ -190,12 +190,15 @@ for (const name of contractTargets()) {
           const start = addDays(base, rng.int(span - len + 1));
           const end = addDays(start, len - 1);
           const rows = randomRows(rng, start, end, rng.chance(0.1) ? 0 : rng.range(5, 30), `s${step}`);
-          assert.equal(await h.replace(windowLoad(c, start, end, `sync-${step}`), rows, rng.pick([7, 100, 1000])), rows.length, `step ${step}`);
+          // rnd-b's amounts are in euros: the reads over all connectors keep them apart.
+          const load = windowLoad(c, start, end, `sync-${step}`, c === 'rnd-b' ? 'EUR' : 'USD');
+          assert.equal(await h.replace(load, rows, rng.pick([7, 100, 1000])), rows.length, `step ${step}`);
           if (step === 11) await h.assertDimensions(conns, `after step ${step}:`);
         }
         await h.assertReads(conns, base, addDays(base, span - 1));
         await h.assertReads(conns, addDays(base, 5), addDays(base, 9));
         await h.assertDimensions(conns);
+        await h.assertCurrencies('after the random windows:');
         assert.ok(h.expectedDimensions(conns).rakuten_links!.length > 10, 'the sequence exercised the dimensions');
       });
 
@@ -281,6 +284,74 @@ for (const name of contractTargets()) {
           await h.assertReads([c], '2025-06-01', '2025-06-03', 'refused csv body:');
         }
         await h.assertDimensions([c]);
+      });
+    });
+
+    describe('currency', { concurrency: false }, () => {
+      const cur = (c: string, start: string, end: string, currency: string, syncId = 'sync-1') => windowLoad(c, start, end, syncId, currency);
+
+      test('each load\'s currency is on its rows and both summaries; over several connectors a day has one total per currency and top ranks within each currency', async () => {
+        const rng = new Rng(hashSeed('contract-currency'));
+        const us1 = 'cur-us-1';
+        const us2 = 'cur-us-2';
+        const uk = 'cur-uk';
+        const p = (d: string, id: string, sales: string) => row(d, { publisher_id: id, publisher_name: `P ${id}`, offer_id: 'o1', sales, total_commissions: '1.5' });
+        await h.replace(cur(us1, '2024-05-01', '2024-05-02', 'USD'), [p('2024-05-01', 'a', '100'), p('2024-05-02', 'b', '50')]);
+        await h.replace(cur(us2, '2024-05-01', '2024-05-01', 'USD'), [p('2024-05-01', 'a', '10'), p('2024-05-01', 'c', '70')]);
+        // The UK account's sales are the biggest numbers, and in pounds.
+        await h.replace(cur(uk, '2024-05-01', '2024-05-02', 'GBP'), [p('2024-05-01', 'a', '9000'), p('2024-05-02', 'z', '8000'), ...randomRows(rng, '2024-05-02', '2024-05-02', 6, 'uk')]);
+        // No other test loads these days: the reads over all connectors are these three connectors'.
+        const all = await h.warehouse.dayTotals(null, '2024-05-01', '2024-05-02');
+        assert.deepEqual(all.map((d) => [d.day, d.currency, d.rows]), [['2024-05-01', 'GBP', 1], ['2024-05-01', 'USD', 3], ['2024-05-02', 'GBP', 7], ['2024-05-02', 'USD', 1]]);
+        assert.equal(all[1]!.sales, '180.0000', 'USD sales of 2024-05-01 are 100 + 10 + 70, without the pounds');
+        assert.equal(all[0]!.sales, '9000.0000');
+        assert.deepEqual((await h.warehouse.dayTotals(uk, '2024-05-01', '2024-05-02')).map((d) => d.currency), ['GBP', 'GBP']);
+        const top = await h.warehouse.top('publisher', null, '2024-05-01', '2024-05-02', 2);
+        assert.deepEqual(top.map((t) => [t.currency, t.connector, t.id, t.sales]),
+          [['GBP', uk, 'a', '9000.0000'], ['GBP', uk, 'z', '8000.0000'], ['USD', us1, 'a', '100.0000'], ['USD', us2, 'c', '70.0000']]);
+        await h.assertReads([us1, us2, uk], '2024-05-01', '2024-05-02');
+        await h.assertCurrencies();
+      });
+
+      test('relabelCurrency changes every row of one connector (fact table, summaries, reads) and no other; later loads are in the new currency', async () => {
+        const rng = new Rng(hashSeed('contract-relabel'));
+        const a = 'relabel-a';
+        const b = 'relabel-b';
+        await h.replace(cur(a, '2024-06-01', '2024-06-03', 'USD'), randomRows(rng, '2024-06-01', '2024-06-03', 12, 'a'));
+        await h.replace(cur(b, '2024-06-01', '2024-06-03', 'USD'), randomRows(rng, '2024-06-01', '2024-06-03', 9, 'b'));
+        await h.relabelCurrency(a, 'CAD');
+        assert.deepEqual([...new Set((await h.warehouse.dayTotals(a, '2024-06-01', '2024-06-03')).map((d) => d.currency))], ['CAD']);
+        assert.deepEqual([...new Set((await h.warehouse.dayTotals(b, '2024-06-01', '2024-06-03')).map((d) => d.currency))], ['USD']);
+        await h.assertReads([a, b], '2024-06-01', '2024-06-03', 'after relabelling a:');
+        await h.assertCurrencies('after relabelling a:');
+        await h.relabelCurrency(a, 'CAD'); // idempotent
+        await h.replace(cur(a, '2024-06-02', '2024-06-02', 'CAD', 'sync-2'), randomRows(rng, '2024-06-02', '2024-06-02', 4, 'a2'));
+        await h.assertReads([a, b], '2024-06-01', '2024-06-03', 'after a load in CAD:');
+        await h.assertCurrencies('after a load in CAD:');
+        await h.relabelCurrency('relabel-nobody', 'EUR'); // a connector without rows: nothing to do
+        await h.assertDimensions([a, b]);
+      });
+
+      test('tables of the version before the currency column: init adds it, the rows are unlabelled (listed, read as \'\'), relabelCurrency labels them, loads go on', async () => {
+        const rng = new Rng(hashSeed('contract-currency-migration'));
+        const a = 'mig-a';
+        const b = 'mig-b';
+        await h.replace(cur(a, '2024-07-01', '2024-07-02', 'USD'), randomRows(rng, '2024-07-01', '2024-07-02', 15, 'a'));
+        await h.replace(cur(b, '2024-07-01', '2024-07-01', 'GBP'), randomRows(rng, '2024-07-01', '2024-07-01', 8, 'b'));
+        await h.downgradeToNoCurrency();
+        assert.deepEqual((await h.warehouse.unlabelledConnectors()).filter((c) => c === a || c === b), [a, b]);
+        await h.assertReads([a, b], '2024-07-01', '2024-07-02', 'migrated, unlabelled:');
+        await h.assertCurrencies('migrated, unlabelled:');
+        await h.reopen(); // a second init changes nothing
+        await h.assertCurrencies('migrated, reopened:');
+        // What the app does at start-up: label each connector's rows with its currency.
+        for (const c of await h.warehouse.unlabelledConnectors()) await h.relabelCurrency(c, c === b ? 'GBP' : 'USD');
+        assert.deepEqual(await h.warehouse.unlabelledConnectors(), []);
+        await h.replace(cur(a, '2024-07-02', '2024-07-03', 'USD', 'sync-2'), randomRows(rng, '2024-07-02', '2024-07-03', 5, 'a2'));
+        await h.replace(cur(b, '2024-07-01', '2024-07-01', 'GBP', 'sync-2'), randomRows(rng, '2024-07-01', '2024-07-01', 3, 'b2'));
+        await h.assertReads([a, b], '2024-07-01', '2024-07-03', 'labelled, loaded again:');
+        await h.assertCurrencies('labelled, loaded again:');
+        await h.assertDimensions([a, b]);
       });
     });
 

@@ -45,19 +45,32 @@ export const LOADED_COLUMNS = [
   { name: '_extra', type: 'json', doc: 'JSON object of report columns the connector does not map, as text.' },
 ] as const satisfies readonly ColumnDef[];
 
+/**
+ * The currency of every amount (sales, gross and total commissions) of a row: the connector's
+ * `currency` setting (ISO 4217), the same for all of a connector's rows (changing the setting
+ * relabels them: Warehouse.relabelCurrency). '' only for rows loaded before the column existed
+ * and not labelled yet. Amounts of different currencies are never added up.
+ */
+const CURRENCY_DOC = "ISO 4217 code of the row's amounts (the connector's currency; '' for rows loaded before the column existed, until labelled).";
+
 /** Columns the warehouse fills per window (the same value for every row of a load). */
 export const WINDOW_COLUMNS = [
   { name: '_connector', type: 'text', doc: 'Name of the connector that loaded the row.' },
   { name: '_synced_at', type: 'timestamp', doc: 'When the window holding the row was committed (UTC).' },
   { name: '_sync_id', type: 'text', doc: 'Id of the sync run that loaded the row (see the sync-run history).' },
+  { name: 'currency', type: 'text', doc: CURRENCY_DOC },
 ] as const satisfies readonly ColumnDef[];
 
 export type LoadedColumn = (typeof LOADED_COLUMNS)[number]['name'];
 
-/** Table layout: `_connector` first, then the loaded columns, then the sync bookkeeping columns. */
+/**
+ * Table layout: `_connector` first, then the loaded columns, then the sync bookkeeping columns,
+ * then `currency` (last: a table of an earlier version gets it by ALTER TABLE … ADD COLUMN, which
+ * appends, so new and migrated tables have the same layout).
+ */
 export const REPORT_TABLE = {
   name: 'rakuten_affiliate_report',
-  columns: [WINDOW_COLUMNS[0], ...LOADED_COLUMNS, WINDOW_COLUMNS[1], WINDOW_COLUMNS[2]] as readonly ColumnDef[],
+  columns: [WINDOW_COLUMNS[0], ...LOADED_COLUMNS, WINDOW_COLUMNS[1], WINDOW_COLUMNS[2], WINDOW_COLUMNS[3]] as readonly ColumnDef[],
   /** Rows are replaced per (connector, day): the natural partition / sort key. */
   key: ['_connector', '_date'] as const,
 };
@@ -108,7 +121,8 @@ export function dimensionColumns(d: DimensionDef): ColumnDef[] {
  * decimals (TOTAL_PRECISION digits, 0 / MONEY_SCALE decimals): no sum overflows.
  *
  * DAY_SUMMARY: one row per (connector, day) that has rows: the row count and the six sums (NULL
- * when every value of the day was NULL). Serves dayTotals and coverage.
+ * when every value of the day was NULL), and the currency of the money sums. Serves dayTotals
+ * and coverage. Both summaries carry `currency` last, like the fact table (see REPORT_TABLE).
  */
 export const DAY_SUMMARY_TABLE = {
   name: 'rakuten_day_totals',
@@ -122,6 +136,7 @@ export const DAY_SUMMARY_TABLE = {
     { name: 'sales', type: 'money_total', doc: 'Sum of sales.' },
     { name: 'gross_commissions', type: 'money_total', doc: 'Sum of gross commissions.' },
     { name: 'total_commissions', type: 'money_total', doc: 'Sum of total commissions.' },
+    { name: 'currency', type: 'text', doc: 'Currency of the sums (the fact rows\' currency).' },
   ] as readonly ColumnDef[],
   key: ['_connector', '_date'] as const,
 };
@@ -151,6 +166,7 @@ export const TOP_SUMMARY_TABLE = {
     { name: 'total_commissions', type: 'money_total', doc: 'Sum of total commissions.' },
     { name: 'name', type: 'text', doc: 'Latest non-null name of the id on this day (see above).' },
     { name: 'name_day', type: 'date', doc: 'The coalesce(transaction_date, _date) that name was seen on.' },
+    { name: 'currency', type: 'text', doc: 'Currency of the sums (the fact rows\' currency).' },
   ] as readonly ColumnDef[],
   key: ['_connector', '_date', 'dimension', 'id'] as const,
 };

@@ -9,6 +9,7 @@
  * - money has exactly MONEY_SCALE decimals ("1234.5600", "-0.0100"; a server that trims trailing
  *   zeros, like ClickHouse 21.9+, is padded), "0.0000" in dayTotals when every value was NULL,
  *   but "0" in `top` (DuckDB's `sum(x)::VARCHAR` was NULL there and read as '0');
+ * - a currency is its code, '' for rows not labelled yet (schema.ts);
  * - days are YYYY-MM-DD; coverage of no rows has no first or last day (ClickHouse's min() of
  *   nothing is 1970-01-01, never shown).
  *
@@ -36,6 +37,7 @@ const money = (v: Raw, whenNull: string): string => (isNull(v) ? whenNull : mone
 /** One day's raw sums: `sum(x)` of each column, NULL when the day had no non-NULL value. */
 export interface RawDayTotals {
   day: Raw;
+  currency: Raw;
   rows: Raw;
   impressions: Raw;
   clicks: Raw;
@@ -48,6 +50,7 @@ export interface RawDayTotals {
 export function dayTotalsFrom(r: RawDayTotals): DayTotals {
   return {
     day: String(r.day),
+    currency: isNull(r.currency) ? '' : String(r.currency),
     rows: Number(r.rows),
     impressions: count(r.impressions),
     clicks: count(r.clicks),
@@ -61,6 +64,7 @@ export function dayTotalsFrom(r: RawDayTotals): DayTotals {
 /** One top entry's raw values: its id, latest name (NULL if none), row count and sums. */
 export interface RawTopEntry {
   connector: Raw;
+  currency: Raw;
   id: Raw;
   name: Raw;
   rows: Raw;
@@ -71,6 +75,7 @@ export interface RawTopEntry {
 export function topEntryFrom(r: RawTopEntry): TopEntry {
   return {
     connector: String(r.connector),
+    currency: isNull(r.currency) ? '' : String(r.currency),
     id: String(r.id),
     name: isNull(r.name) ? null : String(r.name),
     rows: Number(r.rows),

@@ -58,10 +58,17 @@ export interface WindowLoad {
   end: string;
   syncId: string;
   syncedAt: Date;
+  /** ISO 4217 code of the rows' amounts (the connector's currency setting), stored on every row and summary. */
+  currency: string;
 }
 
+/**
+ * One day's totals in one currency. Over several connectors a day has one entry per currency of
+ * its rows: amounts of different currencies are never added up.
+ */
 export interface DayTotals {
   day: string;
+  currency: string;
   rows: number;
   impressions: string;
   clicks: string;
@@ -74,6 +81,8 @@ export interface DayTotals {
 /** One row of a top table: an id of one connector (over all connectors, the same id of two connectors is two rows). */
 export interface TopEntry {
   connector: string;
+  /** The currency of `sales` and `total_commissions` (the connector's). */
+  currency: string;
   id: string;
   name: string | null;
   rows: number;
@@ -107,11 +116,25 @@ export interface Warehouse {
   deleteConnectorData(connector: string): Promise<void>;
   /**
    * Exact per-day totals (decimals as strings, formatted by amounts.ts); connector null = all
-   * connectors. Days without rows are omitted.
+   * connectors. Days without rows are omitted. One entry per (day, currency), ordered by day then
+   * currency in byte order: rows of different currencies are never summed together.
    */
   dayTotals(connector: string | null, from: string, to: string): Promise<DayTotals[]>;
-  /** Top publishers or offers by sales over the period (ties by id in byte order; amounts via amounts.ts). */
+  /**
+   * Top publishers or offers by sales over the period (per (connector, id); ties by id, then
+   * connector, in byte order; amounts via amounts.ts). Ranked within each currency: up to `limit`
+   * entries per currency, the currencies in byte order.
+   */
   top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]>;
+  /**
+   * Set the currency of every row the connector has loaded (fact and summary tables) to
+   * `currency`: when its currency setting changes, and to label rows loaded before the column
+   * existed. No other connector's rows change; idempotent. Not called while the connector syncs
+   * (the caller holds its lease).
+   */
+  relabelCurrency(connector: string, currency: string): Promise<void>;
+  /** Connectors with rows whose currency is '' (loaded before the column existed), in byte order. */
+  unlabelledConnectors(): Promise<string[]>;
   coverage(connector: string): Promise<Coverage>;
   /** Every connector's coverage in one read (a connector without rows is absent): for listings. */
   coverages(): Promise<Map<string, Coverage>>;
@@ -126,6 +149,8 @@ export interface ConnectorSettings {
   /** Cron expression in the report's time zone; empty = manual only. */
   schedule: string;
   paused: boolean;
+  /** ISO 4217 code of the report's amounts (by default from the URL's `network`, see src/rakuten/networks.ts). */
+  currency: string;
 }
 
 export interface ConnectorRecord {

@@ -19,7 +19,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { compareBytes, compareRecords, DimensionState, rowDay, cell, type DimensionRecord, type DimensionTables } from '../../src/model/dimensions.js';
 import { rowsBody, type ReportBody } from '../../src/model/report-body.js';
-import { COLUMN_INDEX, DIMENSIONS, LOADED_COLUMNS, type LoadedColumn, type ReportRow } from '../../src/model/schema.js';
+import { COLUMN_INDEX, DAY_SUMMARY_TABLE, DIMENSIONS, LOADED_COLUMNS, REPORT_TABLE, TOP_SUMMARY_TABLE, type LoadedColumn, type ReportRow } from '../../src/model/schema.js';
 import type { Rng } from '../../src/simulator/prng.js';
 import { addDays } from '../../src/util/days.js';
 import { fromUnits, toUnits } from '../../src/util/decimal.js';
@@ -120,8 +120,8 @@ export function csvBody(rows: readonly ReportRow[], day: string | null, perPart 
   };
 }
 
-export function windowLoad(connector: string, start: string, end = start, syncId = 'sync-1'): WindowLoad {
-  return { connector, start, end, syncId, syncedAt: new Date('2025-01-02T03:04:05.000Z') };
+export function windowLoad(connector: string, start: string, end = start, syncId = 'sync-1', currency = 'USD'): WindowLoad {
+  return { connector, start, end, syncId, syncedAt: new Date('2025-01-02T03:04:05.000Z'), currency };
 }
 
 export function daysOf(start: string, end: string): string[] {
@@ -191,11 +191,18 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 /** The fact rows per connector and day, and the reference dimensions, as replaceWindow / deleteConnectorData leave them. */
 export class Model {
   private readonly facts = new Map<string, Map<string, ReportRow[]>>();
+  /** Each connector's currency: every row of it carries this one (the contract's precondition; relabelCurrency changes them all). */
+  private readonly currencies = new Map<string, string>();
   readonly dims = new DimensionState();
 
   replace(load: WindowLoad, rows: readonly ReportRow[]): void {
     const days = this.facts.get(load.connector) ?? new Map<string, ReportRow[]>();
     this.facts.set(load.connector, days);
+    const had = this.currencies.get(load.connector);
+    if (had !== undefined && had !== load.currency && [...days.values()].some((r) => r.length)) {
+      throw new Error(`model: a load of ${load.connector} in ${load.currency} while its rows are in ${had || "''"}: relabel first`);
+    }
+    this.currencies.set(load.connector, load.currency);
     for (const d of [...days.keys()]) if (d >= load.start && d <= load.end) days.delete(d);
     // Rows of a day outside the window are added to that day (nothing of it is deleted).
     for (const r of rows) push(days, r[I._date]!, r);
@@ -204,7 +211,37 @@ export class Model {
 
   deleteConnector(connector: string): void {
     this.facts.delete(connector);
+    this.currencies.delete(connector);
     this.dims.deleteConnector(connector);
+  }
+
+  /** relabelCurrency: every row of the connector is in `currency` now. */
+  relabel(connector: string, currency: string): void {
+    if (this.facts.has(connector)) this.currencies.set(connector, currency);
+  }
+
+  /** What the rows of every connector are labelled ('' for all after the currency columns were dropped and added back). */
+  unlabelAll(): void {
+    for (const c of this.currencies.keys()) this.currencies.set(c, '');
+  }
+
+  currencyOf(connector: string): string {
+    return this.currencies.get(connector) ?? '';
+  }
+
+  /** Connectors with rows in currency '' (unlabelledConnectors), byte order. */
+  unlabelled(): string[] {
+    return this.connectors().filter((c) => this.currencyOf(c) === '' && [...this.facts.get(c)!.values()].some((r) => r.length)).sort(compareBytes);
+  }
+
+  /** Rows per (connector, currency) as the fact table must hold them: "connector currency" → count. */
+  factCurrencies(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [c, days] of this.facts) {
+      const n = [...days.values()].reduce((a, r) => a + r.length, 0);
+      if (n) out.set(JSON.stringify([c, this.currencyOf(c)]), n);
+    }
+    return out;
   }
 
   private rowsIn(connector: string | null, from: string, to: string): ReportRow[] {
@@ -216,15 +253,19 @@ export class Model {
     return out;
   }
 
+  /** Per (day, currency), ordered by day then currency: amounts of two currencies are never added. */
   dayTotals(connector: string | null, from: string, to: string): DayTotals[] {
     const byDay = new Map<string, ReportRow[]>();
-    for (const r of this.rowsIn(connector, from, to)) push(byDay, r[I._date]!, r);
-    return [...byDay.keys()].sort().map((day) => {
-      const rs = byDay.get(day)!;
+    for (const c of connector === null ? this.connectors() : [connector]) {
+      for (const r of this.rowsIn(c, from, to)) push(byDay, JSON.stringify([r[I._date], this.currencyOf(c)]), r);
+    }
+    return [...byDay.keys()].sort((a, b) => compareBytes(a, b)).map((key) => {
+      const [day, currency] = JSON.parse(key) as [string, string];
+      const rs = byDay.get(key)!;
       const count = (i: number) => rs.reduce((a, r) => a + (cell(r, i) === null ? 0n : BigInt(r[i]!)), 0n).toString();
       const money = (i: number) => fromUnits(rs.reduce((a, r) => a + (cell(r, i) === null ? 0n : toUnits(r[i]!)), 0n));
       return {
-        day, rows: rs.length, impressions: count(I.impressions), clicks: count(I.clicks), orders: count(I.orders),
+        day, currency, rows: rs.length, impressions: count(I.impressions), clicks: count(I.clicks), orders: count(I.orders),
         sales: money(I.sales), gross_commissions: money(I.gross_commissions), total_commissions: money(I.total_commissions),
       };
     });
@@ -256,10 +297,14 @@ export class Model {
         }
         if (d === best) names.add(n);
       }
-      return { connector: conn, id, rows: rs.length, sales: sum(I.sales), total: sum(I.total_commissions), names: names.size ? [...names].sort(compareBytes) : [null] };
+      return {
+        connector: conn, currency: this.currencyOf(conn), id, rows: rs.length, sales: sum(I.sales), total: sum(I.total_commissions),
+        names: names.size ? [...names].sort(compareBytes) : [null],
+      };
     });
-    // ORDER BY sum(sales) DESC NULLS LAST, id, connector (byte order)
+    // Per currency (byte order): ORDER BY sum(sales) DESC NULLS LAST, id, connector (byte order), `limit` of each.
     entries.sort((a, b) => {
+      if (a.currency !== b.currency) return compareBytes(a.currency, b.currency);
       if (a.sales !== b.sales) {
         if (a.sales === null) return 1;
         if (b.sales === null) return -1;
@@ -267,8 +312,15 @@ export class Model {
       }
       return compareBytes(a.id, b.id) || compareBytes(a.connector, b.connector);
     });
-    return entries.slice(0, Math.max(1, Math.floor(limit))).map((e) => ({
-      connector: e.connector, id: e.id, rows: e.rows, names: e.names,
+    const per = Math.max(1, Math.floor(limit));
+    const taken = new Map<string, number>();
+    const kept = entries.filter((e) => {
+      const n = (taken.get(e.currency) ?? 0) + 1;
+      taken.set(e.currency, n);
+      return n <= per;
+    });
+    return kept.map((e) => ({
+      connector: e.connector, currency: e.currency, id: e.id, rows: e.rows, names: e.names,
       sales: e.sales === null ? '0' : fromUnits(e.sales), total_commissions: e.total === null ? '0' : fromUnits(e.total),
     }));
   }
@@ -289,7 +341,7 @@ export function assertTop(got: TopEntry[], want: ExpectedTop[], message: string)
   const expected = want.map((w, i) => {
     const g = got[i];
     const name = g && w.names.includes(g.name) ? g.name : w.names.length === 1 ? w.names[0]! : `one of ${JSON.stringify(w.names)}`;
-    return { connector: w.connector, id: w.id, name, rows: w.rows, sales: w.sales, total_commissions: w.total_commissions };
+    return { connector: w.connector, currency: w.currency, id: w.id, name, rows: w.rows, sales: w.sales, total_commissions: w.total_commissions };
   });
   assert.deepEqual(got, expected, message);
 }
@@ -360,6 +412,103 @@ export class Harness {
   async deleteConnectorData(connector: string): Promise<void> {
     await this.warehouse.deleteConnectorData(connector);
     this.model.deleteConnector(connector);
+  }
+
+  async relabelCurrency(connector: string, currency: string): Promise<void> {
+    await this.warehouse.relabelCurrency(connector, currency);
+    this.model.relabel(connector, currency);
+  }
+
+  /** Close the warehouse and open it again through openWarehouse (its init() runs, migrations included). */
+  async reopen(): Promise<void> {
+    await this.opened.close();
+    this.opened = await openWarehouse(this.url, this.home);
+  }
+
+  /**
+   * Each table's rows per (connector, currency), read with the warehouse's own SQL client: the
+   * fact table, and the day summary's `rows` summed (both must say what the model says).
+   */
+  async currencyCounts(): Promise<{ fact: Map<string, number>; summary: Map<string, number>; top: Set<string> }> {
+    const fact = `SELECT _connector AS c, currency AS cur, count(*) AS n FROM ${REPORT_TABLE.name} GROUP BY _connector, currency`;
+    const summary = `SELECT _connector AS c, currency AS cur, sum(rows) AS n FROM ${DAY_SUMMARY_TABLE.name} GROUP BY _connector, currency`;
+    const top = `SELECT _connector AS c, currency AS cur, count(*) AS n FROM ${TOP_SUMMARY_TABLE.name} GROUP BY _connector, currency`;
+    const [f, s, t] = await this.rawQueries([fact, summary, top]);
+    const key = (r: Record<string, unknown>) => JSON.stringify([String(r.c), String(r.cur)]);
+    const toMap = (rs: Record<string, unknown>[]) => new Map(rs.filter((r) => Number(r.n) > 0).map((r) => [key(r), Number(r.n)]));
+    return { fact: toMap(f!), summary: toMap(s!), top: new Set(t!.map(key)) };
+  }
+
+  /**
+   * Turn the warehouse's tables into those of the version before the currency column (the same
+   * tables without `currency`), with the target's own SQL client, then reopen it (init migrates).
+   * Every row is then unlabelled ('').
+   */
+  async downgradeToNoCurrency(): Promise<void> {
+    const tables = [REPORT_TABLE.name, DAY_SUMMARY_TABLE.name, TOP_SUMMARY_TABLE.name];
+    if (this.name === 'duckdb') {
+      await this.opened.close();
+      await this.withDuckDb(async (run) => {
+        for (const t of tables) await run(`ALTER TABLE ${t} DROP COLUMN currency`);
+      });
+    } else if (this.pgClient) {
+      for (const t of tables) await this.pgClient.query(`ALTER TABLE ${t} DROP COLUMN currency`);
+      await this.opened.close();
+    } else {
+      throw new Error(`downgradeToNoCurrency: not written for ${this.name}`);
+    }
+    this.opened = await openWarehouse(this.url, this.home);
+    this.model.unlabelAll();
+  }
+
+  /** Run statements on the closed DuckDB file (one process holds it). */
+  private async withDuckDb<T>(f: (run: (sql: string) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
+    const instance = await DuckDBInstance.create(this.url.replace(/^duckdb:/, ''));
+    try {
+      const c = await instance.connect();
+      try {
+        return await f(async (sql) => (await c.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[]);
+      } finally {
+        c.closeSync();
+      }
+    } finally {
+      instance.closeSync();
+    }
+  }
+
+  /** SELECTs through the target's own client (DuckDB: the warehouse is closed meanwhile). */
+  private async rawQueries(sqls: string[]): Promise<Record<string, unknown>[][]> {
+    const out: Record<string, unknown>[][] = [];
+    if (this.name === 'duckdb') {
+      await this.opened.close();
+      try {
+        await this.withDuckDb(async (run) => {
+          for (const q of sqls) out.push(await run(q));
+        });
+      } finally {
+        this.opened = await openWarehouse(this.url, this.home);
+      }
+    } else if (this.pgClient) {
+      for (const q of sqls) out.push((await this.pgClient.query(q)).rows as Record<string, unknown>[]);
+    } else if (this.ch) {
+      const db = `\`${this.chDb.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+      for (const q of sqls) {
+        const rs = await this.ch.query({ query: q.replace(/ FROM (\w+)/, ` FROM ${db}.$1`), format: 'JSONEachRow' });
+        out.push((await rs.json()) as Record<string, unknown>[]);
+      }
+    }
+    return out;
+  }
+
+  /** The model's currencies, in the fact table, the day summary and the top summary (raw SQL), and unlabelledConnectors. */
+  async assertCurrencies(message = ''): Promise<void> {
+    const got = await this.currencyCounts();
+    const want = this.model.factCurrencies();
+    const sorted = (m: Map<string, number>) => new Map([...m].sort(([a], [b]) => compareBytes(a, b)));
+    assert.deepEqual(sorted(got.fact), sorted(want), `${message} fact table rows per (connector, currency)`);
+    assert.deepEqual(sorted(got.summary), sorted(want), `${message} ${DAY_SUMMARY_TABLE.name} rows per (connector, currency)`);
+    for (const k of got.top) assert.ok(want.has(k), `${message} ${TOP_SUMMARY_TABLE.name} has ${k}, which the fact table has not`);
+    assert.deepEqual(await this.warehouse.unlabelledConnectors(), this.model.unlabelled(), `${message} unlabelledConnectors`);
   }
 
   /** The dimension tables as the warehouse holds them (rows of these connectors), sorted like the reference. */
