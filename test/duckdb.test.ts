@@ -107,15 +107,17 @@ const all = async (c: DuckDBConnection, sql: string): Promise<Record<string, unk
 
 const DAY_COLS = `_connector, strftime(_date, '%Y-%m-%d') AS day, rows::VARCHAR AS rows, impressions::VARCHAR AS impressions,
   clicks::VARCHAR AS clicks, orders::VARCHAR AS orders, sales::VARCHAR AS sales, gross_commissions::VARCHAR AS gross_commissions,
-  total_commissions::VARCHAR AS total_commissions`;
+  total_commissions::VARCHAR AS total_commissions, currency`;
 const TOP_COLS = `_connector, strftime(_date, '%Y-%m-%d') AS day, dimension, id, rows::VARCHAR AS rows, sales::VARCHAR AS sales,
-  total_commissions::VARCHAR AS total_commissions, name, strftime(name_day, '%Y-%m-%d') AS name_day`;
+  total_commissions::VARCHAR AS total_commissions, name, strftime(name_day, '%Y-%m-%d') AS name_day, currency`;
 const DAY_ORDER = 'ORDER BY _connector, day';
-const TOP_ORDER = 'ORDER BY _connector, day, dimension, id';
+const TOP_ORDER = 'ORDER BY _connector, day, dimension, id, currency';
 
 async function storedSummaries(c: DuckDBConnection): Promise<Summaries> {
   const [dup] = await all(c, `SELECT count(*)::VARCHAR AS n, count(DISTINCT (_connector, _date, dimension, id))::VARCHAR AS k FROM ${TOP}`);
   assert.equal(dup!.n, dup!.k, `one ${TOP} row per (connector, day, dimension, id)`);
+  const [mixed] = await all(c, `SELECT count(*)::VARCHAR AS n FROM (SELECT _connector, _date FROM ${T} GROUP BY ALL HAVING count(DISTINCT currency) > 1)`);
+  assert.equal(mixed!.n, '0', 'one currency per connector and day in the fact table');
   return {
     day: await all(c, `SELECT ${DAY_COLS} FROM ${DAY} ${DAY_ORDER}`),
     top: await all(c, `SELECT ${TOP_COLS} FROM ${TOP} ${TOP_ORDER}`),
@@ -126,15 +128,17 @@ async function storedSummaries(c: DuckDBConnection): Promise<Summaries> {
 async function summariesOfFacts(c: DuckDBConnection): Promise<Summaries> {
   const day = await all(c, `SELECT ${DAY_COLS} FROM (
       SELECT _connector, _date, count(*) AS rows, sum(impressions) AS impressions, sum(clicks) AS clicks, sum(orders) AS orders,
-             sum(sales) AS sales, sum(gross_commissions) AS gross_commissions, sum(total_commissions) AS total_commissions
+             sum(sales) AS sales, sum(gross_commissions) AS gross_commissions, sum(total_commissions) AS total_commissions,
+             min(currency) AS currency
       FROM ${T} WHERE _date IS NOT NULL GROUP BY _connector, _date) ${DAY_ORDER}`);
   const top = await all(c, `WITH f AS (
       SELECT _connector, _date, 'publisher' AS dimension, publisher_id AS id, publisher_name AS name, coalesce(transaction_date, _date) AS d,
-             sales, total_commissions FROM ${T} WHERE publisher_id IS NOT NULL
+             sales, total_commissions, currency FROM ${T} WHERE publisher_id IS NOT NULL
       UNION ALL
-      SELECT _connector, _date, 'offer', offer_id, offer_name, coalesce(transaction_date, _date), sales, total_commissions
+      SELECT _connector, _date, 'offer', offer_id, offer_name, coalesce(transaction_date, _date), sales, total_commissions, currency
       FROM ${T} WHERE offer_id IS NOT NULL),
-    agg AS (SELECT _connector, _date, dimension, id, count(*) AS rows, sum(sales) AS sales, sum(total_commissions) AS total_commissions
+    agg AS (SELECT _connector, _date, dimension, id, count(*) AS rows, sum(sales) AS sales, sum(total_commissions) AS total_commissions,
+                   min(currency) AS currency
             FROM f GROUP BY _connector, _date, dimension, id),
     named AS (SELECT _connector, _date, dimension, id, name, d AS name_day FROM (
                 SELECT *, row_number() OVER (PARTITION BY _connector, _date, dimension, id ORDER BY d DESC, name ASC) AS n
@@ -443,6 +447,109 @@ describe('duckdb warehouse: dashboard summaries', { concurrency: false }, () => 
       f.model.replace(windowLoad('mig-a', '2025-05-01'), []);
       await f.assertReads(conns, '2025-05-01', '2025-05-10', 'after loading into the migrated file:');
       await f.assertSummariesMatchFacts('after loading into the migrated file:');
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('duckdb warehouse: currency', { concurrency: false }, () => {
+  let home: string;
+  before(() => {
+    home = tempHome('rc-duckdb-cur-');
+  });
+  after(() => {
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  /** The three tables' columns as DuckDB describes them (order, type, NOT NULL, default). */
+  const layout = (c: DuckDBConnection) => all(c, `SELECT table_name, column_index, column_name, data_type, is_nullable, column_default
+    FROM duckdb_columns() WHERE table_name IN ('${T}', '${DAY}', '${TOP}') ORDER BY table_name, column_index`);
+
+  test('a file made before the currency column and the summaries: init adds the column (rows \'\'), fills the summaries, once; the layout is a new file\'s', async () => {
+    const fresh = new DuckFile(join(home, 'fresh'));
+    await fresh.open();
+    const newLayout = await fresh.raw(layout);
+    await fresh.close();
+    assert.deepEqual(newLayout.filter((r) => r.column_name === 'currency').map((r) => [r.table_name, r.is_nullable, r.column_default]),
+      [[T, false, null], [TOP, false, null], [DAY, false, null]], 'currency is NOT NULL without a default');
+
+    const f = new DuckFile(join(home, 'old'));
+    await f.open();
+    try {
+      const rng = new Rng(hashSeed('duckdb-currency-migrate'));
+      const conns = ['old-a', 'old-b'];
+      await f.replace(windowLoad('old-a', '2025-07-01', '2025-07-03', 'sync-1', 'USD'), randomRows(rng, '2025-07-01', '2025-07-03', 30, 'a'));
+      await f.replace(windowLoad('old-b', '2025-07-02', '2025-07-02', 'sync-1', 'EUR'), randomRows(rng, '2025-07-02', '2025-07-02', 20, 'b'));
+      await f.close();
+      // The oldest layout: the fact table without currency, no summaries.
+      await f.raw(async (c) => {
+        await c.run(`DROP TABLE ${DAY}`);
+        await c.run(`DROP TABLE ${TOP}`);
+        await c.run(`ALTER TABLE ${T} DROP COLUMN currency`);
+      });
+      await f.open();
+      for (const c of conns) f.model.relabel(c, '');
+      assert.deepEqual(await f.raw(layout), newLayout, 'the migrated layout is a new file\'s');
+      assert.deepEqual(await f.warehouse.unlabelledConnectors(), conns);
+      await f.assertReads(conns, '2025-07-01', '2025-07-03', 'migrated:');
+      const migrated = await f.assertSummariesMatchFacts('migrated:');
+      assert.ok(migrated.day.every((r) => r.currency === '') && migrated.top.every((r) => r.currency === ''));
+      await f.close();
+      await f.open();
+      assert.deepEqual((await f.summaries()).stored, migrated, 'a second init changes nothing');
+
+      await f.warehouse.relabelCurrency('old-b', 'EUR');
+      f.model.relabel('old-b', 'EUR');
+      assert.deepEqual(await f.warehouse.unlabelledConnectors(), ['old-a']);
+      await f.warehouse.relabelCurrency('old-a', 'USD');
+      f.model.relabel('old-a', 'USD');
+      assert.deepEqual(await f.warehouse.unlabelledConnectors(), []);
+      await f.assertReads(conns, '2025-07-01', '2025-07-03', 'labelled:');
+      await f.assertSummariesMatchFacts('labelled:');
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('a load in another currency than the connector\'s rows is refused before it changes anything (relabel first); the csv path writes the currency too', async () => {
+    const f = new DuckFile(join(home, 'mixed'));
+    await f.open();
+    try {
+      const rng = new Rng(hashSeed('duckdb-currency-mixed'));
+      const c = 'mixed';
+      await f.replace(windowLoad(c, '2025-08-01', '2025-08-02', 'sync-1', 'USD'), randomRows(rng, '2025-08-01', '2025-08-02', 10, 'a'));
+      const oneDay = randomRows(rng, '2025-08-03', '2025-08-03', 8, 'csv');
+      await f.warehouse.replaceWindow(windowLoad(c, '2025-08-03', '2025-08-03', 'sync-2', 'USD'), csvBody(oneDay, '2025-08-03'));
+      f.model.replace(windowLoad(c, '2025-08-03', '2025-08-03', 'sync-2', 'USD'), oneDay);
+      const before = await f.assertSummariesMatchFacts('before:');
+      assert.ok(before.day.length === 3 && before.day.every((r) => r.currency === 'USD') && before.top.every((r) => r.currency === 'USD'));
+      // In GBP without a relabel: a day of its own, a row on a USD day, even a window replacing USD days.
+      const refused = /connector mixed: a load in GBP while its rows are in USD/;
+      await assert.rejects(
+        f.warehouse.replaceWindow(windowLoad(c, '2025-08-04', '2025-08-04', 'sync-3', 'GBP'), body([row('2025-08-04', { sales: '1' }), row('2025-08-01', { sales: '2' })])), refused);
+      await assert.rejects(f.warehouse.replaceWindow(windowLoad(c, '2025-08-01', '2025-08-01', 'sync-4', 'GBP'), csvBody([row('2025-08-01', { sales: '3' })], '2025-08-01')), refused);
+      // Two windows of one connector in two currencies in one transaction: the second is refused, the first commits.
+      const groups = watchGroups(f.warehouse);
+      try {
+        const usd = f.warehouse.replaceWindow(windowLoad(c, '2025-08-05', '2025-08-05', 'sync-5', 'USD'), body([row('2025-08-05', { sales: '5' })]));
+        const gbp = f.warehouse.replaceWindow(windowLoad(c, '2025-08-06', '2025-08-06', 'sync-5', 'GBP'), body([row('2025-08-06', { sales: '6' })]));
+        await assert.rejects(gbp, refused);
+        assert.equal(await usd, 1);
+        assert.deepEqual([groups.alone, groups.sizes], [2, [1]], 'the group failed on the second window; alone, the first committed');
+        f.model.replace(windowLoad(c, '2025-08-05', '2025-08-05', 'sync-5', 'USD'), [row('2025-08-05', { sales: '5' })]);
+      } finally {
+        groups.restore();
+      }
+      await f.assertReads([c], '2025-08-01', '2025-08-06', 'after the refused loads:');
+      const after = await f.assertSummariesMatchFacts('after the refused loads:');
+      assert.deepEqual(after.day.filter((r) => r.day !== '2025-08-05'), before.day, 'the refused loads changed nothing');
+      // Relabelled, the load in GBP goes in.
+      await f.warehouse.relabelCurrency(c, 'GBP');
+      f.model.relabel(c, 'GBP');
+      await f.replace(windowLoad(c, '2025-08-06', '2025-08-06', 'sync-6', 'GBP'), [row('2025-08-06', { sales: '6' }), row('2025-08-01', { sales: '2' })]);
+      await f.assertReads([c], '2025-08-01', '2025-08-06', 'relabelled and loaded:');
+      await f.assertSummariesMatchFacts('relabelled and loaded:');
     } finally {
       await f.close();
     }

@@ -14,16 +14,17 @@
  */
 import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { type ColumnDef, DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_DIMENSIONS, TOP_SUMMARY_TABLE } from '../../model/schema.js';
-import { columnList, type TypeMap } from '../render.js';
+import type { TypeMap } from '../render.js';
 import type { WindowLoad } from '../types.js';
 import { inTransaction } from './connection.js';
+import { columnsDdl } from './currency.js';
 
 const T = REPORT_TABLE.name;
 const DAY = DAY_SUMMARY_TABLE.name;
 const TOP = TOP_SUMMARY_TABLE.name;
 const names = (cols: readonly ColumnDef[]): string[] => cols.map((c) => c.name);
 /** The summed columns of DAY_SUMMARY: each the sum of the fact column of the same name. */
-const DAY_SUMS = names(DAY_SUMMARY_TABLE.columns).filter((n) => !['_connector', '_date', 'rows'].includes(n));
+const DAY_SUMS = names(DAY_SUMMARY_TABLE.columns).filter((n) => !['_connector', '_date', 'rows', 'currency'].includes(n));
 
 /**
  * The name rule of TOP_SUMMARY as one orderable key: the row's day negated, then its name, so the
@@ -35,6 +36,8 @@ const keyDay = (key: string): string => `DATE '1970-01-01' + CAST(-struct_extrac
 
 /** Which (connector, day)s a transaction touched: per connector, day ranges and single days. */
 export class TouchedDays {
+  /** The currency of each connector's loads in this transaction (currency.ts: one per connector). */
+  readonly currencies = new Map<string, string>();
   private readonly byConnector = new Map<string, { ranges: [string, string][]; days: Set<string> }>();
 
   private entry(connector: string) {
@@ -51,8 +54,14 @@ export class TouchedDays {
     this.entry(connector).days.add(day);
   }
 
-  /** A WHERE condition on (_connector, _date) matching exactly these days, and its parameters. */
-  where(): { sql: string; params: DuckDBValue[] } {
+  /**
+   * A WHERE condition on (_connector, _date) matching exactly these days, and its parameters; with
+   * `currency`, also an expression of _connector giving each connector's currency (its loads'),
+   * with its parameters appended.
+   */
+  where(): { sql: string; params: DuckDBValue[] };
+  where(currency: true): { sql: string; params: DuckDBValue[]; currency: string };
+  where(currency = false): { sql: string; params: DuckDBValue[]; currency?: string } {
     const params: DuckDBValue[] = [];
     const p = (v: DuckDBValue): string => `$${params.push(v)}`;
     const terms = [...this.byConnector].map(([connector, { ranges, days }]) => {
@@ -60,7 +69,14 @@ export class TouchedDays {
       if (days.size > 0) dates.push(`_date IN (SELECT unnest(${p(listValue([...days]))}::VARCHAR[])::DATE)`);
       return `(_connector = ${p(connector)} AND (${dates.join(' OR ')}))`;
     });
-    return { sql: terms.length > 0 ? terms.join(' OR ') : 'false', params };
+    const sql = terms.length > 0 ? terms.join(' OR ') : 'false';
+    if (!currency) return { sql, params };
+    const cases = [...this.byConnector.keys()].map((connector) => {
+      const cur = this.currencies.get(connector);
+      if (cur === undefined) throw new Error(`internal: no currency for the touched connector ${connector}`);
+      return `WHEN ${p(connector)} THEN ${p(cur)}`;
+    });
+    return { sql, params, currency: cases.length > 0 ? `CASE _connector ${cases.join(' ')} END` : `''` };
   }
 }
 
@@ -82,7 +98,7 @@ export function summaryDdl(table: SummaryTable, types: TypeMap): string {
     money_total: `${types.money_total} USING COMPRESSION uncompressed`,
   };
   const key = table === DAY_SUMMARY_TABLE ? `,\n  PRIMARY KEY (${table.key.join(', ')})` : '';
-  return `CREATE TABLE ${table.name} (\n  ${columnList(table.columns, stored)}${key}\n)`;
+  return `CREATE TABLE ${table.name} (\n  ${columnsDdl(table.columns, stored)}${key}\n)`;
 }
 
 /**
@@ -100,21 +116,30 @@ export async function daysOutsideWindow(c: DuckDBConnection, load: WindowLoad, s
   return (r.getRowObjectsJson() as { d: string }[]).map((x) => x.d);
 }
 
-/** INSERT … SELECT of both summaries from the fact rows matching `where` (rows without a _date have no day to count for). */
-function fillSql(where: string): { day: string; top: string } {
+/**
+ * INSERT … SELECT of both summaries from the fact rows matching `where` (rows without a _date have
+ * no day to count for). A connector's rows have one currency (relabelCurrency changes them all, and
+ * a load in another currency is refused: currency.ts), so the currency of a group is its
+ * connector's: `currency`, an expression of _connector, evaluated once per group. A refresh knows
+ * it (its loads' currencies: TouchedDays.where(true)) and reads no currency off the fact rows, so
+ * it costs what it did without the column (reading it with any_value: +20 % on the fills; grouping
+ * by it, or checking min = max: more); the fill of a whole table (init) reads any_value.
+ */
+function fillSql(where: string, currency = 'any_value(currency)'): { day: string; top: string } {
   const day = `INSERT INTO ${DAY} (${names(DAY_SUMMARY_TABLE.columns).join(', ')})
-    SELECT _connector, _date, count(*), ${DAY_SUMS.map((n) => `sum(${n})`).join(', ')}
+    SELECT _connector, _date, count(*), ${DAY_SUMS.map((n) => `sum(${n})`).join(', ')}, ${currency}
     FROM ${T} WHERE (${where}) AND _date IS NOT NULL
     GROUP BY _connector, _date`;
   const perDimension = Object.entries(TOP_DIMENSIONS).map(([dim, { id, name }]) =>
     `SELECT _connector, _date, '${dim}' AS dimension, ${id} AS id, count(*) AS rows, sum(sales) AS sales,
             sum(total_commissions) AS total_commissions,
-            min(${nameKey('coalesce(transaction_date, _date)', name)}) FILTER (WHERE ${name} IS NOT NULL) AS best
+            min(${nameKey('coalesce(transaction_date, _date)', name)}) FILTER (WHERE ${name} IS NOT NULL) AS best,
+            ${currency} AS currency
      FROM ${T} WHERE (${where}) AND _date IS NOT NULL AND ${id} IS NOT NULL
      GROUP BY _connector, _date, ${id}`);
   const top = `INSERT INTO ${TOP} (${names(TOP_SUMMARY_TABLE.columns).join(', ')})
     SELECT _connector, _date, dimension, id, rows, sales, total_commissions,
-           struct_extract(best, 'n'), CASE WHEN best IS NULL THEN NULL ELSE ${keyDay('best')} END
+           struct_extract(best, 'n'), CASE WHEN best IS NULL THEN NULL ELSE ${keyDay('best')} END, currency
     FROM (${perDimension.join('\n     UNION ALL\n     ')})`;
   return { day, top };
 }
@@ -122,10 +147,11 @@ function fillSql(where: string): { day: string; top: string } {
 /** Recompute the summary rows of the touched days from the fact table (inside the caller's transaction). */
 export async function refreshSummaries(c: DuckDBConnection, touched: TouchedDays): Promise<void> {
   const { sql, params } = touched.where();
-  const fill = fillSql(sql);
+  const withCurrency = touched.where(true);
+  const fill = fillSql(withCurrency.sql, withCurrency.currency);
   for (const table of [DAY, TOP]) await c.run(`DELETE FROM ${table} WHERE ${sql}`, params);
-  await c.run(fill.day, params);
-  await c.run(fill.top, params);
+  await c.run(fill.day, withCurrency.params);
+  await c.run(fill.top, withCurrency.params);
 }
 
 export async function deleteSummaries(c: DuckDBConnection, connector: string): Promise<void> {
@@ -157,10 +183,11 @@ export async function ensureSummaries(c: DuckDBConnection, types: TypeMap): Prom
 // ---------------------------------------------------------------------------------------------
 // The dashboard reads (raw values for amounts.ts)
 
-export const DAY_TOTALS_SQL = `SELECT strftime(_date, '%Y-%m-%d') AS day, sum(rows)::BIGINT AS rows,
+/** One row per (day, currency), in that order (VARCHAR compares bytewise): two currencies are never summed. */
+export const DAY_TOTALS_SQL = `SELECT strftime(_date, '%Y-%m-%d') AS day, currency, sum(rows)::BIGINT AS rows,
     ${DAY_SUMS.map((n) => `sum(${n})::VARCHAR AS ${n}`).join(', ')}
   FROM ${DAY} WHERE ($1::VARCHAR IS NULL OR _connector = $1) AND _date BETWEEN $2::DATE AND $3::DATE
-  GROUP BY _date ORDER BY _date`;
+  GROUP BY _date, currency ORDER BY _date, currency`;
 
 export const COVERAGE_SQL = `SELECT sum(rows)::BIGINT AS rows, count(*)::BIGINT AS days,
     strftime(min(_date), '%Y-%m-%d') AS first, strftime(max(_date), '%Y-%m-%d') AS last
@@ -172,12 +199,18 @@ export const COVERAGES_SQL = `SELECT _connector, sum(rows)::BIGINT AS rows, coun
   FROM ${DAY} GROUP BY _connector`;
 
 /**
- * Top (connector, id)s by sales over the days: the name of the latest name_day wins, ties to the
- * smallest name; equal sales in id, then connector order.
+ * Top (connector, id)s by sales over the days, ranked within each currency (a connector's rows
+ * have one, so this is per (connector, id)): up to `limit` per currency, the currencies in byte
+ * order. The name of the latest name_day wins, ties to the smallest name; equal sales in id, then
+ * connector order.
  */
 export function topSql(limit: number): string {
-  return `SELECT _connector AS connector, id, struct_extract(min(${nameKey('name_day', 'name')}) FILTER (WHERE name IS NOT NULL), 'n') AS name,
+  const rank = 'sum(sales) DESC NULLS LAST, id, _connector';
+  return `SELECT _connector AS connector, currency, id,
+      struct_extract(min(${nameKey('name_day', 'name')}) FILTER (WHERE name IS NOT NULL), 'n') AS name,
       sum(rows)::BIGINT AS rows, sum(sales)::VARCHAR AS sales, sum(total_commissions)::VARCHAR AS total_commissions
     FROM ${TOP} WHERE dimension = $4 AND ($1::VARCHAR IS NULL OR _connector = $1) AND _date BETWEEN $2::DATE AND $3::DATE
-    GROUP BY _connector, id ORDER BY sum(sales) DESC NULLS LAST, id, _connector LIMIT ${Math.max(1, Math.floor(limit))}`;
+    GROUP BY _connector, currency, id
+    QUALIFY row_number() OVER (PARTITION BY currency ORDER BY ${rank}) <= ${Math.max(1, Math.floor(limit))}
+    ORDER BY currency, ${rank}`;
 }

@@ -23,6 +23,7 @@ import { columnList, csvField, dimensionTables, type TypeMap } from '../render.j
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { inTransaction, openDuckDb, releaseDuckDb, SerialConnection } from './connection.js';
 import { DUCKDB_CAPABILITIES } from './capabilities.js';
+import { checkCurrency, columnsDdl, migrateCurrency, relabel, UNLABELLED_SQL } from './currency.js';
 import { COVERAGE_SQL, COVERAGES_SQL, DAY_TOTALS_SQL, daysOutsideWindow, deleteSummaries, ensureSummaries, refreshSummaries, topSql, TouchedDays } from './summary.js';
 
 export const DUCKDB_TYPES: TypeMap = {
@@ -83,7 +84,10 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async init(): Promise<void> {
-    await this.conn.run(`CREATE TABLE IF NOT EXISTS ${T} (\n  ${columnList(REPORT_TABLE.columns, DUCKDB_TYPES)}\n)`);
+    await this.conn.run(`CREATE TABLE IF NOT EXISTS ${T} (\n  ${columnsDdl(REPORT_TABLE.columns, DUCKDB_TYPES)}\n)`);
+    // Tables of a file made before the currency column get it (their rows: '', unlabelled), before
+    // a missing summary is filled from the fact table.
+    await this.conn.exclusive((c) => migrateCurrency(c));
     for (const d of dimensionTables()) {
       await this.conn.run(
         `CREATE TABLE IF NOT EXISTS ${d.table} (\n  ${columnList(d.columns, DUCKDB_TYPES)},\n  PRIMARY KEY (_connector, id)\n)`,
@@ -213,6 +217,7 @@ export class DuckDbWarehouse implements Warehouse {
   /** One window's statements inside the open transaction: delete its days, load its file. */
   private async loadInto(c: DuckDBConnection, g: PendingLoad, touched: TouchedDays): Promise<void> {
     const { load } = g;
+    await checkCurrency(c, load, touched.currencies);
     touched.range(load.connector, load.start, load.end);
     await c.run(`DELETE FROM ${T} WHERE _connector = $1 AND _date BETWEEN $2::DATE AND $3::DATE`, [load.connector, load.start, load.end]);
     if (g.count === 0) return;
@@ -222,11 +227,11 @@ export class DuckDbWarehouse implements Warehouse {
     const date = g.columns.includes('_date') ? '' : g.day === null ? ', transaction_date' : `, '${g.day}'::DATE`;
     const syncedAt = load.syncedAt.toISOString().replace('T', ' ').replace('Z', '');
     await c.run(
-      `INSERT INTO ${T} (_connector, ${names}${date ? ', _date' : ''}, _synced_at, _sync_id)
-       SELECT $1, ${names}${date}, $2::TIMESTAMP, $3
+      `INSERT INTO ${T} (_connector, ${names}${date ? ', _date' : ''}, _synced_at, _sync_id, currency)
+       SELECT $1, ${names}${date}, $2::TIMESTAMP, $3, $4
        FROM read_csv('${g.file.replace(/'/g, "''")}', header = false, delim = ',', quote = '"', escape = '"', new_line = '\\n',
                      nullstr = '', columns = {${cols}}, auto_detect = false, ${readBuffers(g.maxLine)})`,
-      [load.connector, syncedAt, load.syncId],
+      [load.connector, syncedAt, load.syncId, load.currency],
     );
     // Rows on days outside the window are appended to those days (nothing of them is deleted).
     if (g.day === null) for (const d of await daysOutsideWindow(c, load, syncedAt)) touched.day(load.connector, d);
@@ -282,6 +287,15 @@ export class DuckDbWarehouse implements Warehouse {
   async top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]> {
     const rows = await this.reader.rows(topSql(limit), [connector, from, to, dimension]);
     return rows.map((r) => topEntryFrom(r as unknown as RawTopEntry));
+  }
+
+  /** On the writer, one transaction between the loads' transactions (currency.ts; the caller holds the connector's lease). */
+  async relabelCurrency(connector: string, currency: string): Promise<void> {
+    await this.conn.exclusive((c) => relabel(c, connector, currency));
+  }
+
+  async unlabelledConnectors(): Promise<string[]> {
+    return (await this.reader.rows(UNLABELLED_SQL)).map((r) => String(r._connector));
   }
 
   async coverage(connector: string): Promise<Coverage> {
