@@ -4,10 +4,12 @@
  * of one window), byteLess against COLLATE "C", password masking, leases judged by the DB clock
  * across two pools, and the dashboard summaries (summary.ts): the reads never touch the fact
  * table, the summaries equal an aggregate of the facts (replaces, rows outside the window,
- * concurrent loads, a failed load, deletes), a database made before them is filled once. The
- * rules every warehouse shares (replace, atomicity, isolation, decimals, dimensions, the state
- * store) are in test/warehouse-contract.test.ts. Without a server this file is skipped locally,
- * but fails under CI: a silently skipped warehouse is a broken one.
+ * concurrent loads, a failed load, deletes), a database made before them is filled once; the
+ * currency column: its migration (in place, concurrent, roles that do not own the tables) and
+ * relabelCurrency against a load in flight. The rules every warehouse shares (replace, atomicity,
+ * isolation, decimals, dimensions, currencies, the state store) are in
+ * test/warehouse-contract.test.ts. Without a server this file is skipped locally, but fails under
+ * CI: a silently skipped warehouse is a broken one.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,8 +97,8 @@ function genRows(days: string[], perDay: number, seed: number): ReportRow[] {
   return out;
 }
 
-function load(connector: string, start: string, end = start, syncId = 'sync-1'): WindowLoad {
-  return { connector, start, end, syncId, syncedAt: new Date('2024-03-01T12:34:56.789Z') };
+function load(connector: string, start: string, end = start, syncId = 'sync-1', currency = 'USD'): WindowLoad {
+  return { connector, start, end, syncId, syncedAt: new Date('2024-03-01T12:34:56.789Z'), currency };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -122,12 +124,12 @@ const TX_DAY = 'coalesce(transaction_date, _date)';
 async function aggregateOfFacts(c: pg.ClientBase): Promise<{ day: string[]; top: string[] }> {
   return {
     day: await texts(c, `SELECT ROW(_connector, _date, count(*), sum(impressions), sum(clicks), sum(orders), sum(sales), sum(gross_commissions),
-        sum(total_commissions))::text AS t FROM rakuten_affiliate_report GROUP BY _connector, _date ORDER BY ${DAY_ORDER}`),
+        sum(total_commissions), currency)::text AS t FROM rakuten_affiliate_report GROUP BY _connector, _date, currency ORDER BY ${DAY_ORDER}`),
     top: await texts(c, `SELECT ROW(_connector, _date, dimension, id, count(*), sum(sales), sum(total_commissions), ${REF_NAME('name', TX_DAY)},
-        max(${TX_DAY}) FILTER (WHERE name IS NOT NULL))::text AS t
+        max(${TX_DAY}) FILTER (WHERE name IS NOT NULL), currency)::text AS t
       FROM (SELECT f.*, d.* FROM rakuten_affiliate_report AS f
         CROSS JOIN LATERAL (VALUES ('publisher', publisher_id, publisher_name), ('offer', offer_id, offer_name)) AS d(dimension, id, name)) AS u
-      WHERE id IS NOT NULL GROUP BY _connector, _date, dimension, id ORDER BY ${TOP_ORDER}`),
+      WHERE id IS NOT NULL GROUP BY _connector, _date, currency, dimension, id ORDER BY ${TOP_ORDER}`),
   };
 }
 
@@ -136,12 +138,15 @@ async function factReads(c: pg.ClientBase, connector: string | null, from: strin
   const params = connector === null ? [from, to] : [from, to, connector];
   const where = `_date BETWEEN $1::date AND $2::date ${connector === null ? '' : 'AND _connector = $3'}`;
   const q = async (sql: string, ps = params) => (await c.query(sql, ps)).rows;
-  const top = async (dim: string) => (await q(`SELECT _connector AS connector, ${dim}_id AS id, ${REF_NAME(`${dim}_name`, TX_DAY)} AS name, count(*) AS rows, sum(sales)::text AS sales,
-      sum(total_commissions)::text AS total_commissions FROM rakuten_affiliate_report WHERE ${where} AND ${dim}_id IS NOT NULL
-    GROUP BY _connector, ${dim}_id ORDER BY sum(sales) DESC NULLS LAST, ${dim}_id COLLATE "C", _connector COLLATE "C" LIMIT ${limit}`)).map((r) => topEntryFrom(r as RawTopEntry));
+  // Ranked within each currency, `limit` of each, currencies in byte order.
+  const top = async (dim: string) => (await q(`SELECT * FROM (SELECT _connector AS connector, currency, ${dim}_id AS id, ${REF_NAME(`${dim}_name`, TX_DAY)} AS name, count(*) AS rows,
+      sum(sales)::text AS sales, sum(total_commissions)::text AS total_commissions,
+      rank() OVER (PARTITION BY currency ORDER BY sum(sales) DESC NULLS LAST, ${dim}_id COLLATE "C", _connector COLLATE "C") AS n
+    FROM rakuten_affiliate_report WHERE ${where} AND ${dim}_id IS NOT NULL
+    GROUP BY _connector, currency, ${dim}_id) AS t WHERE n <= ${limit} ORDER BY currency COLLATE "C", n`)).map((r) => topEntryFrom(r as RawTopEntry));
   return {
-    dayTotals: (await q(`SELECT _date::text AS day, count(*) AS rows, ${['impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions']
-      .map((col) => `sum(${col})::text AS ${col}`).join(', ')} FROM rakuten_affiliate_report WHERE ${where} GROUP BY _date ORDER BY _date`)).map((r) => dayTotalsFrom(r as RawDayTotals)),
+    dayTotals: (await q(`SELECT _date::text AS day, currency, count(*) AS rows, ${['impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions']
+      .map((col) => `sum(${col})::text AS ${col}`).join(', ')} FROM rakuten_affiliate_report WHERE ${where} GROUP BY _date, currency ORDER BY _date, currency COLLATE "C"`)).map((r) => dayTotalsFrom(r as RawDayTotals)),
     top: { publisher: await top('publisher'), offer: await top('offer') },
     ...(connector === null ? {} : { coverage: coverageFrom((await q(`SELECT count(*) AS rows, count(DISTINCT _date) AS days, min(_date)::text AS first,
       max(_date)::text AS last FROM rakuten_affiliate_report WHERE _connector = $1`, [connector]))[0] as RawCoverage) }),
@@ -347,7 +352,7 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     assert.equal((await pub('2024-04-01', '2024-04-07', 'late'))?.name, 'Late (tx 04-09)');
     assert.equal((await pub('2024-04-05', '2024-04-05', 'tie'))?.name, 'B');
     assert.equal((await pub('2024-04-01', '2024-04-07', 'tie'))?.name, 'A');
-    assert.deepEqual(await pub('2024-04-03', '2024-04-03', 'nameless'), { connector: 'sum-a', id: 'nameless', name: null, rows: 1, sales: '99999999999999.9999', total_commissions: '99999999999999.9999' });
+    assert.deepEqual(await pub('2024-04-03', '2024-04-03', 'nameless'), { connector: 'sum-a', currency: 'USD', id: 'nameless', name: null, rows: 1, sales: '99999999999999.9999', total_commissions: '99999999999999.9999' });
 
     // A body that also holds rows of days outside its window: they are added to their days (04-05 has rows, 04-10 is new).
     const outside = [...genRows(['2024-04-03', '2024-04-04'], 50, 3), ...genRows(['2024-04-05'], 7, 4), ...genRows(['2024-04-10'], 9, 5)];
@@ -440,14 +445,20 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     assert.equal(await wh.replaceWindow(load('via-csv', days[3]!), csvBody([], days[3]!)), 0);
     assert.deepEqual((await wh.dayTotals('via-csv', days[2]!, days[3]!)).map((d) => d.rows), [550]);
     await assertInSync('after csv replaces');
-    // Outside a load the DEFAULTs give NULL, also on a session that ran a load's set_config before.
-    await admin.query('BEGIN');
-    await admin.query(`SELECT set_config('rakuten.connector', 'leftover', true), set_config('rakuten.day', '2024-01-01', true)`);
-    await admin.query('COMMIT');
-    await admin.query('BEGIN');
-    const ins = await admin.query(`INSERT INTO rakuten_affiliate_report (order_id) VALUES ('x') RETURNING _connector, _date, _synced_at, _sync_id`);
-    await admin.query('ROLLBACK');
-    assert.deepEqual(ins.rows, [{ _connector: null, _date: null, _synced_at: null, _sync_id: null }]);
+    // Outside a load the DEFAULTs give NULL (the currency ''), also on a session that ran a load's set_config before.
+    for (const leftover of [false, true]) {
+      if (leftover) {
+        await admin.query('BEGIN');
+        await admin.query(`SELECT set_config('rakuten.connector', 'leftover', true), set_config('rakuten.day', '2024-01-01', true), set_config('rakuten.currency', 'JPY', true)`);
+        await admin.query('COMMIT');
+      }
+      await admin.query('BEGIN');
+      const ins = await admin.query(`INSERT INTO rakuten_affiliate_report (order_id) VALUES ('x') RETURNING _connector, _date, _synced_at, _sync_id, currency`);
+      await admin.query('ROLLBACK');
+      assert.deepEqual(ins.rows, [{ _connector: null, _date: null, _synced_at: null, _sync_id: null, currency: '' }]);
+    }
+    const labels = await admin.query(`SELECT DISTINCT currency FROM rakuten_affiliate_report WHERE _connector IN ('via-csv', 'via-rows')`);
+    assert.deepEqual(labels.rows, [{ currency: 'USD' }], 'both paths write the load\'s currency');
     await wh.deleteConnectorData('via-csv');
     await wh.deleteConnectorData('via-rows');
   });
@@ -565,6 +576,118 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
       await admin.end();
       await old.drop();
     }
+  });
+  test('tables made before the currency column: init adds it to all three in place (no rewrite, rows read \'\' whatever a setting says at ALTER time), once, many processes at once, as a new table has it', async () => {
+    const fresh = await createTestPostgresUrl();
+    const name = new URL(fresh.url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: fresh.url });
+    const TABLES = ['rakuten_affiliate_report', 'rakuten_day_totals', 'rakuten_day_top'];
+    const first = await warehouseOnly(fresh.url);
+    try {
+      await admin.connect();
+      await first.init();
+      await first.replaceWindow(load('mig-rows', days[0]!, days[2]!), rowsBody(inBatches(genRows(days.slice(0, 3), 40, 61))));
+      await first.replaceWindow(load('mig-csv', days[1]!, days[1]!, 'sync-1', 'EUR'), csvBody(genRows([days[1]!], 600, 62), days[1]!));
+      await first.close();
+      /** Each table's currency column as the catalog has it: position among the live columns, NOT NULL, DEFAULT. */
+      const layout = async () => texts(admin, `SELECT c.relname || ':' || (SELECT count(*) FROM pg_attribute AS b WHERE b.attrelid = a.attrelid AND b.attnum > 0
+          AND NOT b.attisdropped AND b.attnum > a.attnum) || ':' || a.attnotnull || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') AS t
+        FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE c.relname = ANY('{${TABLES.join(',')}}') AND a.attname = 'currency' AND NOT a.attisdropped ORDER BY 1`);
+      const made = await layout();
+      assert.deepEqual(made, ["rakuten_affiliate_report:0:true:rakuten_window_label('rakuten.currency'::text)", "rakuten_day_top:0:true:''::text", "rakuten_day_totals:0:true:''::text"]);
+      // The previous version's tables; and a setting every new session starts with: it must not become the old rows' currency.
+      for (const t of TABLES) await admin.query(`ALTER TABLE ${t} DROP COLUMN currency`);
+      await admin.query(`ALTER DATABASE ${name} SET rakuten.currency = 'XXX'`);
+      const files = async () => texts(admin, `SELECT relname || '=' || relfilenode AS t FROM pg_class WHERE relname = ANY('{${TABLES.join(',')}}') ORDER BY 1`);
+      const filesBefore = await files();
+      const many = await Promise.all([0, 1, 2, 3].map(() => warehouseOnly(fresh.url)));
+      try {
+        await Promise.all(many.map((w) => w.init()));
+        assert.deepEqual(await files(), filesBefore, 'no table was rewritten');
+        assert.deepEqual(await layout(), made, 'the same column as a new table has');
+        const labels = await texts(admin, `SELECT DISTINCT currency AS t FROM rakuten_affiliate_report UNION SELECT DISTINCT currency FROM rakuten_day_totals UNION SELECT DISTINCT currency FROM rakuten_day_top`);
+        assert.deepEqual(labels, ['']);
+        assert.deepEqual(await many[0]!.unlabelledConnectors(), ['mig-csv', 'mig-rows']);
+        assert.deepEqual(await summaries(admin), await aggregateOfFacts(admin));
+        assert.deepEqual((await many[0]!.dayTotals(null, days[0]!, days[2]!)).map((d) => [d.day, d.currency, d.rows]),
+          [[days[0], '', 40], [days[1], '', 640], [days[2], '', 40]], 'unlabelled rows of two connectors are one currency, \'\'');
+        await many[1]!.init(); // again: nothing to do
+        await many[1]!.relabelCurrency('mig-csv', 'EUR');
+        await many[2]!.relabelCurrency('mig-rows', 'USD');
+        assert.deepEqual(await many[0]!.unlabelledConnectors(), []);
+        // Both load paths on the migrated tables (the session's 'XXX' is overridden by each load).
+        await many[3]!.replaceWindow(load('mig-csv', days[2]!, days[2]!, 'sync-2', 'EUR'), csvBody(genRows([days[2]!], 600, 63), days[2]!));
+        await many[3]!.replaceWindow(load('mig-rows', days[3]!, days[3]!, 'sync-2'), rowsBody(inBatches(genRows([days[3]!], 30, 64))));
+        assert.deepEqual(await texts(admin, `SELECT _connector || ':' || currency || ':' || count(*) AS t FROM rakuten_affiliate_report GROUP BY _connector, currency ORDER BY 1`),
+          ['mig-csv:EUR:1200', 'mig-rows:USD:150']);
+        assert.deepEqual(await summaries(admin), await aggregateOfFacts(admin));
+      } finally {
+        await Promise.all(many.map((w) => w.close()));
+      }
+    } finally {
+      await first.close();
+      await admin.end();
+      await fresh.drop();
+    }
+  });
+
+  test('a role that does not own the tables: with the currency column there it loads, relabels and reads; without it init still succeeds and loads say what to do', async () => {
+    const url = db.url.replace('schema=analytics', 'schema=cur_noowner');
+    const owner = await warehouseOnly(url);
+    await owner.init();
+    await owner.replaceWindow(load('noowner', days[0]!), rowsBody(inBatches(genRows([days[0]!], 20, 71))));
+    await owner.close();
+    const role = `rc_curnoowner_${process.pid}`;
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await admin.query(`GRANT USAGE ON SCHEMA cur_noowner TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cur_noowner TO ${role}`);
+      const u = new URL(url);
+      u.username = role;
+      const limited = await warehouseOnly(u.toString());
+      try {
+        await limited.init();
+        assert.equal(await limited.replaceWindow(load('noowner', days[1]!, days[1]!, 'sync-1', 'GBP'), csvBody(genRows([days[1]!], 600, 72), days[1]!)), 600);
+        await limited.relabelCurrency('noowner', 'GBP');
+        assert.deepEqual((await limited.dayTotals('noowner', days[0]!, days[1]!)).map((d) => [d.day, d.currency]), [[days[0], 'GBP'], [days[1], 'GBP']]);
+        // The previous version's tables, and no owner around to migrate them.
+        for (const t of ['rakuten_affiliate_report', 'rakuten_day_totals', 'rakuten_day_top']) await admin.query(`ALTER TABLE cur_noowner.${t} DROP COLUMN currency`);
+        await limited.close();
+        const stale = await warehouseOnly(u.toString());
+        try {
+          await stale.init();
+          await assert.rejects(stale.replaceWindow(load('noowner', days[2]!), rowsBody(inBatches(genRows([days[2]!], 5, 73)))),
+            (e: unknown) => e instanceof ConnectorError && e.kind === 'config' && /currency/.test(e.message) && /owner/.test(e.hint ?? ''));
+          await assert.rejects(stale.unlabelledConnectors(), (e: unknown) => e instanceof ConnectorError && e.kind === 'config');
+          assert.equal((await stale.coverage('noowner')).rows, 620, 'coverage needs no currency');
+        } finally {
+          await stale.close();
+        }
+      } finally {
+        await limited.close();
+      }
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+
+  test('relabelCurrency waits for a load of its connector in flight (and the load\'s rows are relabelled too), not for another connector\'s', async () => {
+    await wh.replaceWindow(load('rel-a', days[0]!), rowsBody(inBatches(genRows([days[0]!], 30, 81))));
+    await wh.replaceWindow(load('rel-b', days[0]!), rowsBody(inBatches(genRows([days[0]!], 30, 82))));
+    const slow = slowBatches(genRows([days[1]!], 2000, 83), 250, 40);
+    let loadDone = false;
+    const loading = wh.replaceWindow(load('rel-a', days[1]!), rowsBody(slow.batches)).then((n) => ((loadDone = true), n));
+    await slow.started;
+    await wh.relabelCurrency('rel-b', 'CHF');
+    assert.equal(loadDone, false, 'another connector\'s relabel did not wait for the load');
+    await wh.relabelCurrency('rel-a', 'CAD');
+    assert.equal(loadDone, true, 'the relabel waited for the load of its connector');
+    assert.equal(await loading, 2000);
+    const got = await texts(admin, `SELECT _connector || ':' || currency || ':' || count(*) AS t FROM rakuten_affiliate_report WHERE _connector LIKE 'rel-%' GROUP BY _connector, currency ORDER BY 1`);
+    assert.deepEqual(got, ['rel-a:CAD:2030', 'rel-b:CHF:30']);
+    await assertInSync('after relabels');
+    await wh.deleteConnectorData('rel-a');
+    await wh.deleteConnectorData('rel-b');
   });
 });
 

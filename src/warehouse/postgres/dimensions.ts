@@ -148,7 +148,7 @@ function upsertSql(t: string, hasUrl: boolean, source: string): string {
 /**
  * The dimensions and the top summary of a window, aggregated in SQL in ONE scan of its fact rows
  * (for a load whose rows never pass through JS: canonical CSV straight into COPY). A grouping set
- * per (day, dimension id) gives, per set, the row count, the top summary's sums and, with the
+ * per (day, currency, dimension id) gives, per set, the row count, the top summary's sums and, with the
  * summaries' name key (the latest day's smallest non-NULL name, summary.ts), the name and url with
  * their days and the first and last day: the top summary rows of the dimensions it has
  * (TOP_DIMENSIONS), and, merged over the days in JS (DimensionAggregator's rules), the dimension
@@ -171,16 +171,16 @@ export async function aggregateWindow(
   const iso = (d: string): string => `to_char(${d}, 'YYYY-MM-DD')`;
   const keyed = (k: string, as: string): string[] => [`${nameOf(k)} AS ${as}`, `${iso(dayOf(k))} AS ${as}_day`];
   const { rows } = await c.query(
-    `SELECT g, ${iso('_date')} AS day, id, n, ${TOP_SUMS.map(Q).join(', ')}, first, last,
+    `SELECT g, ${iso('_date')} AS day, currency, id, n, ${TOP_SUMS.map(Q).join(', ')}, first, last,
             ${tables.flatMap((t, j) => [...keyed(`n${j}`, `n${j}`), ...(t.def.url ? keyed(`u${j}`, `u${j}`) : [])]).join(', ')}
      FROM (
-       SELECT GROUPING(${ids.join(', ')}) AS g, f._date, coalesce(${ids.join(', ')}) AS id, count(*) AS n,
+       SELECT GROUPING(${ids.join(', ')}) AS g, f._date, f.currency, coalesce(${ids.join(', ')}) AS id, count(*) AS n,
               ${TOP_SUMS.map((s) => `sum(f.${Q(s)})::text AS ${Q(s)}`).join(', ')},
               ${iso(`min(${day})`)} AS first, ${iso(`max(${day})`)} AS last,
               ${tables.flatMap((t, j) => [`${LATEST_KEY(col(t.def.name), day)} AS n${j}`, ...(t.def.url ? [`${LATEST_KEY(col(t.def.url), day)} AS u${j}`] : [])]).join(', ')}
        FROM ${REPORT_TABLE.name} AS f
        WHERE f._connector = $1 AND f._date BETWEEN $2::date AND $3::date
-       GROUP BY GROUPING SETS (${ids.map((i) => `(f._date, ${i})`).join(', ')})
+       GROUP BY GROUPING SETS (${ids.map((i) => `(f._date, f.currency, ${i})`).join(', ')})
      ) AS s
      WHERE id IS NOT NULL`,
     [connector, start, end],
@@ -194,7 +194,7 @@ export async function aggregateWindow(
     const nameDay = r[`n${j}_day`] ?? '';
     dims.mergeAggregate(j, id, name, nameDay, r[`u${j}`] ?? null, r[`u${j}_day`] ?? '', r.first!, r.last!);
     const dimension = top[j];
-    if (dimension) out.push({ day: r.day!, dimension, id, rows: r.n!, sums: TOP_SUMS.map((s) => r[s] ?? null), name, nameDay: name === null ? null : nameDay });
+    if (dimension) out.push({ day: r.day!, currency: r.currency!, dimension, id, rows: r.n!, sums: TOP_SUMS.map((s) => r[s] ?? null), name, nameDay: name === null ? null : nameDay });
   }
   return { dimensions: dims, top: out };
 }

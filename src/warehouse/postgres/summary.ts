@@ -39,10 +39,13 @@
  *
  * Sums are numeric (count_total / money_total: TOTAL_PRECISION digits) and read back as `::text`:
  * exact, formatted by amounts.ts, never a JS number; a sum over NULLs only stays NULL (plain SQL sum).
+ *
+ * Currency: each summary row carries its fact rows' `currency` (grouped by it, see dayInsert), and
+ * the reads never add two currencies up: dayTotals per (day, currency), top ranked within each
+ * currency. The column's DDL, migration and relabelling are currency.ts's.
  */
 import type pg from 'pg';
 import { type ColumnDef, DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_DIMENSIONS, TOP_SUMMARY_TABLE } from '../../model/schema.js';
-import { columnList, type TypeMap } from '../render.js';
 
 const F = REPORT_TABLE.name;
 const DAY = DAY_SUMMARY_TABLE.name;
@@ -51,6 +54,7 @@ const TOP = TOP_SUMMARY_TABLE.name;
 /** One row of the top summary (TOP_SUMMARY_TABLE) of a window, its sums as PostgreSQL's exact text: computed by dimensions.ts aggregateWindow, written by refreshSummaries. */
 export interface TopRow {
   day: string;
+  currency: string;
   dimension: string;
   id: string;
   rows: string;
@@ -72,10 +76,10 @@ const DAY_DATE_IDX = `${DAY}_date_idx`;
 /** top(null): one dimension over a range of days; top(connector) uses the primary key (connector, day, …). */
 const TOP_DIMENSION_DATE_IDX = `${TOP}_dimension_date_idx`;
 
-/** The tables and indexes, rendered from the model; `relations` are what runDdl checks for. */
-export function summaryDdl(types: TypeMap): { statements: string[]; relations: string[] } {
+/** The tables and indexes, rendered from the model (`columns`: a column list, currency.ts pgColumns); `relations` are what runDdl checks for. */
+export function summaryDdl(columns: (cols: readonly ColumnDef[]) => string): { statements: string[]; relations: string[] } {
   const table = (t: { name: string; columns: readonly ColumnDef[]; key: readonly string[] }): string =>
-    `CREATE TABLE IF NOT EXISTS ${t.name} (\n  ${columnList(t.columns, types, Q)},\n  PRIMARY KEY (${t.key.map(Q).join(', ')})\n)`;
+    `CREATE TABLE IF NOT EXISTS ${t.name} (\n  ${columns(t.columns)},\n  PRIMARY KEY (${t.key.map(Q).join(', ')})\n)`;
   return {
     statements: [
       table(DAY_SUMMARY_TABLE),
@@ -95,13 +99,19 @@ export const LATEST_KEY = (name: string, day: string): string => `min((CASE WHEN
 export const nameOf = (key: string): string => `substr(${key}, ${KEY_DIGITS + 1})`;
 export const dayOf = (key: string): string => `date '9999-12-31' - substr(${key}, 1, ${KEY_DIGITS})::int`;
 
-/** One row per (connector, day) with rows, aggregated from the fact rows `where` selects. */
+/**
+ * One row per (connector, day) with rows, aggregated from the fact rows `where` selects, with
+ * their currency. A (connector, day) has one currency (a load writes one on all its rows, and
+ * relabelCurrency changes all of a connector's): grouping by it too never adds two currencies up;
+ * a day holding two (rows appended outside a window by a load in another currency) breaks the
+ * primary key and fails the load (refreshSummaries says why).
+ */
 function dayInsert(where: string): string {
-  const cols = ['_connector', '_date', 'rows', ...DAY_SUMS];
+  const cols = ['_connector', '_date', 'rows', ...DAY_SUMS, 'currency'];
   return `INSERT INTO ${DAY} (${cols.map(Q).join(', ')})
-    SELECT _connector, _date, count(*), ${DAY_SUMS.map((c) => `sum(${Q(c)})`).join(', ')}
+    SELECT _connector, _date, count(*), ${DAY_SUMS.map((c) => `sum(${Q(c)})`).join(', ')}, currency
     FROM ${F} AS f WHERE ${where}
-    GROUP BY _connector, _date`;
+    GROUP BY _connector, _date, currency`;
 }
 
 /**
@@ -116,15 +126,15 @@ function topInsert(where: string): string {
   const pick = (of: (dim: string, c: { id: string; name: string }) => string): string =>
     `CASE GROUPING(${dims.map(([, c]) => `f.${Q(c.id)}`).join(', ')}) ${dims
       .map(([d, c], j) => `WHEN ${(1 << n) - 1 - (1 << (n - 1 - j))} THEN ${of(d, c)}`).join(' ')} END`;
-  const cols = ['_connector', '_date', 'dimension', 'id', 'rows', ...TOP_SUMS, 'name', 'name_day'];
+  const cols = ['_connector', '_date', 'dimension', 'id', 'rows', ...TOP_SUMS, 'name', 'name_day', 'currency'];
   return `INSERT INTO ${TOP} (${cols.map(Q).join(', ')})
-    SELECT _connector, _date, dimension, id, n, ${TOP_SUMS.map(Q).join(', ')}, ${nameOf('k')}, ${dayOf('k')}
+    SELECT _connector, _date, dimension, id, n, ${TOP_SUMS.map(Q).join(', ')}, ${nameOf('k')}, ${dayOf('k')}, currency
     FROM (
-      SELECT f._connector, f._date, ${pick((d) => `'${d}'`)} AS dimension, ${pick((_, c) => `f.${Q(c.id)}`)} AS id, count(*) AS n,
+      SELECT f._connector, f._date, f.currency, ${pick((d) => `'${d}'`)} AS dimension, ${pick((_, c) => `f.${Q(c.id)}`)} AS id, count(*) AS n,
              ${TOP_SUMS.map((c) => `sum(f.${Q(c)}) AS ${Q(c)}`).join(', ')},
              ${pick((_, c) => LATEST_KEY(`f.${Q(c.name)}`, 'coalesce(f.transaction_date, f._date)'))} AS k
       FROM ${F} AS f WHERE ${where}
-      GROUP BY GROUPING SETS (${dims.map(([, c]) => `(f._connector, f._date, f.${Q(c.id)})`).join(', ')})
+      GROUP BY GROUPING SETS (${dims.map(([, c]) => `(f._connector, f._date, f.currency, f.${Q(c.id)})`).join(', ')})
     ) AS s
     WHERE id IS NOT NULL`;
 }
@@ -176,7 +186,12 @@ export async function refreshSummaries(
   const params = extraDays.length > 0 ? [connector, start, end, [...extraDays]] : [connector, start, end];
   await c.query(`DELETE FROM ${DAY} WHERE ${days('')}`, params);
   await c.query(`DELETE FROM ${TOP} WHERE ${days('')}`, params);
-  await c.query(dayInsert(days('f.')), params);
+  try {
+    await c.query(dayInsert(days('f.')), params);
+  } catch (e) {
+    if ((e as { code?: string }).code !== '23505') throw e;
+    throw new Error(`rows of connector ${connector} on one day are in two currencies (rows loaded outside their window in another currency?): relabel them first`);
+  }
   if (!top) {
     await c.query(topInsert(days('f.')), params);
     return;
@@ -184,12 +199,13 @@ export async function refreshSummaries(
   // The top rows aggregated by the caller, from the same facts, now (under the locks above).
   const rows = await top();
   if (rows.length === 0) return;
+  const n = 6 + TOP_SUMS.length;
   await c.query(
-    `INSERT INTO ${TOP} (${['_connector', '_date', 'dimension', 'id', 'rows', ...TOP_SUMS, 'name', 'name_day'].map(Q).join(', ')})
+    `INSERT INTO ${TOP} (${['_connector', '_date', 'dimension', 'id', 'rows', ...TOP_SUMS, 'name', 'name_day', 'currency'].map(Q).join(', ')})
      SELECT $1, u.*
-     FROM unnest($2::date[], $3::text[], $4::text[], $5::numeric[], ${TOP_SUMS.map((_, i) => `$${6 + i}::numeric[]`).join(', ')}, $${6 + TOP_SUMS.length}::text[], $${7 + TOP_SUMS.length}::date[]) AS u`,
+     FROM unnest($2::date[], $3::text[], $4::text[], $5::numeric[], ${TOP_SUMS.map((_, i) => `$${6 + i}::numeric[]`).join(', ')}, $${n}::text[], $${n + 1}::date[], $${n + 2}::text[]) AS u`,
     [connector, rows.map((r) => r.day), rows.map((r) => r.dimension), rows.map((r) => r.id), rows.map((r) => r.rows),
-      ...TOP_SUMS.map((_, i) => rows.map((r) => r.sums[i])), rows.map((r) => r.name), rows.map((r) => r.nameDay)],
+      ...TOP_SUMS.map((_, i) => rows.map((r) => r.sums[i])), rows.map((r) => r.name), rows.map((r) => r.nameDay), rows.map((r) => r.currency)],
   );
 }
 
@@ -218,13 +234,14 @@ const range = (connector: string | null, from: string, to: string, params: unkno
 
 const SUM = (col: string): string => `sum(${Q(col)})::text AS ${Q(col)}`;
 
+/** Per (day, currency), by day then currency in byte order: amounts of two currencies are never added. */
 export function dayTotalsQuery(connector: string | null, from: string, to: string): Query {
   const params: unknown[] = [];
   const where = range(connector, from, to, params);
   return {
-    sql: `SELECT to_char(_date, 'YYYY-MM-DD') AS day, ${SUM('rows')}, ${DAY_SUMS.map(SUM).join(', ')}
+    sql: `SELECT to_char(_date, 'YYYY-MM-DD') AS day, currency, ${SUM('rows')}, ${DAY_SUMS.map(SUM).join(', ')}
           FROM ${DAY} WHERE ${where}
-          GROUP BY _date ORDER BY _date`,
+          GROUP BY _date, currency ORDER BY _date, currency COLLATE "C"`,
     params,
   };
 }
@@ -232,11 +249,18 @@ export function dayTotalsQuery(connector: string | null, from: string, to: strin
 export function topQuery(dimension: keyof typeof TOP_DIMENSIONS, connector: string | null, from: string, to: string, limit: number): Query {
   const params: unknown[] = [dimension];
   const where = range(connector, from, to, params);
-  // Per (connector, id); COLLATE "C": ties ordered by bytes, as DuckDB does, whatever the database's collation.
+  // Per (connector, id) and currency (a connector's rows are in one, but never add two up), ranked
+  // within each currency, `limit` of each, the currencies in byte order; COLLATE "C": ties ordered
+  // by bytes, as DuckDB does, whatever the database's collation.
+  const cols = ['connector', 'currency', 'id', 'name', 'rows', ...TOP_SUMS].map(Q).join(', ');
   return {
-    sql: `SELECT _connector AS connector, id, ${nameOf(LATEST_KEY('name', 'name_day'))} AS name, ${SUM('rows')}, ${TOP_SUMS.map(SUM).join(', ')}
-          FROM ${TOP} WHERE dimension = $1 AND ${where}
-          GROUP BY _connector, id ORDER BY sum(sales) DESC NULLS LAST, id COLLATE "C", _connector COLLATE "C" LIMIT ${Math.max(1, Math.floor(limit))}`,
+    sql: `SELECT ${cols} FROM (
+            SELECT _connector AS connector, currency, id, ${nameOf(LATEST_KEY('name', 'name_day'))} AS name, ${SUM('rows')}, ${TOP_SUMS.map(SUM).join(', ')},
+                   row_number() OVER (PARTITION BY currency ORDER BY sum(sales) DESC NULLS LAST, id COLLATE "C", _connector COLLATE "C") AS rank
+            FROM ${TOP} WHERE dimension = $1 AND ${where}
+            GROUP BY _connector, id, currency
+          ) AS t
+          WHERE rank <= ${Math.max(1, Math.floor(limit))} ORDER BY currency COLLATE "C", rank`,
     params,
   };
 }

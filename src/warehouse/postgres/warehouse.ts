@@ -13,6 +13,10 @@
  * The dashboard reads (dayTotals, top, coverage) read only the per-(connector, day) summaries,
  * re-aggregated from the facts of the days each load touched (summary.ts, with its locks).
  *
+ * Every row and summary row carries the load's `currency` (constant per load, like `_connector`:
+ * a DEFAULT on the CSV path, framed into each COPY line on the rows path); currency.ts migrates
+ * tables made before the column and relabels a connector's rows.
+ *
  * Types: money is numeric(18,4) (exact; sums are read back as `::text`, never JS numbers). `_extra`
  * (json) is `text`, like DuckDB's VARCHAR: it keeps the report's text byte for byte, where jsonb
  * would normalise it (key order, whitespace, duplicate keys); query it with `_extra::jsonb`.
@@ -27,6 +31,7 @@ import { columnList, dimensionTables, type TypeMap } from '../render.js';
 import type { Coverage, DayTotals, StateStore, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { checkout, createPool, inTransaction, mapPgError, parsePostgresUrl, runDdl, type PostgresTarget } from './connection.js';
 import { copyCsv, copyRows, copyValue } from './copy.js';
+import { ADD_CURRENCY_STATEMENTS, currencyMissing, ensureCurrencyColumns, pgColumns, relabel, UNLABELLED_QUERY } from './currency.js';
 import { aggregateWindow, DimensionAggregator } from './dimensions.js';
 import { POSTGRES_CAPABILITIES } from './capabilities.js';
 import { PostgresStateStore } from './state.js';
@@ -71,6 +76,8 @@ export class PostgresWarehouse implements Warehouse {
   private closed = false;
   /** The fact table's window columns have their DEFAULTs (ensureWindowDefaults): canonical CSV can go straight into COPY. */
   private csvDefaults = false;
+  /** The tables have `currency` (currency.ts ensureCurrencyColumns); until init says so, assumed. */
+  private hasCurrency = true;
 
   constructor(private readonly target: PostgresTarget, pool?: pg.Pool) {
     this.location = target.location;
@@ -79,7 +86,7 @@ export class PostgresWarehouse implements Warehouse {
 
   async init(): Promise<void> {
     const ddl = [
-      `CREATE TABLE IF NOT EXISTS ${T} (\n  ${columnList(REPORT_TABLE.columns, POSTGRES_TYPES, Q)}\n)`,
+      `CREATE TABLE IF NOT EXISTS ${T} (\n  ${pgColumns(REPORT_TABLE.columns, POSTGRES_TYPES)}\n)`,
       // Every delete, refresh and read filters on (connector, day range).
       `CREATE INDEX IF NOT EXISTS ${T}_connector_date_idx ON ${T} (_connector, _date)`,
     ];
@@ -87,11 +94,19 @@ export class PostgresWarehouse implements Warehouse {
       ddl.push(`CREATE TABLE IF NOT EXISTS ${d.table} (\n  ${columnList(d.columns, POSTGRES_TYPES, Q)},\n  PRIMARY KEY (_connector, id)\n)`);
     }
     // The summaries: created (and filled from the facts, once) on a database made before them too.
-    const summaries = summaryDdl(POSTGRES_TYPES);
+    const summaries = summaryDdl((cols) => pgColumns(cols, POSTGRES_TYPES));
     ddl.push(...summaries.statements);
+    // Tables of a version before `currency` get it before the fill reads it (currency.ts).
+    ddl.push(...ADD_CURRENCY_STATEMENTS);
     const relations = [T, `${T}_connector_date_idx`, ...dimensionTables().map((d) => d.table), ...summaries.relations];
     await runDdl(this.pool, this.location, this.target.schema, ddl, relations, fillSummaries);
-    this.csvDefaults = await ensureWindowDefaults(this.pool, this.location, this.target.schema);
+    // Every relation there but made before `currency`: the migration (a no-op, without locks, once done).
+    this.hasCurrency = await ensureCurrencyColumns(this.pool, this.location, this.target.schema);
+    this.csvDefaults = this.hasCurrency && (await ensureWindowDefaults(this.pool, this.location, this.target.schema));
+  }
+
+  private requireCurrency(): void {
+    if (!this.hasCurrency) throw currencyMissing(this.location);
   }
 
   /**
@@ -105,6 +120,7 @@ export class PostgresWarehouse implements Warehouse {
    * the dimensions aggregated in JS as the rows stream past.
    */
   async replaceWindow(load: WindowLoad, body: ReportBody): Promise<number> {
+    this.requireCurrency();
     if (body.format === 'canonical-csv') {
       // A multi-day window (its _date per row) or a table without the DEFAULTs: rows, without peeking.
       if (!this.csvDefaults || load.start !== load.end) return this.loadRows(load, csvRows(body.parts));
@@ -114,8 +130,8 @@ export class PostgresWarehouse implements Warehouse {
         return this.inWindow(load, async (c) => {
           await c.query(
             `SELECT set_config('rakuten.connector', $1, true), set_config('rakuten.day', $2, true),
-                    set_config('rakuten.synced_at', $3, true), set_config('rakuten.sync_id', $4, true)`,
-            [load.connector, first.day, load.syncedAt.toISOString(), load.syncId],
+                    set_config('rakuten.synced_at', $3, true), set_config('rakuten.sync_id', $4, true), set_config('rakuten.currency', $5, true)`,
+            [load.connector, first.day, load.syncedAt.toISOString(), load.syncId, load.currency],
           );
           const count = await copyCsv(c, copySql, parts);
           let dims: DimensionAggregator | undefined;
@@ -142,7 +158,7 @@ export class PostgresWarehouse implements Warehouse {
     // The window's constant columns are framed around each COPY line: measured faster than COPY
     // into a temp table + INSERT … SELECT (which writes every row twice).
     const prefix = `${copyValue(load.connector)}\t`;
-    const suffix = `\t${load.syncedAt.toISOString()}\t${copyValue(load.syncId)}\n`;
+    const suffix = `\t${load.syncedAt.toISOString()}\t${copyValue(load.syncId)}\t${copyValue(load.currency)}\n`;
     return this.inWindow(load, async (c) => {
       const dims = new DimensionAggregator(load.start, load.end);
       // Rows of a day outside the window are stored too (that day keeps its other rows): its summary changes.
@@ -197,11 +213,23 @@ export class PostgresWarehouse implements Warehouse {
     });
   }
 
+  async relabelCurrency(connector: string, currency: string): Promise<void> {
+    this.requireCurrency();
+    await inTransaction(this.pool, this.location, (c) => relabel(c, connector, currency));
+  }
+
+  async unlabelledConnectors(): Promise<string[]> {
+    this.requireCurrency();
+    return (await this.rows(UNLABELLED_QUERY)).map((r) => String(r._connector));
+  }
+
   async dayTotals(connector: string | null, from: string, to: string): Promise<DayTotals[]> {
+    this.requireCurrency();
     return (await this.rows(dayTotalsQuery(connector, from, to))).map((r) => dayTotalsFrom(r as unknown as RawDayTotals));
   }
 
   async top(dimension: 'publisher' | 'offer', connector: string | null, from: string, to: string, limit: number): Promise<TopEntry[]> {
+    this.requireCurrency();
     return (await this.rows(topQuery(dimension, connector, from, to, limit))).map((r) => topEntryFrom(r as unknown as RawTopEntry));
   }
 
@@ -235,8 +263,10 @@ export class PostgresWarehouse implements Warehouse {
 /**
  * The fact table's window columns get DEFAULTs that read the load's transaction-local settings
  * (set_config(…, true) in replaceWindow), so a COPY of canonical CSV need not carry them:
- * `_connector`, `_date` (a one-day window's day), `_synced_at`, `_sync_id`. Outside a load the
- * settings are unset or '' and the DEFAULTs give NULL, as before.
+ * `_connector`, `_date` (a one-day window's day), `_synced_at`, `_sync_id`, `currency`. Outside a
+ * load the settings are unset or '' and the DEFAULTs give NULL, as before; `currency` (NOT NULL)
+ * gives '' there (rakuten_window_label: an unlabelled row, as a worker of the version before the
+ * column writes during a rolling upgrade, see currency.ts), and a load's currency as is, '' too.
  *
  * Each DEFAULT calls a small SQL function (rakuten_window_text/_date/_timestamptz) declared
  * IMMUTABLE although it reads a setting: COPY plans its DEFAULT expressions once per statement
@@ -252,16 +282,19 @@ export class PostgresWarehouse implements Warehouse {
  * create functions, a table busy with long loads): canonical CSV then takes the rows path, which
  * needs no DEFAULTs, and the next start tries again.
  */
-const WINDOW_FUNCTIONS: Readonly<Record<string, string>> = {
-  rakuten_window_text: 'text',
-  rakuten_window_date: 'date',
-  rakuten_window_timestamptz: 'timestamptz',
+/** Each function's return type and body (`setting`: the setting's name). */
+const WINDOW_FUNCTIONS: Readonly<Record<string, [string, string]>> = {
+  rakuten_window_text: ['text', `nullif(current_setting(setting, true), '')`],
+  rakuten_window_date: ['date', `nullif(current_setting(setting, true), '')::date`],
+  rakuten_window_timestamptz: ['timestamptz', `nullif(current_setting(setting, true), '')::timestamptz`],
+  rakuten_window_label: ['text', `coalesce(current_setting(setting, true), '')`],
 };
 export const WINDOW_DEFAULTS: Readonly<Record<string, string>> = {
   _connector: `rakuten_window_text('rakuten.connector')`,
   _date: `rakuten_window_date('rakuten.day')`,
   _synced_at: `rakuten_window_timestamptz('rakuten.synced_at')`,
   _sync_id: `rakuten_window_text('rakuten.sync_id')`,
+  currency: `rakuten_window_label('rakuten.currency')`,
 };
 
 async function ensureWindowDefaults(pool: pg.Pool, location: string, schema: string): Promise<boolean> {
@@ -286,10 +319,10 @@ async function ensureWindowDefaults(pool: pg.Pool, location: string, schema: str
       await c.query(`SET LOCAL lock_timeout = '5s'`);
       const todo = await missing(c);
       if (todo.length > 0) {
-        for (const [fn, type] of Object.entries(WINDOW_FUNCTIONS)) {
+        for (const [fn, [type, body]] of Object.entries(WINDOW_FUNCTIONS)) {
           await c.query(
             `CREATE OR REPLACE FUNCTION "${schema}".${fn}(setting text) RETURNS ${type} LANGUAGE sql IMMUTABLE PARALLEL SAFE
-             AS $$ SELECT nullif(current_setting(setting, true), '')::${type} $$`,
+             AS $$ SELECT ${body} $$`,
           );
         }
         await c.query(`ALTER TABLE ${T} ${todo.map((n) => `ALTER COLUMN ${Q(n)} SET DEFAULT ${WINDOW_DEFAULTS[n]}`).join(', ')}`);
