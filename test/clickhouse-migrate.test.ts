@@ -346,7 +346,7 @@ for (const cluster of [false, true]) {
         const c = CONNECTORS[1]!;
         const window = ['2026-01-05', '2026-01-09'] as const;
         const fresh = v1Rows(c, 99, window[0], 5).map((r) => ((r[COL.publisher_name!] = 'Fresh name'), r));
-        await o.wh.replaceWindow({ connector: c, start: window[0], end: window[1], syncId: 'after', syncedAt: new Date() }, rowsBody((async function* () {
+        await o.wh.replaceWindow({ connector: c, start: window[0], end: window[1], syncId: 'after', syncedAt: new Date(), currency: 'USD' }, rowsBody((async function* () {
           yield fresh;
         })()));
         const after = await o.wh.dayTotals(c, ...RANGE);

@@ -4,7 +4,8 @@
  * by init, none left by a load), each day wholly old or wholly new while a replace runs, raw text
  * as stored, the versioned storage (partitions by month, superseded and failed loads cancelled,
  * a deleted connector's rows removed but not those of its new loads), Date-range refusal, shard
- * placement on the cluster, and ?state=postgres. The rules
+ * placement on the cluster, the currency column (its migration on every server, two inits at once,
+ * relabel's mutations), and ?state=postgres. The rules
  * every warehouse shares (replace, atomicity, isolation, decimals, dimensions, ties, text through
  * the reads) are in test/warehouse-contract.test.ts. Without a server the tests skip, except under
  * CI (CI set), where they fail.
@@ -15,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CsvPart, type ReportBody, rowsBody } from '../src/model/report-body.js';
-import { LOADED_COLUMNS, type ReportRow } from '../src/model/schema.js';
+import { LOADED_COLUMNS, REPORT_TABLE, type ReportRow } from '../src/model/schema.js';
 import { addDays } from '../src/util/days.js';
 import { moneyText } from '../src/warehouse/amounts.js';
 import { ChServer, ident, parseClickHouseUrl, str } from '../src/warehouse/clickhouse/connection.js';
@@ -26,6 +27,7 @@ import { clickHouseAvailable, createTestClickHouseUrl, testServers } from './hel
 import { createTestPostgresUrl, postgresAvailable } from './helpers/postgres.js';
 import { csvBody } from './helpers/contract.js';
 import { SMALL_CSV_BYTES } from '../src/warehouse/clickhouse/csv-load.js';
+import { Layout, modelViews, ROWS_TABLE, TOP_ROWS_TABLE, VERSIONS_TABLE } from '../src/warehouse/clickhouse/schema.js';
 
 const COL = Object.fromEntries(LOADED_COLUMNS.map((c, i) => [c.name, i])) as Record<(typeof LOADED_COLUMNS)[number]['name'], number>;
 
@@ -50,8 +52,8 @@ async function* batches(rows: ReportRow[], size = 1000, failAfter?: number): Asy
   if (failAfter !== undefined) throw new Error('report download broke');
 }
 
-function load(connector: string, start: string, end: string, syncId = 'sync-1'): WindowLoad {
-  return { connector, start, end, syncId, syncedAt: new Date('2026-03-01T12:34:56.789Z') };
+function load(connector: string, start: string, end: string, syncId = 'sync-1', currency = 'USD'): WindowLoad {
+  return { connector, start, end, syncId, syncedAt: new Date('2026-03-01T12:34:56.789Z'), currency };
 }
 
 /**
@@ -214,8 +216,9 @@ for (const cluster of [false, true]) {
       assert.deepEqual(stages.map((r) => r.name), [live]);
       await ctx.server.run(`DROP TABLE ${ident(ctx.db)}.${ident(live)}`);
       const cols = await rawRows(ctx, `DESCRIBE TABLE $db.rakuten_affiliate_report`);
-      assert.deepEqual(cols.map((c) => c.name), ['_connector', ...LOADED_COLUMNS.map((c) => c.name), '_synced_at', '_sync_id']);
+      assert.deepEqual(cols.map((c) => c.name), REPORT_TABLE.columns.map((c) => c.name));
       const types = Object.fromEntries(cols.map((c) => [c.name, c.type]));
+      assert.equal(types.currency, 'String');
       assert.equal(types.sales, 'Nullable(Decimal(18, 4))');
       assert.equal(types._date, 'Date');
       assert.equal(types.clicks, 'Nullable(Int64)');
@@ -279,6 +282,56 @@ for (const cluster of [false, true]) {
       }
     };
     const rowsLocal = () => `${ident(ctx.db)}.${ident(cluster ? 'rakuten_affiliate_report_rows_local' : 'rakuten_affiliate_report_rows')}`;
+
+    test('currency: both load paths stamp it; tables without it (two inits at once) get the layout of new ones on every server; relabel mutates only what differs', async () => {
+      const l = new Layout(ctx.db, cluster ? 'rakuten_test' : null);
+      const layout = () => onShards(async (s) => {
+        const tables = await s.rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${str(ctx.db)} AND name LIKE 'rakuten_%' ORDER BY name`);
+        return Promise.all(tables.map(async ({ name }) => [name, (await s.rows<Record<string, string>>(`DESCRIBE TABLE ${l.t(name)}`)).map((c) => `${c.name} ${c.type} ${c.default_type} ${c.default_expression}`)]));
+      });
+      const csvRows = sampleRows('2026-08-01', 1, 4000, 21);
+      assert.equal(await ctx.wh.replaceWindow(load('cur-csv', '2026-08-01', '2026-08-01', 's', 'JPY'), csvBody(csvRows, '2026-08-01', 500)), csvRows.length);
+      await ctx.wh.replaceWindow(load('cur-rows', '2026-08-01', '2026-08-02', 's', 'EUR'), rowsBody(batches(sampleRows('2026-08-01', 2, 50, 22))));
+      const labels = async () => (await ctx.wh.dayTotals(null, '2026-08-01', '2026-08-02')).map((d) => `${d.day} ${d.currency}`);
+      assert.deepEqual(await labels(), ['2026-08-01 EUR', '2026-08-01 JPY', '2026-08-02 EUR']);
+      const fresh = await layout();
+      for (const [name, cols] of fresh.flat()) if (!/^rakuten_(publishers|offers|links)/.test(name as string)) assert.match(cols.at(-1)!, /^currency String/, `${name} ends with currency`);
+      // The layout before the column, on every server.
+      await onShards(async (s) => {
+        for (const [name] of modelViews(l)) for (const t of cluster ? [name, l.local(name)] : [name]) await s.run(`DROP TABLE ${l.t(t)}`);
+        for (const name of [ROWS_TABLE, VERSIONS_TABLE, TOP_ROWS_TABLE]) for (const t of cluster ? [l.local(name), name] : [name]) await s.run(`ALTER TABLE ${l.t(t)} DROP COLUMN currency`);
+        for (const [name, select] of modelViews(l, false)) {
+          await s.run(`CREATE VIEW ${l.t(l.local(name))} AS ${select}`);
+          if (cluster) await s.run(`CREATE TABLE ${l.t(name)} AS ${l.t(l.local(name))} ENGINE = Distributed('rakuten_test', ${str(ctx.db)}, ${str(l.local(name))})`);
+        }
+      });
+      // Two processes start at once (another home: one DuckDB state file per process).
+      const home = mkdtempSync(join(tmpdir(), 'rc-ch-'));
+      const other = await openClickHouse(ctx.url, home);
+      try {
+        await Promise.all([ctx.wh.init(), other.warehouse.init()]);
+      } finally {
+        await other.warehouse.close();
+        await other.state.close();
+        rmSync(home, { recursive: true, force: true });
+      }
+      assert.deepEqual(await layout(), fresh, 'migrated tables have the layout of new ones');
+      assert.deepEqual(await labels(), ['2026-08-01 ', '2026-08-02 ']);
+      const unlabelled = async () => (await ctx.wh.unlabelledConnectors()).filter((c) => c.startsWith('cur-'));
+      assert.deepEqual(await unlabelled(), ['cur-csv', 'cur-rows']);
+      const mutations = async () => (await onShards((s) => s.rows(`SELECT mutation_id FROM system.mutations WHERE database = ${str(ctx.db)}`))).flat().length;
+      const before = await mutations();
+      await ctx.wh.relabelCurrency('cur-rows', 'EUR');
+      assert.deepEqual(await labels(), ['2026-08-01 ', '2026-08-01 EUR', '2026-08-02 EUR'], 'read at once after relabel');
+      const mutated = await mutations();
+      assert.ok(mutated > before && mutated <= before + 3 * (cluster ? 2 : 1));
+      await ctx.wh.relabelCurrency('cur-rows', 'EUR');
+      await ctx.wh.relabelCurrency('nobody', 'EUR');
+      assert.equal(await mutations(), mutated, 'nothing differs: no mutation');
+      assert.deepEqual(await unlabelled(), ['cur-csv']);
+      await ctx.wh.deleteConnectorData('cur-csv');
+      assert.deepEqual(await unlabelled(), [], 'a deleted connector has no current rows');
+    });
 
     test('partitions are months, whatever the number of connectors and days', async () => {
       for (const c of ['months-a', 'months-b', 'months-c']) {

@@ -454,6 +454,34 @@ export class Harness {
     } else if (this.pgClient) {
       for (const t of tables) await this.pgClient.query(`ALTER TABLE ${t} DROP COLUMN currency`);
       await this.opened.close();
+    } else if (this.ch) {
+      // The previous version's layout on every server (each shard on a cluster): the views with the
+      // model's names without the column (on a cluster: each shard's `_local` view, and the
+      // Distributed table over it), and the physical tables (local, then Distributed) without it.
+      await this.opened.close();
+      const { testServers } = await import('./clickhouse.js');
+      const { Layout, modelViews, ROWS_TABLE, TOP_ROWS_TABLE, VERSIONS_TABLE } = await import('../../src/warehouse/clickhouse/schema.js');
+      const cluster = this.name === 'clickhouse-cluster';
+      const { servers, target, close } = await testServers(cluster, this.chDb);
+      const l = new Layout(this.chDb, cluster ? target.cluster : null);
+      try {
+        for (const s of servers) {
+          for (const [name] of modelViews(l)) {
+            if (cluster) await s.run(`DROP TABLE IF EXISTS ${l.t(name)}`);
+            await s.run(`DROP TABLE IF EXISTS ${l.t(l.local(name))}`);
+          }
+          for (const name of [ROWS_TABLE, VERSIONS_TABLE, TOP_ROWS_TABLE]) {
+            await s.run(`ALTER TABLE ${l.t(l.local(name))} DROP COLUMN currency`);
+            if (cluster) await s.run(`ALTER TABLE ${l.t(name)} DROP COLUMN currency`);
+          }
+          for (const [name, select] of modelViews(l, false)) {
+            await s.run(`CREATE VIEW ${l.t(l.local(name))} AS ${select}`);
+            if (cluster) await s.run(`CREATE TABLE ${l.t(name)} AS ${l.t(l.local(name))} ENGINE = Distributed('${target.cluster}', '${this.chDb}', '${l.local(name)}')`);
+          }
+        }
+      } finally {
+        await close();
+      }
     } else {
       throw new Error(`downgradeToNoCurrency: not written for ${this.name}`);
     }

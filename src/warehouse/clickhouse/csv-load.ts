@@ -15,6 +15,7 @@ import { type LoadedColumn, LOADED_COLUMNS } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import type { WindowLoad } from '../types.js';
 import { type ChServer, day, ident, str } from './connection.js';
+import { loadCurrency } from './load.js';
 import { checkDay, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, STAGE_PREFIX } from './schema.js';
 
 const TYPE_OF = new Map<string, string>(LOADED_COLUMNS.map((c) => [c.name, c.type]));
@@ -85,6 +86,7 @@ export interface CsvTarget {
  */
 export async function streamCsv(w: CsvTarget, load: WindowLoad, version: number, parts: AsyncIterable<CsvPart>) {
   const l = w.layout;
+  const currency = str(loadCurrency(load));
   const stage = l.t(`${STAGE_PREFIX}${Date.now()}_${Math.random().toString(16).slice(2, 14)}`);
   let columns: readonly LoadedColumn[] | null = null;
   let partDay: string | null = null;
@@ -123,10 +125,11 @@ export async function streamCsv(w: CsvTarget, load: WindowLoad, version: number,
     const dateCols = cols.filter((c) => TYPE_OF.get(c) === 'date');
     try {
       await w.server.run(
-        `INSERT INTO ${l.t(ROWS_TABLE)} (_connector, ${cols.map(ident).join(', ')}${cols.includes('_date') ? '' : ', _date'}, _synced_at, _sync_id, _version, _row, _sign)
+        `INSERT INTO ${l.t(ROWS_TABLE)} (_connector, ${cols.map(ident).join(', ')}${cols.includes('_date') ? '' : ', _date'}, _synced_at, _sync_id, _version, _row, _sign, currency)
          SELECT ${str(load.connector)}, ${cols.map(typed).join(', ')}${cols.includes('_date') ? '' : `, ${dateExpr}`},
                 toDateTime(${str(load.syncedAt.toISOString().slice(0, 19).replace('T', ' '))}, 'UTC'), ${str(load.syncId)}, toUInt64(${version}),
-                toUInt32(rowNumberInAllBlocks()), toInt8(throwIf(${dateCols.length ? dateCols.map((c) => outOfRange(ident(c))).join(' OR ') : '0'}) + 1)
+                toUInt32(rowNumberInAllBlocks()), toInt8(throwIf(${dateCols.length ? dateCols.map((c) => outOfRange(ident(c))).join(' OR ') : '0'}) + 1),
+                ${currency}
          FROM ${stage}`,
         w.insertSettings,
       );

@@ -23,10 +23,10 @@ import { ConnectorError } from '../../util/errors.js';
 import { dimensionTables } from '../render.js';
 import type { WindowLoad } from '../types.js';
 import { type ChServer, day, ident, type Shard, str } from './connection.js';
-import { checkDay, currentVersions, FACT_COLUMNS, latest, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, TOP_COLUMNS, TOP_ROWS_TABLE, VERSIONS_TABLE } from './schema.js';
+import { checkDay, CURRENCY, currentVersions, FACT_COLUMNS, factColumnsWith, latest, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, TOP_COLUMNS, TOP_ROWS_TABLE, VERSIONS_TABLE } from './schema.js';
 
 const WIDTH = LOADED_COLUMNS.length;
-const INSERT_COLUMNS = ['_connector', ...LOADED_COLUMNS.map((c) => c.name), '_synced_at', '_sync_id', '_version', '_row', '_sign'].map(ident);
+const INSERT_COLUMNS = ['_connector', ...LOADED_COLUMNS.map((c) => c.name), '_synced_at', '_sync_id', '_version', '_row', '_sign', CURRENCY].map(ident);
 const DATE_COLUMNS = LOADED_COLUMNS.flatMap((c, i) => (c.type === 'date' ? [i] : []));
 const DAY_EXPR = 'coalesce(transaction_date, _date)';
 
@@ -38,6 +38,12 @@ export function tsvText(v: string): string {
 /** A report cell: empty and null both load as NULL (\N), as DuckDB's CSV load reads them. */
 function tsv(v: string | null | undefined): string {
   return v === null || v === undefined || v === '' ? '\\N' : tsvText(v);
+}
+
+/** The load's currency (WindowLoad.currency), which every row and summary row of the load carries. */
+export function loadCurrency(load: WindowLoad): string {
+  if (typeof load.currency !== 'string') throw new ConnectorError('internal', `the load of ${load.connector} ${load.start}..${load.end} names no currency`);
+  return load.currency;
 }
 
 /** Versions increase within a process (microseconds since 1970, bumped past what the database already has). */
@@ -68,11 +74,14 @@ class RowEncoder {
   readonly extra = new Map<number, Set<string>>();
   private readonly prefix: string;
   private readonly suffix: string;
+  /** After the row number: the sign and the load's currency (a constant, like the connector). */
+  private readonly tail: string;
 
   constructor(private readonly w: LoadTarget, private readonly load: WindowLoad, version: number, private readonly routes: Map<string, number>) {
     this.prefix = `${tsvText(load.connector)}\t`;
     const syncedAt = load.syncedAt.toISOString().slice(0, 19).replace('T', ' ');
     this.suffix = `\t${syncedAt}\t${tsvText(load.syncId)}\t${version}\t`;
+    this.tail = `\t1\t${tsvText(loadCurrency(load))}\n`;
   }
 
   async encode(batch: ReportRow[]): Promise<string[]> {
@@ -97,7 +106,7 @@ class RowEncoder {
         const v = row[i];
         if (v && (v < MIN_DAY || v > MAX_DAY)) checkDay(v, LOADED_COLUMNS[i]!.name);
       }
-      text[shard] += `${line}${this.suffix}${this.count}\t1\n`;
+      text[shard] += `${line}${this.suffix}${this.count}${this.tail}`;
       this.count++;
     }
     return text;
@@ -203,7 +212,7 @@ export async function publishShard(l: Layout, b: ShardBatch): Promise<void> {
     const c = str(w.load.connector);
     await s.run(
       `INSERT INTO ${rowsT} (${FACT_COLUMNS}, _version, _row, _sign)
-       SELECT ${FACT_COLUMNS}, toUInt64(${w.version}), toUInt32(${w.count} + rowNumberInAllBlocks()), toInt8(1) FROM ${rowsT}
+       SELECT ${factColumnsWith(str(loadCurrency(w.load)))}, toUInt64(${w.version}), toUInt32(${w.count} + rowNumberInAllBlocks()), toInt8(1) FROM ${rowsT}
        WHERE _connector = ${c} AND _date IN ${dayList(p.extra)} AND (_connector, _date, _version) IN (${currentVersions(l, `_connector = ${c} AND _date IN ${dayList(p.extra)}`)})`,
     );
   }
@@ -212,15 +221,15 @@ export async function publishShard(l: Layout, b: ShardBatch): Promise<void> {
   const switches = b.map(({ w, p }) => {
     const all = [...p.days, ...p.extra];
     const mine = `_connector = ${str(w.load.connector)} AND _version = ${w.version} AND _date IN ${dayList(all)}`;
-    return `SELECT ${str(w.load.connector)} AS _connector, _date, ${DAY_SUM_VALUES}, toUInt64(${w.version})
+    return `SELECT ${str(w.load.connector)} AS _connector, _date, ${DAY_SUM_VALUES}, toUInt64(${w.version}), ${str(loadCurrency(w.load))}
      FROM (SELECT arrayJoin([${all.map(day).join(', ')}]) AS _date)
      ANY LEFT JOIN (${daySums(l, mine, '_date')}) USING _date`;
   });
   await s.run(`INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (${VERSION_COLUMNS}) ${switches.join('\n UNION ALL \n')}`);
 }
 
-/** The versions table's columns, in the order DAY_SUM_VALUES and a version fill them. */
-export const VERSION_COLUMNS = '_connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions, _version';
+/** The versions table's columns, in the order DAY_SUM_VALUES, a version and a currency fill them. */
+export const VERSION_COLUMNS = '_connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions, _version, currency';
 /** daySums' values in the versions table's order (after _connector, _date). */
 export const DAY_SUM_VALUES = 'toDecimal128(t_n, 0), t_impressions, t_clicks, t_orders, t_sales, t_gross_commissions, t_total_commissions';
 
@@ -232,14 +241,17 @@ export function daySums(l: Layout, where: string, key: string): string {
           FROM ${l.t(l.local(ROWS_TABLE))} WHERE ${where} GROUP BY ${key}`;
 }
 
-/** One insert of the top summary rows (TOP_SUMMARY_TABLE) of the rows matching `where` (which names the versions), every dimension. */
+/**
+ * One insert of the top summary rows (TOP_SUMMARY_TABLE) of the rows matching `where` (which names
+ * the versions), every dimension. Their currency is their rows' (one per load: any()).
+ */
 export function topSummaryInsert(l: Layout, where: string): string {
   const selects = Object.entries(TOP_DIMENSIONS).map(
     ([dim, { id, name }]) =>
       `SELECT _connector, _date, ${str(dim)} AS dimension, assumeNotNull(${ident(id)}) AS t_id, toDecimal128(count(), 0) AS t_rows,
               sum(toNullable(toDecimal128(sales, 4))) AS t_sales, sum(toNullable(toDecimal128(total_commissions, 4))) AS t_total,
               ${latest(ident(name), DAY_EXPR)} AS t_name, if(count(${ident(name)}) = 0, NULL, maxIf(${DAY_EXPR}, ${ident(name)} IS NOT NULL)) AS t_name_day,
-              _version, toInt8(1) AS t_sign
+              any(${ident(CURRENCY)}) AS t_currency, _version, toInt8(1) AS t_sign
        FROM ${l.t(l.local(ROWS_TABLE))} WHERE (${where}) AND ${ident(id)} IS NOT NULL GROUP BY _connector, _date, _version, t_id`,
   );
   return `INSERT INTO ${l.t(l.local(TOP_ROWS_TABLE))} (${TOP_COLUMNS}, _version, _sign) ${selects.join('\n UNION ALL \n')}`;

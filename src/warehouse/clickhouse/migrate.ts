@@ -15,7 +15,8 @@
  * 2. Copy, with one version for the whole migration (nextSeq, above every version the rows table
  *    has), month by month: each shard inserts the rows of the (connector, day)s the Distributed key
  *    gives it (the first layout hashed the day as a string, so many days move), stamped
- *    (_version, rowNumberInAllBlocks(), +1), then that month's top summary. Then ONE insert per
+ *    (_version, rowNumberInAllBlocks(), +1) and currency '' (unlabelled: the first layout had no
+ *    currency, the app labels them), then that month's top summary. Then ONE insert per
  *    shard into rakuten_day_versions publishes all its days.
  * 3. Verify: per (connector, day), rows and sum(sales) of the v1 table, of the fact view and of the
  *    day totals must agree, else refuse (ConnectorError, v1 left in place). Then the rows of older
@@ -39,7 +40,7 @@ import { ConnectorError } from '../../util/errors.js';
 import { type ChServer, day, type Shard, str } from './connection.js';
 import { DAY_SUM_VALUES, daySums, nextSeq, topSummaryInsert, VERSION_COLUMNS } from './load.js';
 import {
-  FACT_COLUMNS, initServer, type Layout, MAX_DAY, MIGRATION_LEASE, ROWS_TABLE, SHARDING_KEY, T, TOP_COLUMNS, TOP_ROWS_TABLE, V1_LOCAL_TABLE, V1_TABLE, VERSIONS_TABLE,
+  FACT_COLUMNS, factColumnsWith, initServer, type Layout, MAX_DAY, MIGRATION_LEASE, ROWS_TABLE, SHARDING_KEY, T, TOP_COLUMNS, TOP_ROWS_TABLE, V1_LOCAL_TABLE, V1_TABLE, VERSIONS_TABLE,
 } from './schema.js';
 
 export interface MigrateTarget {
@@ -175,7 +176,7 @@ async function copy(t: MigrateTarget, version: number): Promise<void> {
         await server.run(
           `INSERT INTO ${l.t(l.local(ROWS_TABLE))} (${FACT_COLUMNS}, _version, _row, _sign)
            SELECT ${FACT_COLUMNS}, toUInt64(${version}), toUInt32(rowNumberInAllBlocks()), toInt8(1)
-           FROM (SELECT ${FACT_COLUMNS} FROM ${l.t(V1_TABLE)} WHERE ${range}${mine})`,
+           FROM (SELECT ${factColumnsWith(`'' AS currency`)} FROM ${l.t(V1_TABLE)} WHERE ${range}${mine})`,
         );
         await server.run(topSummaryInsert(l, `_version = ${version} AND ${range}`));
       }),
@@ -187,7 +188,7 @@ async function copy(t: MigrateTarget, version: number): Promise<void> {
 async function publish(s: ChServer, l: Layout, version: number): Promise<void> {
   await s.run(
     `INSERT INTO ${l.t(l.local(VERSIONS_TABLE))} (${VERSION_COLUMNS})
-     SELECT _connector, _date, ${DAY_SUM_VALUES}, toUInt64(${version}) FROM (${daySums(l, `_version = ${version}`, '_connector, _date')})`,
+     SELECT _connector, _date, ${DAY_SUM_VALUES}, toUInt64(${version}), '' FROM (${daySums(l, `_version = ${version}`, '_connector, _date')})`,
   );
 }
 

@@ -11,6 +11,10 @@
  *   rakuten_day_top_rows           per (connector, day, version, dimension, id) sums for top(); CollapsingMergeTree
  *   rakuten_affiliate_report, rakuten_day_totals, rakuten_day_top
  *                                  views with the model's names and columns: the current version of each day only
+ *
+ * Each physical table ends with `currency String DEFAULT ''` (after the warehouse's own columns):
+ * tables made before the column get it by ALTER TABLE … ADD COLUMN, which appends, so new and
+ * migrated tables have the same layout (currency.ts migrates them and recreates the views).
  */
 import { DAY_SUMMARY_TABLE, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, TOP_SUMMARY_TABLE, TOTAL_PRECISION, type ColumnDef } from '../../model/schema.js';
 import { isIsoDay } from '../../util/days.js';
@@ -33,7 +37,12 @@ export const CLICKHOUSE_TYPES: TypeMap = {
 const NULLABLE_TYPES = Object.fromEntries(Object.entries(CLICKHOUSE_TYPES).map(([k, v]) => [k, `Nullable(${v})`])) as TypeMap;
 
 /** Columns the warehouse fills itself: never null, and the partition key must not be Nullable. */
-const NOT_NULL = new Set(['_connector', '_date', '_synced_at', '_sync_id']);
+const NOT_NULL = new Set(['_connector', '_date', '_synced_at', '_sync_id', 'currency']);
+
+/** The model's currency column (schema.ts): last in every physical table, '' for rows loaded before it existed. */
+export const CURRENCY = 'currency';
+export const CURRENCY_DDL = `${ident(CURRENCY)} String DEFAULT ''`;
+const noCurrency = (defs: readonly ColumnDef[]): ColumnDef[] => defs.filter((c) => c.name !== CURRENCY);
 
 export const T = REPORT_TABLE.name;
 export const STAGE_PREFIX = 'rakuten_stage_';
@@ -73,7 +82,7 @@ function quoteName(n: string): string {
 
 /** Fact columns: nullable where a report cell can be empty. */
 function factColumnsDdl(): string {
-  return REPORT_TABLE.columns.map((c) => columnList([c], NOT_NULL.has(c.name) ? CLICKHOUSE_TYPES : NULLABLE_TYPES, quoteName)).join(',\n  ');
+  return noCurrency(REPORT_TABLE.columns).map((c) => columnList([c], NOT_NULL.has(c.name) ? CLICKHOUSE_TYPES : NULLABLE_TYPES, quoteName)).join(',\n  ');
 }
 
 /** Dimension state columns: the model's columns, each stored as the aggregate state that merges it. */
@@ -99,6 +108,11 @@ export const TOP_ROWS_TABLE = `${TOP_SUMMARY_TABLE.name}_rows`;
 /** The model's columns of the fact and top tables, quoted, for INSERT … SELECT lists and the views. */
 export const FACT_COLUMNS = REPORT_TABLE.columns.map((c) => ident(c.name)).join(', ');
 export const TOP_COLUMNS = TOP_SUMMARY_TABLE.columns.map((c) => ident(c.name)).join(', ');
+
+/** FACT_COLUMNS with the currency replaced by an expression (a load's literal; '' for a table without the column). */
+export function factColumnsWith(currency: string): string {
+  return REPORT_TABLE.columns.map((c) => (c.name === CURRENCY ? currency : ident(c.name))).join(', ');
+}
 
 /** Distributed's sharding key, and route()'s: all of a (connector, day) on one shard. */
 export const SHARDING_KEY = 'cityHash64(_connector, _date)';
@@ -179,36 +193,62 @@ export async function initServer(s: ChServer, l: Layout): Promise<'ok' | 'v1'> {
   // key keeps a (connector, day)'s versions together and makes every row's key unique (_row),
   // which CollapsingMergeTree needs to cancel exactly the rows of a superseded version.
   await s.run(
-    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(ROWS_TABLE))} (\n  ${factColumnsDdl()},\n  ${VERSION_COLUMNS}\n) ENGINE = CollapsingMergeTree(_sign) PARTITION BY toYYYYMM(_date) ORDER BY (_connector, _date, _version, _row)`,
+    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(ROWS_TABLE))} (\n  ${factColumnsDdl()},\n  ${VERSION_COLUMNS},\n  ${CURRENCY_DDL}\n) ENGINE = CollapsingMergeTree(_sign) PARTITION BY toYYYYMM(_date) ORDER BY (_connector, _date, _version, _row)`,
   );
   await dist(ROWS_TABLE, SHARDING_KEY);
   await s.run(
-    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(VERSIONS_TABLE))} (\n  ${summaryColumnsDdl(DAY_SUMMARY_TABLE.columns)},\n  \`_version\` UInt64\n) ENGINE = ReplacingMergeTree(_version) ORDER BY (_connector, _date)`,
+    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(VERSIONS_TABLE))} (\n  ${summaryColumnsDdl(DAY_SUMMARY_TABLE.columns)},\n  \`_version\` UInt64,\n  ${CURRENCY_DDL}\n) ENGINE = ReplacingMergeTree(_version) ORDER BY (_connector, _date)`,
   );
   await dist(VERSIONS_TABLE, SHARDING_KEY);
   await s.run(
-    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(TOP_ROWS_TABLE))} (\n  ${summaryColumnsDdl(TOP_SUMMARY_TABLE.columns)},\n  \`_version\` UInt64,\n  \`_sign\` Int8\n) ENGINE = CollapsingMergeTree(_sign) PARTITION BY toYYYYMM(_date) ORDER BY (_connector, _date, _version, dimension, id)`,
+    `CREATE TABLE IF NOT EXISTS ${l.t(l.local(TOP_ROWS_TABLE))} (\n  ${summaryColumnsDdl(TOP_SUMMARY_TABLE.columns)},\n  \`_version\` UInt64,\n  \`_sign\` Int8,\n  ${CURRENCY_DDL}\n) ENGINE = CollapsingMergeTree(_sign) PARTITION BY toYYYYMM(_date) ORDER BY (_connector, _date, _version, dimension, id)`,
   );
   await dist(TOP_ROWS_TABLE, SHARDING_KEY);
+  // Tables of a version before the currency column get it now: the views below name it, and 18.16
+  // analyses a view's SELECT even when the view exists. currency.ts does the rest, on every server.
+  const has = await tablesWithCurrency(s, l);
+  for (const name of [ROWS_TABLE, VERSIONS_TABLE, TOP_ROWS_TABLE]) if (!has.has(l.local(name))) await addCurrency(s, l, l.local(name));
   // The model's tables, as views of the current versions. On a cluster the view is per shard
   // (its IN set is the shard's own versions) and a Distributed table over it has the model's name.
-  const view = async (name: string, select: string): Promise<void> => {
+  for (const [name, select] of modelViews(l)) {
     await s.run(`CREATE VIEW IF NOT EXISTS ${l.t(l.local(name))} AS ${select}`);
     await dist(name);
-  };
-  const cols = (defs: readonly ColumnDef[]): string => defs.map((c) => ident(c.name)).join(', ');
-  await view(T, `SELECT ${FACT_COLUMNS} FROM ${l.t(l.local(ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`);
-  const day = cols(DAY_SUMMARY_TABLE.columns);
-  await view(
-    DAY_SUMMARY_TABLE.name,
-    `SELECT ${day} FROM (SELECT ${day} FROM ${l.t(l.local(VERSIONS_TABLE))} ORDER BY _connector, _date, _version DESC LIMIT 1 BY _connector, _date) WHERE rows > 0`,
-  );
-  await view(
-    TOP_SUMMARY_TABLE.name,
-    `SELECT ${TOP_COLUMNS} FROM ${l.t(l.local(TOP_ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`,
-  );
+  }
   await initDimensions(s, l);
   return found.leftover ? 'v1' : 'ok';
+}
+
+/**
+ * The views with the model's names (on a cluster: each shard's `_local` view, under a Distributed
+ * table with the model's name): [name, SELECT]. `withCurrency: false` is the layout before the
+ * currency column (for tests of its migration).
+ */
+export function modelViews(l: Layout, withCurrency = true): [string, string][] {
+  const cols = (defs: readonly ColumnDef[]): string => (withCurrency ? defs : noCurrency(defs)).map((c) => ident(c.name)).join(', ');
+  const day = cols(DAY_SUMMARY_TABLE.columns);
+  return [
+    [T, `SELECT ${cols(REPORT_TABLE.columns)} FROM ${l.t(l.local(ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`],
+    [
+      DAY_SUMMARY_TABLE.name,
+      `SELECT ${day} FROM (SELECT ${day} FROM ${l.t(l.local(VERSIONS_TABLE))} ORDER BY _connector, _date, _version DESC LIMIT 1 BY _connector, _date) WHERE rows > 0`,
+    ],
+    [TOP_SUMMARY_TABLE.name, `SELECT ${cols(TOP_SUMMARY_TABLE.columns)} FROM ${l.t(l.local(TOP_ROWS_TABLE))} WHERE (_connector, _date, _version) IN (${currentVersions(l, '1')})`],
+  ];
+}
+
+/** The tables of the database on a server that have the currency column. */
+export async function tablesWithCurrency(s: ChServer, l: Layout): Promise<Set<string>> {
+  const rows = await s.rows<{ table: string }>(`SELECT table FROM system.columns WHERE database = ${str(l.db)} AND name = ${str(CURRENCY)}`);
+  return new Set(rows.map((r) => r.table));
+}
+
+/** ALTER TABLE … ADD COLUMN currency (metadata only: old rows read ''), unless another process added it meanwhile. */
+export async function addCurrency(s: ChServer, l: Layout, table: string, ddl = CURRENCY_DDL): Promise<void> {
+  try {
+    await s.run(`ALTER TABLE ${l.t(table)} ADD COLUMN ${ddl}`);
+  } catch (e) {
+    if (!(await tablesWithCurrency(s, l)).has(table)) throw e;
+  }
 }
 
 /** Columns the warehouse adds to the model's: which load a row belongs to, its place in it, and its sign. */
@@ -217,7 +257,7 @@ const VERSION_COLUMNS = '`_version` UInt64,\n  `_row` UInt32,\n  `_sign` Int8';
 /** Summary columns: keys and the row count never null; sums NULL when every value of the day was NULL. */
 const SUMMARY_NOT_NULL = new Set(['_connector', '_date', 'dimension', 'id', 'rows']);
 function summaryColumnsDdl(columns: readonly ColumnDef[]): string {
-  return columns.map((c) => columnList([c], SUMMARY_NOT_NULL.has(c.name) ? CLICKHOUSE_TYPES : NULLABLE_TYPES, quoteName)).join(',\n  ');
+  return noCurrency(columns).map((c) => columnList([c], SUMMARY_NOT_NULL.has(c.name) ? CLICKHOUSE_TYPES : NULLABLE_TYPES, quoteName)).join(',\n  ');
 }
 
 /** The dimensions: state tables (AggregatingMergeTree, per connector) and the views that finish the merge. */

@@ -19,7 +19,8 @@
  * finishes the merge at read time. That gives DuckDB's incremental semantics exactly.
  *
  * This file: topology, routing, the load's steps, delete and the reads. The tables are in
- * schema.ts, the load's statements in load.ts, the first layout's migration in migrate.ts; the
+ * schema.ts, the load's statements in load.ts, the first layout's migration in migrate.ts, the
+ * currency column's migration, relabel and unlabelled list in currency.ts; the
  * bookkeeping is not ClickHouse's (no transactions): index.ts gets it from the registry.
  */
 import type { CsvPart, ReportBody } from '../../model/report-body.js';
@@ -35,6 +36,7 @@ import { cheapestForm, streamCsv } from './csv-load.js';
 import { cancelSuperseded, insertRowsText, nextSeq, type Published, publishShard, refreshDimensions, rowsText, type ShardBatch, type ShardDays, streamRows } from './load.js';
 import { Batcher } from '../../util/batcher.js';
 import { migrateV1 } from './migrate.js';
+import { migrateCurrency, relabel, unlabelledSql } from './currency.js';
 import {
   checkDay, clampDay, currentVersions, dropStaleStages, initServer, latest, Layout, MAX_DAY, ROWS_TABLE, SHARDING_KEY, TOP_ROWS_TABLE, VERSIONS_TABLE,
 } from './schema.js';
@@ -162,9 +164,13 @@ export class ClickHouseWarehouse implements Warehouse {
   async init(): Promise<void> {
     await this.topology();
     const found = await Promise.all(this.servers.map((s) => initServer(s, this.layout)));
+    // Tables of a version before the currency column get it (also before a first-layout migration,
+    // whose copy writes it into tables an interrupted earlier attempt may have made without it).
+    await migrateCurrency(this.servers, this.layout);
     if (found.includes('v1')) {
       await migrateV1({ layout: this.layout, servers: this.servers, shards: this.shards, slots: this.slots });
       await Promise.all(this.servers.map((s) => initServer(s, this.layout)));
+      await migrateCurrency(this.servers, this.layout);
     }
     await dropStaleStages(this.servers, this.layout);
   }
@@ -356,7 +362,7 @@ export class ClickHouseWarehouse implements Warehouse {
       this.shards.map(async ({ server }) => {
         const versions = this.t(this.layout.local(VERSIONS_TABLE));
         await server.run(
-          `INSERT INTO ${versions} (_connector, _date, rows, _version) SELECT _connector, _date, toDecimal128(0, 0), toUInt64(${version}) FROM ${versions} WHERE _connector = ${c} GROUP BY _connector, _date`,
+          `INSERT INTO ${versions} (_connector, _date, rows, _version, currency) SELECT _connector, _date, toDecimal128(0, 0), toUInt64(${version}), '' FROM ${versions} WHERE _connector = ${c} GROUP BY _connector, _date`,
         );
         for (const table of [ROWS_TABLE, TOP_ROWS_TABLE]) {
           await server.run(`ALTER TABLE ${this.t(this.layout.local(table))} DELETE WHERE _connector = ${c} AND _version < ${version}`);
@@ -372,10 +378,10 @@ export class ClickHouseWarehouse implements Warehouse {
     return `${connector === null ? '' : `_connector = ${str(connector)} AND `}_date BETWEEN ${day(clampDay(from))} AND ${day(clampDay(to))}`;
   }
 
-  /** The current version's summary of each matching (connector, day), days with rows only (LIMIT BY keeps NULL sums, argMax would skip them). */
+  /** The current version's summary (and currency) of each matching (connector, day), days with rows only (LIMIT BY keeps NULL sums, argMax would skip them). */
   private currentDays(where: string): string {
     return `SELECT * FROM (
-      SELECT _connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions FROM ${this.t(VERSIONS_TABLE)}
+      SELECT _connector, _date, rows, impressions, clicks, orders, sales, gross_commissions, total_commissions, currency FROM ${this.t(VERSIONS_TABLE)}
       WHERE ${where} ORDER BY _connector, _date, _version DESC LIMIT 1 BY _connector, _date
     ) WHERE rows > 0`;
   }
@@ -384,14 +390,14 @@ export class ClickHouseWarehouse implements Warehouse {
     await this.topology();
     // Aliases differ from column names: ClickHouse would substitute an alias into its own expression.
     const rows = await this.main.rows<Record<string, string | null>>(
-      `SELECT toString(_date) AS d, toString(sum(rows)) AS n,
+      `SELECT toString(_date) AS d, currency AS cur, toString(sum(rows)) AS n,
               toString(sum(impressions)) AS s_impressions, toString(sum(clicks)) AS s_clicks, toString(sum(orders)) AS s_orders,
               toString(sum(sales)) AS s_sales, toString(sum(gross_commissions)) AS s_gross, toString(sum(total_commissions)) AS s_total
        FROM (${this.currentDays(this.where(connector, from, to))})
-       GROUP BY _date ORDER BY _date`,
+       GROUP BY _date, cur ORDER BY _date, cur`,
     );
     return rows.map((r) => dayTotalsFrom({
-      day: r.d, rows: r.n, impressions: r.s_impressions, clicks: r.s_clicks, orders: r.s_orders,
+      day: r.d, currency: r.cur, rows: r.n, impressions: r.s_impressions, clicks: r.s_clicks, orders: r.s_orders,
       sales: r.s_sales, gross_commissions: r.s_gross, total_commissions: r.s_total,
     }));
   }
@@ -401,13 +407,24 @@ export class ClickHouseWarehouse implements Warehouse {
     if (!(dimension in TOP_DIMENSIONS)) throw new ConnectorError('bad_request', `unknown dimension "${String(dimension).slice(0, 20)}"`);
     const where = this.where(connector, from, to);
     const rows = await this.main.rows<Record<string, string | null>>(
-      `SELECT _connector AS c, id AS k, ${latest('name', 'name_day')} AS nm, toString(sum(rows)) AS n,
+      `SELECT _connector AS c, currency AS cur, id AS k, ${latest('name', 'name_day')} AS nm, toString(sum(rows)) AS n,
               sum(sales) AS s_order, toString(s_order) AS s_sales, toString(sum(total_commissions)) AS s_total
        FROM ${this.t(TOP_ROWS_TABLE)}
        WHERE ${where} AND dimension = ${str(dimension)} AND (_connector, _date, _version) IN (${currentVersions(this.layout, where)})
-       GROUP BY _connector, id ORDER BY s_order DESC NULLS LAST, k, c LIMIT ${Math.max(1, Math.floor(limit))}`,
+       GROUP BY _connector, cur, id ORDER BY cur, s_order DESC NULLS LAST, k, c LIMIT ${Math.max(1, Math.floor(limit))} BY cur`,
     );
-    return rows.map((r) => topEntryFrom({ connector: r.c, id: r.k, name: r.nm, rows: r.n, sales: r.s_sales, total_commissions: r.s_total }));
+    return rows.map((r) => topEntryFrom({ connector: r.c, currency: r.cur, id: r.k, name: r.nm, rows: r.n, sales: r.s_sales, total_commissions: r.s_total }));
+  }
+
+  /** currency.ts: a mutation per table and shard where a row differs, waited for. */
+  async relabelCurrency(connector: string, currency: string): Promise<void> {
+    await this.topology();
+    await relabel(this.layout, this.shards, connector, currency);
+  }
+
+  async unlabelledConnectors(): Promise<string[]> {
+    await this.topology();
+    return (await this.main.rows<{ c: string }>(unlabelledSql(this.layout))).map((r) => r.c);
   }
 
   async coverage(connector: string): Promise<Coverage> {
