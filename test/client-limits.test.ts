@@ -252,7 +252,7 @@ describe('body size limit', () => {
       assert.equal(db.warehouse.capabilities.canonicalCsv, true, 'DuckDB is handed canonical CSV, as the engine does');
       await within(60_000, assert.rejects(
         fetchWindow({ source: sourceFor(huge), start: DAY, end: DAY, format: 'canonical-csv', request: { maxBodyBytes: LIMIT } },
-          (body) => db.warehouse.replaceWindow({ connector: 'c', start: DAY, end: DAY, syncId: 'run-1', syncedAt: new Date() }, body)),
+          (body) => db.warehouse.replaceWindow({ connector: 'c', start: DAY, end: DAY, syncId: 'run-1', syncedAt: new Date(), currency: 'USD' }, body)),
         connectorError('data', /larger than 1 MiB/, false),
       ), 'replaceWindow');
       assert.deepEqual(await db.warehouse.dayTotals('c', DAY, DAY), [], 'nothing of the window was committed');

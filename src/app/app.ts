@@ -10,14 +10,16 @@ import { secretSetting } from '../util/config.js';
 import { aboutField, ConnectorError, describeError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
-import { liveLeaseHolder, runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
+import { liveLeaseHolder, runSync, type SyncOptions, withLease, WORKER_ID } from '../sync/engine.js';
 import { isDeadLocalWorker } from '../sync/worker.js';
 import { sleep } from '../sync/retry.js';
 import { eachLimited } from '../util/pool.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord, TopEntry } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
+import { currencyNeeded, FALLBACK_CURRENCY, networkOf, usdNotice, withSettingDefaults } from './currency.js';
 import { nameError, settingError, settingsInputProblems, validateRange, validateSettings } from './settings.js';
+import { networkCurrency } from '../rakuten/networks.js';
 import { storedUrl, stripToken, testUrl, withToken } from './connector-url.js';
 import type { RequestOptions } from '../rakuten/client.js';
 
@@ -48,6 +50,8 @@ export interface ConnectorInput {
   paused?: boolean;
   /** Replaces the URL's `tz` (re-tested). */
   timeZone?: string;
+  /** ISO 4217 code of the report's amounts; default: the URL's network's (src/rakuten/networks.ts). */
+  currency?: string;
   /**
    * A new connector whose name an earlier (removed) connector used, and whose rows are still in
    * the warehouse, takes those rows over. Without it such a name is refused (KeptDataError).
@@ -123,7 +127,27 @@ export class App {
     // The key first: a home whose key is unusable stops here, before the warehouse is touched.
     const vault = Vault.forHome(opts.home, { key: secretSetting('RAKUTEN_CONNECTOR_KEY') });
     const db = await openWarehouse(url, opts.home);
-    return new App(opts.home, url, db, vault);
+    const app = new App(opts.home, url, db, vault);
+    try {
+      await app.labelCurrencies();
+    } catch (e) {
+      await db.close().catch(() => undefined);
+      throw e;
+    }
+    return app;
+  }
+
+  /**
+   * Rows loaded before the currency column existed have currency '': each connector's are
+   * labelled with its currency (once; a later open finds none). Rows of a removed connector stay
+   * unlabelled until a connector adopts them.
+   */
+  private async labelCurrencies(): Promise<void> {
+    const unlabelled = await this.db.warehouse.unlabelledConnectors();
+    for (const name of unlabelled) {
+      const rec = await this.find(name);
+      if (rec) await this.db.warehouse.relabelCurrency(name, rec.settings.currency);
+    }
   }
 
   async close(): Promise<void> {
@@ -131,15 +155,20 @@ export class App {
   }
 
   /** Save & Test: validate settings, run every check, save only when all pass. */
-  async saveAndTest(input: ConnectorInput, opts: { replace?: boolean; request?: RequestOptions } = {}): Promise<SaveResult> {
+  /**
+   * Save & Test: validate settings, run every check, save only when all pass. Without a currency
+   * and with a URL whose network has none, `askCurrency` (the web form) refuses, naming the
+   * field; else (the CLI) the amounts are taken as USD and a warning says so.
+   */
+  async saveAndTest(input: ConnectorInput, opts: { replace?: boolean; request?: RequestOptions; askCurrency?: boolean } = {}): Promise<SaveResult> {
     const badName = nameError(input.name);
     if (badName) throw badName;
-    const bad = settingsInputProblems({ startDate: input.startDate, lookbackDays: input.lookbackDays, windowDays: input.windowDays, schedule: input.schedule, paused: input.paused });
+    const bad = settingsInputProblems({ startDate: input.startDate, lookbackDays: input.lookbackDays, windowDays: input.windowDays, schedule: input.schedule, paused: input.paused, currency: input.currency });
     if (bad.length) {
       const [key, message] = bad[0]!;
       throw settingError(key, input[key], message);
     }
-    const existing = await this.db.state.getConnector(input.name);
+    const existing = await this.find(input.name);
     if (existing && !opts.replace) {
       throw new ConnectorError('config', `a connector named "${input.name}" already exists`, { hint: 'choose another name, or remove it first', field: 'name' });
     }
@@ -148,10 +177,15 @@ export class App {
       if (kept.rows > 0) throw new KeptDataError(input.name, kept);
     }
     const url = testUrl(input, existing ? { url: () => storedUrl(existing), token: () => this.token(existing) } : undefined);
+    const network = networkOf(url);
+    const known = input.currency ?? existing?.settings.currency ?? networkCurrency(network ?? undefined);
+    // (A URL that does not parse is told by the checks, first.)
+    if (!known && opts.askCurrency && network !== undefined) throw currencyNeeded(network);
     const report = await saveAndTestChecks(url, { request: opts.request });
     if (!report.ok || !report.source) return { ...report, saved: false };
     const src = report.source;
     const settings = this.settingsFor(input, src, existing?.settings);
+    if (!known) report.warnings.push(usdNotice(input.name, src.network));
     const now = new Date().toISOString();
     const rec: ConnectorRecord = {
       name: input.name,
@@ -164,8 +198,22 @@ export class App {
     // Everything that shows the connector must work before it is saved: never report a failure after saving.
     const view = this.view(rec);
     if (view.problem) throw new ConnectorError('config', `the connector cannot be saved: ${view.problem}`);
-    await this.db.state.saveConnector(rec);
+    // Rows it already has (its own, or an earlier connector's it adopts) take its currency first.
+    const relabel = existing ? existing.settings.currency !== settings.currency : Boolean(input.adoptData);
+    await this.saveWithCurrency(rec, relabel);
     return { ...report, saved: true, connector: view };
+  }
+
+  /**
+   * Save a connector record; with `relabel`, first give every row it has its currency, holding
+   * its lease so that no sync loads rows in the old one meanwhile.
+   */
+  private async saveWithCurrency(rec: ConnectorRecord, relabel: boolean): Promise<void> {
+    if (!relabel) return this.db.state.saveConnector(rec);
+    await withLease(this.db.state, rec.name, async () => {
+      await this.db.warehouse.relabelCurrency(rec.name, rec.settings.currency);
+      await this.db.state.saveConnector(rec);
+    });
   }
 
   /** Re-run the checks for a saved connector. */
@@ -191,7 +239,7 @@ export class App {
       return { ...(await this.saveAndTest({ ...change, name }, { replace: true, request: opts.request })), tested: true };
     }
     const patch: Partial<ConnectorSettings> = {};
-    for (const k of ['startDate', 'lookbackDays', 'windowDays', 'schedule', 'paused'] as const) {
+    for (const k of ['startDate', 'lookbackDays', 'windowDays', 'schedule', 'paused', 'currency'] as const) {
       if (change[k] !== undefined) (patch as Record<string, unknown>)[k] = change[k];
     }
     const view = Object.keys(patch).length ? await this.updateSettings(name, patch) : this.view(rec);
@@ -213,12 +261,12 @@ export class App {
     return kept;
   }
 
-  /** Change settings that need no new test (schedule, pause, lookback…). */
+  /** Change settings that need no new test (schedule, pause, lookback, currency: its rows are relabelled). */
   async updateSettings(name: string, patch: Partial<ConnectorSettings>): Promise<ConnectorView> {
     const rec = await this.get(name);
     const settings = validateSettings({ ...rec.settings, ...patch });
     const next = { ...rec, settings, updatedAt: new Date().toISOString() };
-    await this.db.state.saveConnector(next);
+    await this.saveWithCurrency(next, settings.currency !== rec.settings.currency);
     return this.view(next);
   }
 
@@ -242,7 +290,7 @@ export class App {
   ): Promise<SyncAllResult> {
     const started = new Date().toISOString();
     const deadline = Date.now() + (o.busyWaitMs ?? 30 * 60_000);
-    let pending = (await this.db.state.listConnectors()).filter((c) => !c.settings.paused).map((c) => c.name);
+    let pending = (await this.records()).filter((c) => !c.settings.paused).map((c) => c.name);
     const out: SyncAllResult = { synced: [], failed: [], elsewhere: [], stillBusy: [] };
     const freshElsewhere = async (name: string, notUs: boolean): Promise<boolean> => {
       const last = (await this.db.state.listRuns(name, 20)).find((r) => r.status === 'success');
@@ -290,7 +338,12 @@ export class App {
   }
 
   async list(): Promise<ConnectorView[]> {
-    return (await this.db.state.listConnectors()).map((r) => this.view(r));
+    return (await this.records()).map((r) => this.view(r));
+  }
+
+  /** Every saved connector, with the defaults of settings added since it was saved. */
+  private async records(): Promise<ConnectorRecord[]> {
+    return (await this.db.state.listConnectors()).map(withSettingDefaults);
   }
 
   async status(name: string, runs = 10): Promise<ConnectorStatus & { runs: RunRecord[] }> {
@@ -319,7 +372,7 @@ export class App {
    */
   async statuses(): Promise<ConnectorStatus[]> {
     const [recs, coverages, states, latest] = await Promise.all([
-      this.db.state.listConnectors(),
+      this.records(),
       this.db.warehouse.coverages(),
       this.db.state.syncStates(),
       this.db.state.latestRuns(),
@@ -349,14 +402,15 @@ export class App {
   }
 
   async get(name: string): Promise<ConnectorRecord> {
-    const rec = await this.db.state.getConnector(name);
+    const rec = await this.find(name);
     if (!rec) throw new ConnectorError('config', `no connector named "${name}"`, { hint: 'see `rakuten-connector list`', field: 'name' });
     return rec;
   }
 
   /** The saved connector of that name, or undefined (no error: for "does it exist?"). */
   async find(name: string): Promise<ConnectorRecord | undefined> {
-    return this.db.state.getConnector(name);
+    const rec = await this.db.state.getConnector(name);
+    return rec && withSettingDefaults(rec);
   }
 
   /** Recorded runs, newest first: of one connector, or of all (null). */
@@ -442,6 +496,7 @@ export class App {
       windowDays: input.windowDays ?? prev?.windowDays ?? 1,
       schedule: input.schedule ?? prev?.schedule ?? DEFAULT_SCHEDULE,
       paused: input.paused ?? prev?.paused ?? false,
+      currency: input.currency ?? prev?.currency ?? networkCurrency(src.network) ?? FALLBACK_CURRENCY,
     });
   }
 }

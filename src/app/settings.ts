@@ -63,6 +63,23 @@ export const cronSchema = z
   })
   .transform((v) => v.trim().split(/\s+/).join(' '));
 
+/** ISO 4217 codes this Node knows (its ICU data), sorted; a 3-letter pattern if it knows none. */
+export const CURRENCY_CODES: readonly string[] = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('currency') : [];
+const KNOWN_CURRENCIES: ReadonlySet<string> = new Set(CURRENCY_CODES);
+export const CURRENCY_HINT = 'use an ISO 4217 currency code such as USD, GBP, EUR, CAD or AUD';
+
+/** Is this an ISO 4217 code (upper case)? */
+export function isCurrencyCode(c: string): boolean {
+  return /^[A-Z]{3}$/.test(c) && (KNOWN_CURRENCIES.size === 0 || KNOWN_CURRENCIES.has(c));
+}
+
+/** A connector's currency: an ISO 4217 code, any case ("gbp" is GBP). */
+export const currencySchema = z
+  .string({ invalid_type_error: CURRENCY_HINT })
+  .trim()
+  .transform((c) => c.toUpperCase())
+  .refine(isCurrencyCode, CURRENCY_HINT);
+
 export const connectorSettingsSchema = z
   .object({
     startDate: daySchema,
@@ -70,6 +87,7 @@ export const connectorSettingsSchema = z
     windowDays: windowDaysSchema,
     schedule: cronSchema,
     paused: z.boolean({ invalid_type_error: 'true or false' }),
+    currency: currencySchema,
   })
   .strict();
 
@@ -80,6 +98,7 @@ export const SETTING_LABELS: Record<keyof ConnectorSettings, string> = {
   windowDays: 'window days',
   schedule: 'schedule',
   paused: 'paused',
+  currency: 'currency',
 };
 
 /** The error about one setting (its field is the setting: the HTTP API answers under that name). */

@@ -16,13 +16,13 @@ type WithApp = <T>(fn: (app: App, out: Output) => Promise<T>) => Promise<T>;
 
 interface EditFlags {
   url?: string; reportKey?: string; token?: string; timeZone?: string;
-  startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string;
+  startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; currency?: string;
 }
 
 /** A connector's settings in words, as `status` shows them. */
 export function settingsText(v: ConnectorView): string {
   const s = v.settings;
-  return `start ${s.startDate}, lookback ${s.lookbackDays} days, window ${s.windowDays} day(s), schedule "${s.schedule}"${s.paused ? ', paused' : ''}`;
+  return `currency ${s.currency}, start ${s.startDate}, lookback ${s.lookbackDays} days, window ${s.windowDays} day(s), schedule "${s.schedule}"${s.paused ? ', paused' : ''}`;
 }
 
 export function addEditCommands(program: Command, withApp: WithApp): void {
@@ -38,16 +38,17 @@ export function addEditCommands(program: Command, withApp: WithApp): void {
     .option('--lookback-days <n>', 'days re-fetched on every sync', int('--lookback-days', LOOKBACK_DAYS.min, LOOKBACK_DAYS.max))
     .option('--window-days <n>', 'days per request (transaction-date reports only)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
     .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone ("" = manual syncs only)')
+    .option('--currency <code>', "ISO 4217 code of the report's amounts (USD, GBP, EUR…): the rows already loaded are relabelled")
     .action(async (name: string, o: EditFlags) => {
       if (o.url !== undefined && (o.reportKey !== undefined || o.token !== undefined)) throw new UsageError('give --url, or --report-key / --token, not both');
-      checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule });
+      checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule, currency: o.currency });
       checkTimeZone(o.timeZone);
       const change: ConnectorChange = {};
       for (const [k, v] of Object.entries(o) as [keyof EditFlags, string | number | undefined][]) {
         if (v !== undefined) (change as Record<string, unknown>)[k] = v;
       }
       if (!Object.keys(change).length) {
-        throw new UsageError('give what to change: --url, --report-key, --token, --time-zone, --start-date, --lookback-days, --window-days or --schedule');
+        throw new UsageError('give what to change: --url, --report-key, --token, --time-zone, --start-date, --lookback-days, --window-days, --schedule or --currency');
       }
       if (o.url === '-') change.url = await readSecret('Paste the new "Get API" URL (not shown): ');
       if (o.token === '-') change.token = await readSecret('Paste the new API token (not shown): ');

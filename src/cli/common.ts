@@ -21,7 +21,7 @@ export function int(name: string, min: number, max: number) {
 }
 
 export const SETTING_FLAGS: Record<keyof ConnectorSettings, string> = {
-  startDate: '--start-date', lookbackDays: '--lookback-days', windowDays: '--window-days', schedule: '--schedule', paused: '--paused',
+  startDate: '--start-date', lookbackDays: '--lookback-days', windowDays: '--window-days', schedule: '--schedule', paused: '--paused', currency: '--currency',
 };
 
 /** A connector name the App would refuse: a usage error with the App's message. */

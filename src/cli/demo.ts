@@ -32,7 +32,7 @@ export async function runDemo(o: {
   fact({ event: 'simulator', url: sim.url });
   const today = todayIn('GMT');
   const start = addDays(today, -(Math.max(1, o.days) - 1));
-  const url = `${sim.url}/en/reports/${DEMO_REPORT_KEY}/filters?start_date=${start}&end_date=${today}&include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&token=${DEMO_TOKEN}`;
+  const url = `${sim.url}/en/reports/${DEMO_REPORT_KEY}/filters?start_date=${start}&end_date=${today}&include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&network=1&token=${DEMO_TOKEN}`;
   let keepOpen = false;
   const app = await App.open({ home: o.home, warehouse: o.warehouse });
   try {
@@ -60,21 +60,23 @@ export async function runDemo(o: {
     const sum = (k: 'impressions' | 'clicks' | 'orders' | 'sales' | 'total_commissions' | 'gross_commissions') =>
       fromUnits(days.reduce((acc, d) => acc + toUnits(d[k]), 0n));
     const whole = (s: string) => fmtInt(Number(s.split('.')[0]));
-    const money = formatMoney;
+    // Every amount with its currency: the connector's (network=1 is Rakuten US: USD).
+    const currency = (await app.get(DEMO_NAME)).settings.currency;
+    const money = (s: string) => `${formatMoney(s)} ${currency}`;
     say(`   rows ${fmtInt(days.reduce((a, d) => a + d.rows, 0))} over ${days.length} days · impressions ${whole(sum('impressions'))} · clicks ${whole(sum('clicks'))} · orders ${whole(sum('orders'))}`);
-    say(`   sales $${money(sum('sales'))} · gross commissions $${money(sum('gross_commissions'))} · total commissions $${money(sum('total_commissions'))}`);
+    say(`   sales ${money(sum('sales'))} · gross commissions ${money(sum('gross_commissions'))} · total commissions ${money(sum('total_commissions'))}`);
     say('   top publishers by sales:');
     const top = await app.top('publisher', 'demo', start, today, 5);
     for (const p of top) {
-      say(`     ${(p.name ?? p.id).slice(0, 40).padEnd(40)} $${formatMoney(p.sales).padStart(14)}`);
+      say(`     ${(p.name ?? p.id).slice(0, 40).padEnd(40)} ${formatMoney(p.sales).padStart(14)} ${p.currency}`);
     }
     fact({
-      event: 'landed', rows: days.reduce((a, d) => a + d.rows, 0), days: days.length, impressions: sum('impressions'), clicks: sum('clicks'), orders: sum('orders'),
+      event: 'landed', currency, rows: days.reduce((a, d) => a + d.rows, 0), days: days.length, impressions: sum('impressions'), clicks: sum('clicks'), orders: sum('orders'),
       sales: sum('sales'), grossCommissions: sum('gross_commissions'), totalCommissions: sum('total_commissions'),
-      topPublishers: top.map((p) => ({ id: p.id, name: p.name, sales: p.sales })),
+      topPublishers: top.map((p) => ({ id: p.id, name: p.name, sales: p.sales, currency: p.currency })),
     });
     say('\n4. Query it yourself (DuckDB SQL on the warehouse file):');
-    const sql = `SELECT _date, sum(sales), sum(total_commissions) FROM rakuten_affiliate_report WHERE _connector = 'demo' GROUP BY 1 ORDER BY 1;`;
+    const sql = `SELECT _date, currency, sum(sales), sum(total_commissions) FROM rakuten_affiliate_report WHERE _connector = 'demo' GROUP BY 1, 2 ORDER BY 1;`;
     say(`   ${sql}`);
     fact({ event: 'query', sql, file: app.warehouseInfo().location, status: `rakuten-connector --home ${o.home} status demo` });
     say(`   file: ${app.warehouseInfo().location}   (e.g. with the duckdb CLI, or any DuckDB client)`);

@@ -124,15 +124,16 @@ program
   .option('--lookback-days <n>', 'days re-fetched on every sync to catch restatements (default 30)', int('--lookback-days', LOOKBACK_DAYS.min, LOOKBACK_DAYS.max))
   .option('--window-days <n>', 'days per request (transaction-date reports only; default 1)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
   .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone (default "0 6 * * *")')
+  .option('--currency <code>', "ISO 4217 code of the report's amounts (default: the URL's network's: 1 USD, 3 GBP, 5 CAD, 7 and 9 EUR, 41 AUD; else USD, with a warning)")
   .option('--adopt-data', 'an earlier connector of this name left rows in the warehouse: keep them for this one')
   .option('--sync', 'once saved, run its first sync right away (as `sync NAME` would)')
-  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; adoptData?: boolean; sync?: boolean }) => {
+  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; currency?: string; adoptData?: boolean; sync?: boolean }) => {
     checkName(o.name);
     const url = o.url === '-' ? await readSecret('Paste the "Get API" URL (not shown): ') : o.url ?? (o.reportKey ? undefined : textSetting('RAKUTEN_REPORT_URL'));
     const token = o.token === '-' ? await readSecret('Paste the API token (not shown): ') : o.token ?? (o.reportKey ? textSetting('RAKUTEN_TOKEN') : undefined);
     const input: ConnectorInput = { ...o, url: url || undefined, token };
     if (!input.url && !input.reportKey) throw new UsageError('give --url (or --url - to paste it, or RAKUTEN_REPORT_URL), or --report-key with --token');
-    checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule });
+    checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule, currency: o.currency });
     if (o.sync) cancelOnSignals();
     await withApp(async (app, out) => {
       const { sync, ...fields } = input as ConnectorInput & { sync?: boolean };
@@ -143,7 +144,7 @@ program
         printChecks(out, res);
         if (!res.saved) out.line('nothing was saved.');
         else {
-          out.line(`saved connector "${o.name}" (${res.connector?.url}).`);
+          out.line(`saved connector "${o.name}" (${res.connector?.url}); amounts in ${res.connector?.settings.currency}.`);
           // What to do next: the first sync loads startDate..today.
           if (!sync) out.line(`next: \`rakuten-connector sync ${o.name}\` loads ${res.connector?.settings.startDate ?? 'its start date'} to today (or add with --sync); \`rakuten-connector serve\` syncs it on its schedule`);
         }
@@ -247,7 +248,7 @@ function printRun(out: Output, run: RunRecord): void {
 }
 
 /** The column names `list` starts with (each connector's line has these cells, "paused" only when paused). */
-const LIST_HEADER = ['name', 'report key', 'date type', 'token', 'synced to', 'rows', 'last run', 'paused'];
+const LIST_HEADER = ['name', 'report key', 'date type', 'currency', 'token', 'synced to', 'rows', 'last run', 'paused'];
 
 program
   .command('list')
@@ -259,7 +260,7 @@ program
       if (out.json) {
         for (const c of list) {
           out.data({
-            name: c.name, reportKey: c.reportKey, dateType: c.dateType, tokenMasked: c.tokenMasked, cursor: c.cursor,
+            name: c.name, reportKey: c.reportKey, dateType: c.dateType, currency: c.settings.currency, tokenMasked: c.tokenMasked, cursor: c.cursor,
             rows: c.coverage.rows, lastRun: c.lastRun?.status ?? null, paused: c.settings.paused, problem: c.problem,
           });
         }
@@ -269,7 +270,7 @@ program
       out.line(LIST_HEADER.join('\t'));
       for (const c of list) {
         if (c.problem) out.line(`${c.name}\tcannot be used: ${c.problem}`);
-        out.line(`${c.name}\t${c.reportKey}\t${c.dateType}\ttoken ${c.tokenMasked}\tsynced to ${c.cursor ?? '-'}\t${fmtInt(c.coverage.rows)} rows\t${c.lastRun ? c.lastRun.status : 'never synced'}${c.settings.paused ? '\tpaused' : ''}`);
+        out.line(`${c.name}\t${c.reportKey}\t${c.dateType}\t${c.settings.currency}\ttoken ${c.tokenMasked}\tsynced to ${c.cursor ?? '-'}\t${fmtInt(c.coverage.rows)} rows\t${c.lastRun ? c.lastRun.status : 'never synced'}${c.settings.paused ? '\tpaused' : ''}`);
       }
     });
   });

@@ -128,6 +128,19 @@ async function takeLease(state: StateStore, name: string, worker: string, ttl: n
   });
 }
 
+/**
+ * Run `f` holding the connector's lease (as a sync does), so that no sync of it runs meanwhile:
+ * for changes to all of its rows (a new currency). A busy ConnectorError when a sync holds it.
+ */
+export async function withLease<T>(state: StateStore, name: string, f: () => Promise<T>, worker = WORKER_ID, ttl = 10 * 60_000): Promise<T> {
+  await takeLease(state, name, worker, ttl);
+  try {
+    return await f();
+  } finally {
+    await state.releaseLease(name, worker).catch(() => undefined);
+  }
+}
+
 /** The connector's lease holder, ignoring a holder provably gone (same host, boot and PID namespace, pid not there). */
 export async function liveLeaseHolder(state: StateStore, name: string): Promise<{ owner: string; expiresAt: string } | undefined> {
   const holder = await state.leaseHolder(name);
@@ -175,7 +188,7 @@ async function loadWindows(
           emit({ type: 'warning', message: `report has extra columns kept in _extra: ${m.extra.map((x) => x.name).join(', ')}` });
         }
       },
-    }, (body) => warehouse.replaceWindow({ connector: connector.name, start: w.start, end: w.end, syncId: run.id, syncedAt: new Date() }, body)), {
+    }, (body) => warehouse.replaceWindow({ connector: connector.name, start: w.start, end: w.end, syncId: run.id, syncedAt: new Date(), currency: connector.settings.currency }, body)), {
       signal: abort.signal,
       onRetry: (err, attempt, delayMs) => emit({ type: 'retry', window: w, attempt, delayMs, error: redact(describeError(err)) }),
     });

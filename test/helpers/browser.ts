@@ -77,7 +77,10 @@ export async function startStack(o: { rowsPerDay?: number; adminToken?: string; 
     sim, srv, home, url, logs,
     reportUrl: (report, token, params = {}) => {
       const u = new URL(`${sim.url}/en/reports/${report}/filters`);
-      for (const [k, v] of Object.entries({ include_summary: 'N', tz: 'GMT', date_type: 'transaction', date_format: 'm/d/yy', ...params })) u.searchParams.set(k, v);
+      // network=1 (Rakuten US: amounts in USD) unless the test says otherwise; network '' leaves it out.
+      for (const [k, v] of Object.entries({ include_summary: 'N', tz: 'GMT', date_type: 'transaction', date_format: 'm/d/yy', network: '1', ...params })) {
+        if (!(k === 'network' && v === '')) u.searchParams.set(k, v);
+      }
       u.searchParams.set('token', token);
       return u.toString();
     },

@@ -72,6 +72,7 @@ function changeInput(b: CreateConnectorBody | UpdateConnectorBody): ConnectorCha
   if (b.windowDays !== undefined) input.windowDays = b.windowDays;
   if (b.schedule !== undefined) input.schedule = scheduleToCron(b.schedule);
   if (b.paused !== undefined) input.paused = b.paused;
+  if (b.currency !== undefined) input.currency = b.currency;
   return input;
 }
 
@@ -89,7 +90,8 @@ export function connectorRoutes(http: Hono, ctx: ServerContext): void {
     if (await app.find(b.name)) throw new HttpError(409, { name: `a connector named "${b.name}" already exists: choose another name, or edit that one` });
     let res;
     try {
-      res = await app.saveAndTest({ name: b.name, ...changeInput(b), adoptData: b.adoptData }, { request: ctx.request?.() });
+      // The form asks for the currency when the URL's network has none (the CLI takes USD and warns).
+      res = await app.saveAndTest({ name: b.name, ...changeInput(b), adoptData: b.adoptData }, { request: ctx.request?.(), askCurrency: true });
     } catch (e) {
       // An earlier connector's rows under this name: adopt them (adoptData) or delete them first.
       if (e instanceof KeptDataError) throw new HttpError(409, { name: describeError(e) }, { keptData: e.kept });

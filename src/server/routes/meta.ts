@@ -6,7 +6,9 @@
 import type { Hono } from 'hono';
 import { DEFAULT_LOOKBACK_DAYS, DEFAULT_SCHEDULE, DEFAULT_START_DAYS_AGO } from '../../app/app.js';
 import { REPORT_COLUMNS } from '../../rakuten/columns.js';
+import { NETWORKS, networkCurrency } from '../../rakuten/networks.js';
 import { parseReportUrl } from '../../rakuten/url.js';
+import { CURRENCY_CODES } from '../../app/settings.js';
 import { describeSchedule } from '../../scheduler/cron.js';
 import { ConnectorError } from '../../util/errors.js';
 import { maskToken } from '../../util/secrets.js';
@@ -23,6 +25,9 @@ export function metaRoutes(http: Hono, ctx: ServerContext): void {
       defaults: { schedule: describeSchedule(DEFAULT_SCHEDULE, 'GMT'), lookbackDays: DEFAULT_LOOKBACK_DAYS, startDaysAgo: DEFAULT_START_DAYS_AGO },
       timeZones: ['GMT', ...Intl.supportedValuesOf('timeZone')],
       auth: ctx.auth ? 'token' : 'local',
+      // The form's currency: the URL's network's by default (parse-url says which), else one of these.
+      networks: NETWORKS,
+      currencies: [...CURRENCY_CODES],
       warehouse: app.warehouseInfo(),
     }),
   );
@@ -37,6 +42,7 @@ export function metaRoutes(http: Hono, ctx: ServerContext): void {
       return send(c, 200, {
         reportKey: s.reportKey, dateType: s.dateType, timeZone: s.tz, dateFormat: s.dateFormat, lang: s.lang,
         host: new URL(s.origin).host, tokenMasked: maskToken(s.token), warnings,
+        network: s.network ?? null, currency: networkCurrency(s.network) ?? null,
       });
     } catch (e) {
       if (e instanceof ConnectorError) throw new HttpError(400, { url: e.hint ? `${e.message}: ${e.hint}` : e.message });
