@@ -331,14 +331,15 @@ describe('web app polish in Chromium', { skip }, () => {
     const daily = await get('csv-daily');
     assert.equal(await page.locator('details.data').getAttribute('open'), null, 'the button does not open the details');
     assert.equal(daily.name, `rakuten-daily-acme-us-${api.from}-to-${api.to}.csv`);
-    const cols = ['day', 'rows', 'impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions'];
+    const cols = ['day', 'currency', 'rows', 'impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions'];
     assert.deepEqual(daily.rows, [cols, ...api.series.map((d: Record<string, unknown>) => cols.map((k) => String(d[k])))]);
-    assert.ok(daily.rows.some((r) => /^\d+\.\d{4}$/.test(r[5]!) && r[5] !== '0.0000'), 'money as the warehouse wrote it');
+    assert.ok(daily.rows.slice(1).every((r) => r[1] === 'USD'), 'every day says its currency');
+    assert.ok(daily.rows.some((r) => /^\d+\.\d{4}$/.test(r[6]!) && r[6] !== '0.0000'), 'money as the warehouse wrote it');
     for (const [testid, list] of [['csv-top-publishers', api.topPublishers], ['csv-top-offers', api.topOffers]] as const) {
       const top = await get(testid);
       assert.equal(top.rows.length, list.length + 1);
-      assert.deepEqual(top.rows, [['rank', 'id', 'name', 'rows', 'sales', 'total_commissions'],
-        ...list.map((x: Record<string, unknown>, i: number) => [String(i + 1), String(x.id), /^[=+\-@]/.test(String(x.name ?? '')) ? `'${x.name}` : String(x.name ?? ''), String(x.rows), String(x.sales), String(x.total_commissions)])]);
+      assert.deepEqual(top.rows, [['rank', 'id', 'name', 'rows', 'currency', 'sales', 'total_commissions'],
+        ...list.map((x: Record<string, unknown>, i: number) => [String(i + 1), String(x.id), /^[=+\-@]/.test(String(x.name ?? '')) ? `'${x.name}` : String(x.name ?? ''), String(x.rows), String(x.currency), String(x.sales), String(x.total_commissions)])]);
     }
     assert.deepEqual(pageErrors, [], 'no script or CSP errors in any page');
   });
@@ -355,7 +356,7 @@ describe('web app polish in Chromium', { skip }, () => {
     assert.ok(await page.locator('[data-testid=top-publishers] thead th', { hasText: 'Connector' }).count() === 1);
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=csv-top-publishers]')]);
     const rows = parseCsv(readFileSync((await dl.path())!, 'utf8').slice(1));
-    assert.deepEqual(rows[0], ['rank', 'id', 'name', 'connector', 'rows', 'sales', 'total_commissions']);
+    assert.deepEqual(rows[0], ['rank', 'id', 'name', 'connector', 'rows', 'currency', 'sales', 'total_commissions']);
     assert.deepEqual(rows.slice(1).map((r) => [r[1], r[3]]), api.topPublishers.map((x: { id: string; connector: string }) => [x.id, x.connector]));
     // One connector's page has no connector column.
     const one = await open('#/c/acme-us');

@@ -152,7 +152,9 @@ describe('web app in Chromium', { skip }, () => {
       for (const [key, fmt] of [['sales', formatMoney], ['total_commissions', formatMoney], ['clicks', formatCount], ['orders', formatCount]] as const) {
         const el = page.locator(`[data-testid=total-${key}]`);
         assert.equal(await el.getAttribute('data-value'), want[key], `${key} (${days} days)`);
-        assert.equal(await el.textContent(), fmt(want[key]), `${key} as shown (${days} days)`);
+        // Amounts say their currency (network=1 in the URL: USD); counts have none.
+        const money = key === 'sales' || key === 'total_commissions';
+        assert.equal(await el.textContent(), money ? `${fmt(want[key])} USD` : fmt(want[key]), `${key} as shown (${days} days)`);
       }
       assert.equal(await page.locator('[data-testid=charts] svg.chart').count(), 2);
       assert.equal(await page.locator('[data-testid=charts] svg.chart').first().locator('rect.hit').count(), days, 'one slot per day, empty days included');
@@ -177,7 +179,9 @@ describe('web app in Chromium', { skip }, () => {
     const charts = page.locator('[data-testid=charts]');
     const want = sums(await s.srv.app.db.warehouse.dayTotals(null, (await charts.getAttribute('data-from'))!, (await charts.getAttribute('data-to'))!));
     assert.equal(await page.getAttribute('[data-testid=total-sales]', 'data-value'), want.sales);
-    assert.equal(await page.textContent('[data-testid=total-sales]'), formatMoney(want.sales));
+    // Both connectors' URLs say network=1: one currency, USD, and no currency switch.
+    assert.equal(await page.textContent('[data-testid=total-sales]'), `${formatMoney(want.sales)} USD`);
+    assert.equal(await page.locator('[data-testid=currency-switch]').count(), 0);
     assert.equal(await page.textContent('[data-testid=total-orders]'), formatCount(want.orders));
     const statuses = await page.locator('tr[data-connector] [data-testid=status]').allTextContents();
     assert.deepEqual(statuses, ['healthy', 'healthy']);

@@ -69,5 +69,5 @@ export async function meta() {
     const r = await api('GET', '/api/meta');
     if (r.ok) metaCache = r.data;
   }
-  return metaCache || { requiredColumns: [], timeZones: ['GMT'], defaults: { lookbackDays: 30, startDaysAgo: 89 } };
+  return metaCache || { requiredColumns: [], timeZones: ['GMT'], networks: {}, currencies: [], defaults: { lookbackDays: 30, startDaysAgo: 89 } };
 }

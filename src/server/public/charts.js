@@ -1,23 +1,37 @@
 // @ts-check
 // The performance section of the dashboard and the connector page: the 30/90-day switch, the
-// exact totals above each chart, two hand-drawn inline SVG charts (bars on the left axis, a line on
+// currency switch (amounts of different currencies are never added: with several, one currency is
+// shown at a time), the exact totals above each chart, each amount with its currency code, two hand-drawn inline SVG charts (bars on the left axis, a line on
 // the right one, one slot per day), the daily numbers and the top publishers and offers, each
 // downloadable as CSV (csv.js).
 
 import { api, errorText } from './api.js';
 import { csvButton, dailyCsv, topCsv } from './csv.js';
 import { banner, h, s } from './dom.js';
-import { formatCompact, formatCount, formatMoney, niceScale, shortDay } from './format.js';
+import { formatAmount, formatCompact, formatCount, formatMoney, niceScale, shortDay } from './format.js';
 
-/** @import { ChartData, DayPoint, SeriesKey, TopEntry } from './types.js' */
+/** @import { ChartData, CurrencyPart, DayPoint, SeriesKey, TopEntry } from './types.js' */
 
-/** @type {Record<SeriesKey, { label: string, color: string, cls: string, fmt: (s: string) => string }>} */
+/**
+ * What one currency's charts show: its part of the answer, and its top lists.
+ * @typedef {{ d: ChartData, part: CurrencyPart, topPublishers: TopEntry[], topOffers: TopEntry[] }} CurrencyView
+ */
+
+/** @type {Record<SeriesKey, { label: string, color: string, cls: string, money: boolean, fmt: (s: string) => string }>} */
 const SERIES = {
-  sales: { label: 'Sales', color: 'var(--sales)', cls: 'sales', fmt: formatMoney },
-  total_commissions: { label: 'Total commissions', color: 'var(--comm)', cls: 'comm', fmt: formatMoney },
-  clicks: { label: 'Clicks', color: 'var(--clicks)', cls: 'clicks', fmt: formatCount },
-  orders: { label: 'Orders', color: 'var(--orders)', cls: 'orders', fmt: formatCount },
+  sales: { label: 'Sales', color: 'var(--sales)', cls: 'sales', money: true, fmt: formatMoney },
+  total_commissions: { label: 'Total commissions', color: 'var(--comm)', cls: 'comm', money: true, fmt: formatMoney },
+  clicks: { label: 'Clicks', color: 'var(--clicks)', cls: 'clicks', money: false, fmt: formatCount },
+  orders: { label: 'Orders', color: 'var(--orders)', cls: 'orders', money: false, fmt: formatCount },
 };
+
+/**
+ * A value of a series as shown: an amount with its currency code, a count as it is.
+ * @param {SeriesKey} key
+ * @param {string} value
+ * @param {string} currency
+ */
+const shown = (key, value, currency) => (SERIES[key].money ? formatAmount(value, currency) : SERIES[key].fmt(value));
 
 /**
  * The periods the charts offer, in days (today included). The longer one is also what a new
@@ -42,6 +56,9 @@ export function chartsSection(connector, title) {
   const b30 = h('button', { type: 'button', 'aria-pressed': String(days === CHART_DAYS), 'data-days': String(CHART_DAYS) }, `${CHART_DAYS} days`);
   const b90 = h('button', { type: 'button', 'aria-pressed': String(days === LONG_CHART_DAYS), 'data-days': String(LONG_CHART_DAYS) }, `${LONG_CHART_DAYS} days`);
   const body = h('div', { 'aria-busy': 'true' }, h('p', { class: 'pad muted', text: 'Loading charts…' }));
+  // The currency on screen when the answer has several (kept across reloads and periods).
+  const curKey = `rc.chartCurrency.${connector ?? ''}`;
+  let chosen = sessionStorage.getItem(curKey) || '';
   const el = h('section', { class: 'card section', 'aria-label': `Performance: ${title}`, 'data-testid': 'charts' },
     h('div', { class: 'section-head' }, h('div', {}, h('h2', { text: `Performance · ${title}` }), sub),
       h('div', { class: 'seg', role: 'group', 'aria-label': 'Period' }, b30, b90)),
@@ -80,10 +97,27 @@ export function chartsSection(connector, title) {
     sub.textContent = d.timeZones.length > 1
       ? `Daily totals from the warehouse, ${d.from} to ${d.to}: each connector's days in its own time zone (${d.timeZones.join(', ')}), added up by date`
       : `Daily totals from the warehouse, ${d.from} to ${d.to} (${d.timeZone})`;
-    empty = d.totals.rows === 0;
+    const parts = currencyParts(d);
+    empty = parts.every((p) => p.totals.rows === 0);
     showNotice();
     const name = `${connector || 'all-connectors'}-${d.from}-to-${d.to}`;
-    body.replaceChildren(notice, ...renderCharts(d, name));
+    const host = h('div', {});
+    /** Draws the chosen currency's charts (no new request). */
+    const draw = () => {
+      const part = parts.find((p) => p.currency === chosen) ?? parts[0];
+      chosen = part.currency;
+      el.dataset.currency = part.currency;
+      /** @param {TopEntry[]} list */
+      const mine = (list) => list.filter((x) => x.currency === part.currency);
+      const view = { d, part, topPublishers: mine(d.topPublishers), topOffers: mine(d.topOffers) };
+      host.replaceChildren(...(parts.length > 1 ? [currencySwitch(parts, part.currency, (c) => {
+        chosen = c;
+        sessionStorage.setItem(curKey, c);
+        draw();
+      })] : []), ...renderCharts(view, parts.length > 1 ? `${name}-${part.currency}` : name));
+    };
+    draw();
+    body.replaceChildren(notice, host);
     body.setAttribute('aria-busy', 'false');
     el.dataset.loadedDays = String(d.days);
     el.dataset.from = d.from;
@@ -102,23 +136,58 @@ export function chartsSection(connector, title) {
 }
 
 /**
- * @param {SeriesKey} key
- * @param {string} value
- * @param {boolean} line
+ * The answer's parts, one per currency. An answer without any (no connector in view) gets one of
+ * zeros, so that the charts still show the period.
+ * @param {ChartData} d
+ * @returns {CurrencyPart[]}
  */
-function totalBox(key, value, line) {
-  const def = SERIES[key];
-  return h('div', { class: 'total' },
-    h('div', { class: 'label' }, h('span', { class: `swatch${line ? ' line' : ''}`, style: { background: def.color }, 'aria-hidden': 'true' }), def.label),
-    h('div', { class: 'value', 'data-testid': `total-${key}`, 'data-value': value, text: def.fmt(value) }));
+function currencyParts(d) {
+  if (d.byCurrency && d.byCurrency.length) return d.byCurrency;
+  const zero = { rows: 0, impressions: '0', clicks: '0', orders: '0', sales: '0', gross_commissions: '0', total_commissions: '0' };
+  return [{ currency: d.currency ?? '', connectors: d.connector ? [d.connector] : [], series: d.series ?? [], totals: d.totals ?? { ...zero, days: 0 } }];
 }
 
 /**
- * @param {ChartData} d
- * @param {string} name the CSV files' name part: connector and period
+ * The currency switch (several currencies): one button per currency, and a line saying that the
+ * amounts are never added across them, and which connectors the shown one is of.
+ * @param {CurrencyPart[]} parts
+ * @param {string} current
+ * @param {(currency: string) => void} choose
  */
-function renderCharts(d, name) {
-  const t = d.totals;
+function currencySwitch(parts, current, choose) {
+  const part = /** @type {CurrencyPart} */ (parts.find((p) => p.currency === current));
+  const names = part.connectors.length ? ` (${part.connectors.length === 1 ? 'connector' : 'connectors'} ${part.connectors.join(', ')})` : '';
+  return h('div', { class: 'currency-bar pad' },
+    h('div', { class: 'seg', role: 'group', 'aria-label': 'Currency', 'data-testid': 'currency-switch' },
+      parts.map((p) => h('button', {
+        type: 'button', 'data-currency': p.currency, 'aria-pressed': String(p.currency === current),
+        title: `Amounts in ${p.currency}: ${p.connectors.join(', ') || 'no connector'}`, onclick: () => choose(p.currency),
+      }, p.currency))),
+    h('p', { class: 'muted small', 'data-testid': 'currency-note', text: `Amounts are in ${parts.length} currencies and never added across them; showing ${current}${names}.` }));
+}
+
+/**
+ * @param {SeriesKey} key
+ * @param {string} value
+ * @param {boolean} line
+ * @param {string} currency
+ */
+function totalBox(key, value, line, currency) {
+  const def = SERIES[key];
+  return h('div', { class: 'total' },
+    h('div', { class: 'label' }, h('span', { class: `swatch${line ? ' line' : ''}`, style: { background: def.color }, 'aria-hidden': 'true' }), def.label),
+    h('div', { class: 'value', 'data-testid': `total-${key}`, 'data-value': value, ...(def.money ? { 'data-currency': currency } : {}) },
+      def.fmt(value), def.money && currency ? h('span', { class: 'cur', text: ` ${currency}` }) : null));
+}
+
+/**
+ * @param {CurrencyView} v
+ * @param {string} name the CSV files' name part: connector, period (and currency, when there are several)
+ */
+function renderCharts(v, name) {
+  const { d, part } = v;
+  const t = part.totals;
+  const cur = part.currency;
   /**
    * @param {string} title
    * @param {SeriesKey} bar
@@ -126,14 +195,14 @@ function renderCharts(d, name) {
    */
   const fig = (title, bar, line) => h('figure', {},
     h('h3', { text: title }),
-    h('div', { class: 'totals' }, totalBox(bar, t[bar], false), totalBox(line, t[line], true)),
-    dualChart(d.series, bar, line, `${title}, ${d.from} to ${d.to}`));
+    h('div', { class: 'totals' }, totalBox(bar, t[bar], false, cur), totalBox(line, t[line], true, cur)),
+    dualChart(part.series, bar, line, `${title}${SERIES[bar].money && cur ? ` (${cur})` : ''}, ${d.from} to ${d.to}`, cur));
   return [
     h('div', { class: 'chart-grid' }, fig('Sales and total commissions', 'sales', 'total_commissions'), fig('Clicks and orders', 'clicks', 'orders')),
-    dataTable(d, name),
+    dataTable(d, part, name),
     h('div', { class: 'top-grid' },
-      topTable('Top publishers by sales', d.topPublishers, 'top-publishers', `rakuten-top-publishers-${name}.csv`, d.connector === null),
-      topTable('Top offers by sales', d.topOffers, 'top-offers', `rakuten-top-offers-${name}.csv`, d.connector === null)),
+      topTable('Top publishers by sales', v.topPublishers, 'top-publishers', `rakuten-top-publishers-${name}.csv`, d.connector === null, cur),
+      topTable('Top offers by sales', v.topOffers, 'top-offers', `rakuten-top-offers-${name}.csv`, d.connector === null, cur)),
   ];
 }
 
@@ -155,11 +224,12 @@ function alignedScale(max, k) {
  * @param {SeriesKey} barKey
  * @param {SeriesKey} lineKey
  * @param {string} label
+ * @param {string} currency of the amounts (named above a money axis)
  */
-function dualChart(series, barKey, lineKey, label) {
+function dualChart(series, barKey, lineKey, label, currency) {
   const W = 640;
-  const H = 240;
-  const m = { l: 50, r: 50, t: 12, b: 28 };
+  const H = 250;
+  const m = { l: 50, r: 50, t: 22, b: 28 };
   const iw = W - m.l - m.r;
   const ih = H - m.t - m.b;
   const n = series.length;
@@ -177,6 +247,9 @@ function dualChart(series, barKey, lineKey, label) {
   const bar = SERIES[barKey];
   const line = SERIES[lineKey];
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${label}: ${bar.label} as bars (left axis), ${line.label} as a line (right axis), one point per day` });
+  // A money axis says its currency above it.
+  if (bar.money && currency) svg.append(s('text', { x: m.l - 8, y: 10, 'text-anchor': 'end', class: `axis-cur t-${bar.cls}`, 'data-testid': 'axis-currency' }, currency));
+  if (line.money && currency) svg.append(s('text', { x: W - m.r + 8, y: 10, 'text-anchor': 'start', class: `axis-cur t-${line.cls}`, 'data-testid': 'axis-currency' }, currency));
   for (let i = 0; i <= k; i++) {
     const yy = y(i * bs.step, bs);
     svg.append(s('line', { class: i === 0 ? 'axis' : 'grid', x1: m.l, x2: W - m.r, y1: yy, y2: yy }));
@@ -207,7 +280,7 @@ function dualChart(series, barKey, lineKey, label) {
   const hits = s('g', {});
   series.forEach((d, i) => {
     hits.append(s('rect', { class: 'hit', x: m.l + i * band, y: m.t, width: band, height: ih },
-      s('title', {}, `${d.day} · ${bar.label} ${bar.fmt(d[barKey])} · ${line.label} ${line.fmt(d[lineKey])}`)));
+      s('title', {}, `${d.day} · ${bar.label} ${shown(barKey, d[barKey], currency)} · ${line.label} ${shown(lineKey, d[lineKey], currency)}`)));
   });
   svg.append(hits);
   return svg;
@@ -215,15 +288,17 @@ function dualChart(series, barKey, lineKey, label) {
 
 /**
  * @param {ChartData} d
+ * @param {CurrencyPart} part the currency shown
  * @param {string} name
  */
-function dataTable(d, name) {
+function dataTable(d, part, name) {
+  const cur = part.currency ? ` (${part.currency})` : '';
   return h('details', { class: 'data' },
     h('summary', {}, 'Show the daily numbers',
-      csvButton(`Download the daily numbers, ${d.from} to ${d.to}, as CSV`, 'csv-daily', () => [`rakuten-daily-${name}.csv`, dailyCsv(d.series)])),
-    h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, ['Day', 'Rows', 'Sales', 'Total commissions', 'Clicks', 'Orders'].map((x, i) => h('th', { scope: 'col', class: i ? 'num' : '', text: x })))),
-      h('tbody', {}, [...d.series].reverse().map((r) => h('tr', {},
+      csvButton(`Download the daily numbers${cur}, ${d.from} to ${d.to}, as CSV`, 'csv-daily', () => [`rakuten-daily-${name}.csv`, dailyCsv(part.series)])),
+    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'daily-table', 'data-currency': part.currency },
+      h('thead', {}, h('tr', {}, ['Day', 'Rows', `Sales${cur}`, `Total commissions${cur}`, 'Clicks', 'Orders'].map((x, i) => h('th', { scope: 'col', class: i ? 'num' : '', text: x })))),
+      h('tbody', {}, [...part.series].reverse().map((r) => h('tr', {},
         h('td', { text: r.day }), h('td', { class: 'num', text: formatCount(String(r.rows)) }), h('td', { class: 'num', text: formatMoney(r.sales) }),
         h('td', { class: 'num', text: formatMoney(r.total_commissions) }), h('td', { class: 'num', text: formatCount(r.clicks) }), h('td', { class: 'num', text: formatCount(r.orders) })))))));
 }
@@ -234,19 +309,21 @@ function dataTable(d, name) {
  * @param {string} testid
  * @param {string} filename of its CSV download
  * @param {boolean} combined the charts of all connectors: each row is one connector's id, and says which connector
+ * @param {string} currency of the amounts (every entry's)
  */
-function topTable(title, list, testid, filename, combined) {
+function topTable(title, list, testid, filename, combined, currency) {
+  const cur = currency ? ` (${currency})` : '';
   // Only the bar lengths use floats; every number shown or downloaded is the exact string.
   const max = Math.max(0, ...list.map((x) => Number(x.sales)));
-  return h('div', { 'data-testid': testid },
+  return h('div', { 'data-testid': testid, 'data-currency': currency },
     h('div', { class: 'top-head' }, h('h3', { text: title }),
       list.length ? csvButton(`Download "${title}" as CSV`, `csv-${testid}`, () => [filename, topCsv(list, combined)]) : null),
     list.length
       ? h('table', {},
         h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: '#' }), h('th', { scope: 'col', text: 'Name' }),
           combined ? h('th', { scope: 'col', class: 'connector', text: 'Connector' }) : null,
-          h('th', { scope: 'col', class: 'num', text: 'Sales' }), h('th', { scope: 'col', class: 'num', text: 'Commissions' }))),
-        h('tbody', {}, list.map((x, i) => h('tr', {},
+          h('th', { scope: 'col', class: 'num', text: `Sales${cur}` }), h('th', { scope: 'col', class: 'num', text: `Commissions${cur}` }))),
+        h('tbody', {}, list.map((x, i) => h('tr', { 'data-currency': x.currency },
           h('td', { class: 'rank', text: String(i + 1) }),
           h('td', { class: 'name bar-cell', title: `${x.name ?? ''} (ID ${x.id}) · ${formatCount(String(x.rows))} rows` },
             x.name || h('span', { class: 'faint', text: `ID ${x.id}` }), x.name ? h('span', { class: 'id', text: `#${x.id}` }) : null,
@@ -254,7 +331,7 @@ function topTable(title, list, testid, filename, combined) {
             combined ? h('span', { class: 'conn-inline', text: x.connector }) : null,
             h('div', { class: 'share', 'aria-hidden': 'true' }, h('span', { style: { width: `${max > 0 ? Math.max(1, (Number(x.sales) / max) * 100) : 0}%` } }))),
           combined ? h('td', { class: 'connector', 'data-testid': 'top-connector', text: x.connector }) : null,
-          h('td', { class: 'num', text: formatMoney(x.sales) }),
-          h('td', { class: 'num', text: formatMoney(x.total_commissions) })))))
+          h('td', { class: 'num', 'data-testid': 'top-sales', title: formatAmount(x.sales, x.currency), text: formatMoney(x.sales) }),
+          h('td', { class: 'num', title: formatAmount(x.total_commissions, x.currency), text: formatMoney(x.total_commissions) })))))
       : h('p', { class: 'muted small', text: 'No rows in this period.' }));
 }

@@ -28,8 +28,8 @@ export function toCsv(header, rows) {
   return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
 }
 
-/** The daily numbers' columns, as the API names them. */
-const DAY_COLUMNS = /** @type {const} */ (['day', 'rows', 'impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions']);
+/** The daily numbers' columns, as the API names them (`currency`: that of the amounts). */
+const DAY_COLUMNS = /** @type {const} */ (['day', 'currency', 'rows', 'impressions', 'clicks', 'orders', 'sales', 'gross_commissions', 'total_commissions']);
 
 /**
  * The daily numbers, oldest day first.
@@ -38,12 +38,22 @@ const DAY_COLUMNS = /** @type {const} */ (['day', 'rows', 'impressions', 'clicks
 export const dailyCsv = (series) => toCsv([...DAY_COLUMNS], series.map((d) => DAY_COLUMNS.map((k) => d[k])));
 
 /**
- * A top table: rank, ID, name, (the connector, in the table of all connectors), rows, sales, total commissions.
+ * A top table: rank, ID, name, (the connector, in the table of all connectors), rows, currency,
+ * sales, total commissions. The rank counts within the currency (the list holds one currency's
+ * entries, or several currencies' each ranked on its own).
  * @param {TopEntry[]} list
  * @param {boolean} [combined]
  */
-export const topCsv = (list, combined = false) => toCsv(['rank', 'id', 'name', ...(combined ? ['connector'] : []), 'rows', 'sales', 'total_commissions'],
-  list.map((x, i) => [i + 1, x.id, x.name, ...(combined ? [x.connector] : []), x.rows, x.sales, x.total_commissions]));
+export function topCsv(list, combined = false) {
+  /** @type {Map<string, number>} */
+  const ranks = new Map();
+  return toCsv(['rank', 'id', 'name', ...(combined ? ['connector'] : []), 'rows', 'currency', 'sales', 'total_commissions'],
+    list.map((x) => {
+      const rank = (ranks.get(x.currency) ?? 0) + 1;
+      ranks.set(x.currency, rank);
+      return [rank, x.id, x.name, ...(combined ? [x.connector] : []), x.rows, x.currency, x.sales, x.total_commissions];
+    }));
+}
 
 /**
  * Hands `text` to the browser as a file download (UTF-8 with a BOM, so spreadsheets read names

@@ -1,6 +1,7 @@
 export function groupDigits(intPart: string): string;
 export function formatDecimal(s: string, minFrac?: number): string;
 export function formatMoney(s: string): string;
+export function formatAmount(s: string, currency: string | null | undefined): string;
 export function formatCount(s: string): string;
 export function formatCompact(n: number): string;
 export function niceScale(max: number, ticks?: number): { max: number; step: number };

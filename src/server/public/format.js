@@ -29,6 +29,13 @@ export function formatDecimal(s, minFrac = 2) {
 
 /** @param {string} s */
 export const formatMoney = (s) => formatDecimal(s, 2);
+/**
+ * An exact amount with its ISO 4217 code beside it: "1234.5", "GBP" → "1,234.50 GBP". Amounts of
+ * different currencies are never added up, so every amount shown says which one it is in.
+ * @param {string} s
+ * @param {string | null | undefined} currency
+ */
+export const formatAmount = (s, currency) => (currency ? `${formatMoney(s)} ${currency}` : formatMoney(s));
 /** @param {string} s */
 export const formatCount = (s) => formatDecimal(s, 0);
 

@@ -26,7 +26,8 @@
  */
 
 /** @typedef {{ type: 'daily' | 'hourly' | 'manual' | 'cron', cron: string, time?: string, label: string }} Schedule */
-/** @typedef {{ startDate: string, lookbackDays: number, windowDays: number, schedule: string, paused: boolean }} Settings */
+/** `currency`: the ISO 4217 code of every amount of its report (sales, commissions). */
+/** @typedef {{ startDate: string, lookbackDays: number, windowDays: number, schedule: string, paused: boolean, currency: string }} Settings */
 /** @typedef {{ rows: number, days: number, firstDay: string | null, lastDay: string | null }} Coverage */
 /** @typedef {'syncing' | 'unusable' | 'paused' | 'failing' | 'healthy' | 'new'} ConnectorStatus */
 
@@ -58,17 +59,21 @@
  */
 
 /**
- * `POST /api/parse-url`.
+ * `POST /api/parse-url`: `network` the URL's network parameter (null without one), `currency`
+ * that network's currency (null when the URL has no known network: the form then asks).
  * @typedef {{
  *   reportKey: string, dateType: string, timeZone: string, dateFormat: string, lang: string,
- *   host: string, tokenMasked: string, warnings: string[],
+ *   host: string, tokenMasked: string, warnings: string[], network: string | null, currency: string | null,
  * }} ParsedUrl
  */
 
 /**
  * `GET /api/meta` (the web app falls back to a few defaults when it fails: no warehouse then).
+ * `networks`: Rakuten's networks by number, with their region and currency; `currencies`: every
+ * ISO 4217 code the server accepts, sorted.
  * @typedef {{
  *   requiredColumns: string[], timeZones: string[],
+ *   networks: Record<string, { region: string, currency: string }>, currencies: string[],
  *   defaults: { lookbackDays: number, startDaysAgo: number, schedule?: Schedule },
  *   auth?: 'token' | 'local', warehouse?: { kind: string, location: string },
  * }} Meta
@@ -80,21 +85,32 @@
  */
 
 /**
- * One day of the charts' series: every day of the period is present, zeros when it has no rows.
+ * One day of the charts' series in one currency: every day of the period is present, zeros when
+ * it has no rows.
  * @typedef {{
- *   day: string, rows: number, impressions: string, clicks: string, orders: string,
+ *   day: string, currency: string, rows: number, impressions: string, clicks: string, orders: string,
  *   sales: string, gross_commissions: string, total_commissions: string,
  * }} DayPoint
  */
 
-/** @typedef {Omit<DayPoint, 'day'> & { days: number }} Totals */
-/** @typedef {{ connector: string, id: string, name: string | null, rows: number, sales: string, total_commissions: string }} TopEntry */
+/** @typedef {Omit<DayPoint, 'day' | 'currency'> & { days: number }} Totals */
+/** A top publisher or offer: its amounts are in `currency` (ranked within it). */
+/** @typedef {{ connector: string, id: string, name: string | null, rows: number, currency: string, sales: string, total_commissions: string }} TopEntry */
 
 /**
- * `GET /api/charts`.
+ * One currency's part of `GET /api/charts`: the connectors in view that report in it, its days and totals.
+ * @typedef {{ currency: string, connectors: string[], series: DayPoint[], totals: Totals }} CurrencyPart
+ */
+
+/**
+ * `GET /api/charts`. Amounts of different currencies are never added: `byCurrency` has one part
+ * per currency (sorted); `currency`, `series` and `totals` are the one currency's when there is
+ * exactly one, null when there are several. The top lists are ranked within each currency, grouped
+ * by currency.
  * @typedef {{
  *   connector: string | null, days: number, from: string, to: string, timeZone: string, timeZones: string[],
- *   series: DayPoint[], totals: Totals, topPublishers: TopEntry[], topOffers: TopEntry[],
+ *   currencies: string[], byCurrency: CurrencyPart[], currency: string | null,
+ *   series: DayPoint[] | null, totals: Totals | null, topPublishers: TopEntry[], topOffers: TopEntry[],
  * }} ChartData
  */
 

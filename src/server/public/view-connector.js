@@ -1,7 +1,8 @@
 // @ts-check
 // One connector's page (`#/c/<name>`): its actions (Sync now, Backfill…, Pause/Resume, Test
-// connection, Edit settings, Delete…), status numbers, error banner, live progress, charts and
-// sync history. Polls the connector; the charts and history reload when a sync ends.
+// connection, Edit settings, Delete…), its settings (currency included), status numbers, error
+// banner, live progress, charts and sync history. Polls the connector; the charts and history
+// reload when a sync ends.
 
 import { api, enc, errorText } from './api.js';
 import { chartsSection } from './charts.js';
@@ -89,6 +90,8 @@ export async function connectorView(seq, name) {
             h('span', {}, 'Report ', h('b', { text: c.reportKey })),
             h('span', {}, h('b', { text: c.dateType }), ' dates'),
             h('span', {}, 'Time zone ', h('b', { text: c.timeZone })),
+            // Every amount of this connector (sales, commissions) is in this currency.
+            h('span', {}, 'Currency ', h('b', { 'data-testid': 'currency', text: c.settings.currency })),
             h('span', {}, 'Schedule ', h('b', { text: c.settings.paused ? `paused (${c.schedule.label})` : c.schedule.label })),
             h('span', {}, 'Lookback ', h('b', { text: `${c.settings.lookbackDays} days` })),
             h('span', {}, 'Token ', h('b', { class: 'mono', 'data-testid': 'token-masked', text: c.tokenMasked })))),

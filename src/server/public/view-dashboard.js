@@ -75,7 +75,7 @@ function connectorsTable(list) {
     const detail = showProgress || error;
     const cov = coverageText(c.coverage);
     rows.push(h('tr', { class: detail ? 'has-detail' : '', 'data-connector': c.name },
-      h('td', { class: 'cell-name' }, h('a', { class: 'conn-name', href: `#/c/${enc(c.name)}`, text: c.name }), h('div', { class: 'conn-sub', text: `${c.reportKey} · ${c.dateType} dates · ${c.timeZone}` })),
+      h('td', { class: 'cell-name' }, h('a', { class: 'conn-name', href: `#/c/${enc(c.name)}`, text: c.name }), h('div', { class: 'conn-sub', text: `${c.reportKey} · ${c.dateType} dates · ${c.timeZone} · ${c.settings.currency}` })),
       h('td', { 'data-label': 'Status' }, pill(c.status)),
       h('td', { 'data-label': 'Last successful sync', title: c.lastSuccessAt ? localDateTime(c.lastSuccessAt) : '' }, c.lastSuccessAt ? relativeTime(c.lastSuccessAt) : h('span', { class: 'faint', text: 'never' })),
       h('td', { 'data-label': 'Next sync', title: c.nextRunAt ? localDateTime(c.nextRunAt) : '' }, next, nextSub ? h('div', { class: 'conn-sub', text: nextSub }) : null),

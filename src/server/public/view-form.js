@@ -1,7 +1,8 @@
 // @ts-check
 // The setup form (`#/new`) and the settings form of a saved connector (`#/c/<name>/edit`), beside
 // the steps to get the report URL from Rakuten. A pasted URL is parsed as it is typed (never
-// fetched); Save & Test shows every check, the failed one with its fix.
+// fetched); Save & Test shows every check, the failed one with its fix. The currency of the
+// report's amounts comes from the URL's network when it is a known one, else the form asks.
 
 import { api, enc, errorText, meta } from './api.js';
 import { banner, busy, h, main, toast, withCode } from './dom.js';
@@ -18,6 +19,9 @@ import { checksList, failedLead } from './parts.js';
  */
 const FIRST_SYNC_CHECKED = true;
 
+/** The currency field's hint while nothing says which currency the amounts are in. */
+const CURRENCY_QUESTION = "Which currency are the report's amounts in? An ISO 4217 code, e.g. USD, GBP, EUR.";
+
 /**
  * The local date `n` days ago, YYYY-MM-DD.
  * @param {number} n
@@ -29,7 +33,7 @@ function daysAgo(n) {
 }
 
 /** @typedef {HTMLInputElement | HTMLTextAreaElement} FieldInput */
-/** @typedef {{ el: HTMLDivElement, err: HTMLParagraphElement, input: FieldInput }} Field */
+/** @typedef {{ el: HTMLDivElement, err: HTMLParagraphElement, input: FieldInput, hint: HTMLDivElement | null }} Field */
 
 /**
  * A labelled input with its hint and its error line.
@@ -44,7 +48,7 @@ function field(id, label, input, hint) {
   const err = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
   const hintEl = hint ? h('div', { class: 'hint', id: `${id}-hint` }, hint) : null;
   input.setAttribute('aria-describedby', [hint ? `${id}-hint` : '', `${id}-error`].filter(Boolean).join(' '));
-  return { el: h('div', { class: 'field' }, h('label', { for: id, text: label }), input, hintEl, err), err, input };
+  return { el: h('div', { class: 'field' }, h('label', { for: id, text: label }), input, hintEl, err), err, input, hint: hintEl };
 }
 
 /**
@@ -82,6 +86,10 @@ export async function setupView(seq, editName) {
     token: field('token', 'API token', h('input', { type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false' }),
       editing ? `Saved token ${existing.tokenMasked}. Leave empty to keep it.` : 'The value after token= in the "Get API" URL.'),
     dateType: field('dateType', 'Date type', h('input', { type: 'text', name: 'dateType', readOnly: true, value: existing ? existing.dateType : 'transaction' }), 'From the URL (date_type). Change it in the Rakuten report, then paste the new URL.'),
+    currency: field('currency', 'Currency', h('input', {
+      type: 'text', name: 'currency', list: 'currency-list', autocomplete: 'off', spellcheck: 'false', maxlength: 3, placeholder: 'e.g. USD',
+      autocapitalize: 'characters', class: 'upper', value: existing ? existing.settings.currency : '',
+    }), editing ? `Saved: ${existing.settings.currency}.` : CURRENCY_QUESTION),
     timeZone: field('timeZone', 'Time zone', h('input', { type: 'text', name: 'timeZone', list: 'tz-list', autocomplete: 'off', value: existing ? existing.timeZone : 'GMT' }), 'Days and schedules follow this zone (tz in the URL).'),
     // By default the first sync loads the charts' longer period exactly: today and the days before it.
     startDate: field('startDate', 'Start date', h('input', { type: 'date', name: 'startDate', value: existing ? existing.settings.startDate : daysAgo(m.defaults.startDaysAgo) }),
@@ -117,12 +125,52 @@ export async function setupView(seq, editName) {
   });
   syncSched();
 
+  // The currency: the URL's network's (parse-url says which) until the user types one. On a saved
+  // connector a new one relabels the rows already loaded (no new test).
+  let currencyTouched = editing;
+  const curInput = f.currency.input;
+  /** @param {string} text */
+  const currencyHint = (text) => {
+    if (f.currency.hint) f.currency.hint.textContent = text;
+  };
+  const syncCurrencyHint = () => {
+    if (!editing) return;
+    const v = curInput.value.trim().toUpperCase();
+    currencyHint(v && v !== existing.settings.currency
+      ? `Saved: ${existing.settings.currency}. Saving relabels the ${existing.coverage.rows.toLocaleString('en-US')} rows already loaded as ${v} (no new test).`
+      : `Saved: ${existing.settings.currency}. A new code relabels the rows already loaded (no new test).`);
+  };
+  syncCurrencyHint();
+  curInput.addEventListener('input', () => {
+    currencyTouched = true;
+    const at = curInput.selectionStart;
+    curInput.value = curInput.value.toUpperCase();
+    if (at !== null && curInput instanceof HTMLInputElement) curInput.setSelectionRange(at, at);
+    syncCurrencyHint();
+  });
+  /** @param {ParsedUrl} p */
+  const currencyFromUrl = (p) => {
+    const net = p.network !== null && p.network !== undefined ? m.networks[p.network] : undefined;
+    if (editing) {
+      // A saved connector keeps its currency unless the user changes it.
+      if (p.currency && p.currency !== curInput.value.trim().toUpperCase()) currencyHint(`Saved: ${existing.settings.currency}. The new URL's network ${p.network}${net ? ` (${net.region})` : ''} reports in ${p.currency}.`);
+      else syncCurrencyHint();
+      return;
+    }
+    if (currencyTouched) return;
+    curInput.value = p.currency ?? '';
+    currencyHint(p.currency
+      ? `From the URL's network ${p.network}${net ? ` (${net.region})` : ''}. Change it if the report's amounts are in another currency.`
+      : `${CURRENCY_QUESTION} ${p.network ? `The URL's network=${p.network} has no known currency.` : 'The URL names no network.'}`);
+  };
+
   // A new connector's first sync starts once it is saved (its progress shows on the connector page).
   const firstSync = h('input', { type: 'checkbox', id: 'firstSync', name: 'firstSync', checked: FIRST_SYNC_CHECKED, 'aria-describedby': 'firstSync-hint' });
   const firstSyncEl = editing ? null : h('label', { class: 'radio', for: 'firstSync', 'data-testid': 'first-sync' }, firstSync,
     h('span', {}, 'Start the first sync now', h('small', { id: 'firstSync-hint', text: 'Right after the checks pass, it loads every day from the start date on; its progress shows on the connector page.' })));
 
   const tzList = h('datalist', { id: 'tz-list' }, m.timeZones.map((z) => h('option', { value: z })));
+  const currencyList = h('datalist', { id: 'currency-list' }, (m.currencies || []).map((c) => h('option', { value: c })));
   const chips = h('div', { class: 'parsed', 'aria-live': 'polite' });
   const tabUrl = h('button', { type: 'button', role: 'tab', 'aria-selected': 'true', 'aria-controls': 'mode-url' }, 'Paste the "Get API" URL');
   const tabKey = h('button', { type: 'button', role: 'tab', 'aria-selected': 'false', 'aria-controls': 'mode-key' }, 'Report key + token');
@@ -187,9 +235,11 @@ export async function setupView(seq, editName) {
      * @param {string} v
      */
     const chip = (k, v) => h('span', { class: 'chip' }, `${k} `, h('b', { text: v }));
-    chips.replaceChildren(chip('Report', p.reportKey), chip('Host', p.host), chip('Dates', p.dateType), chip('Format', p.dateFormat), chip('Time zone', p.timeZone), chip('Token', p.tokenMasked),
+    chips.replaceChildren(chip('Report', p.reportKey), chip('Host', p.host), chip('Dates', p.dateType), chip('Format', p.dateFormat), chip('Time zone', p.timeZone),
+      ...(p.network ? [chip('Network', `${p.network}${m.networks[p.network] ? ` (${m.networks[p.network].region})` : ''}`)] : []), chip('Token', p.tokenMasked),
       ...p.warnings.map((w) => h('span', { class: 'chip', text: w })));
     f.dateType.input.value = p.dateType;
+    currencyFromUrl(p);
     syncTestNote();
     if (!tzTouched || !editing) {
       f.timeZone.input.value = p.timeZone;
@@ -219,10 +269,11 @@ export async function setupView(seq, editName) {
       h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'How to give the report' }, tabUrl, tabKey), paneUrl, paneKey),
     h('fieldset', {}, h('legend', { text: 'Settings' }),
       h('div', { class: 'row' }, f.dateType.el, f.timeZone.el),
-      h('div', { class: 'row' }, f.startDate.el, f.lookbackDays.el),
+      h('div', { class: 'row' }, f.currency.el, f.startDate.el),
+      h('div', { class: 'row' }, f.lookbackDays.el, h('div', {})),
       h('div', { class: 'field' }, h('label', { for: 'scheduleType', text: 'Schedule' }), h('div', { class: 'inline' }, schedType, schedTime), schedHint, schedErr),
       firstSyncEl),
-    tzList,
+    tzList, currencyList,
     h('div', { class: 'form-actions' }, submit, h('a', { class: 'btn', href: editing ? `#/c/${enc(existing.name)}` : '#/' }, 'Cancel'),
       testNote),
     result);
@@ -244,6 +295,8 @@ export async function setupView(seq, editName) {
     }
     const tz = val(f.timeZone);
     if (tz && (!editing || tz !== existing.timeZone)) body.timeZone = tz;
+    const currency = val(f.currency).toUpperCase();
+    if (currency && (!editing || currency !== existing.settings.currency)) body.currency = currency;
     if (val(f.startDate)) body.startDate = val(f.startDate);
     if (val(f.lookbackDays) !== '') body.lookbackDays = /^\d+$/.test(val(f.lookbackDays)) ? Number(val(f.lookbackDays)) : val(f.lookbackDays);
     body.schedule = schedType.value === 'daily' ? { type: 'daily', time: schedTime.value || '06:00' } : schedType.value === 'cron' ? { type: 'cron', cron: customCron } : { type: schedType.value };
@@ -291,7 +344,7 @@ export async function setupView(seq, editName) {
     }
     if (r.ok) {
       // Only an update answers 2xx without checks (a create always runs Save & Test).
-      toast('Settings saved.');
+      toast(body.currency ? `Settings saved: the rows already loaded are now in ${body.currency}.` : 'Settings saved.');
       location.hash = `#/c/${enc(/** @type {Connector} */ (existing).name)}`;
       return;
     }
