@@ -118,8 +118,8 @@ interface Case {
 /** A `secret.key` with these contents (and mode) in the case's home. */
 const keyFile = (text: string, mode = 0o600) => (home: string) => writeFileSync(join(home, 'secret.key'), text, { mode });
 
-const simUrl = (report: string, extra = '', token: string = ACME_TOKEN) => `{sim}/en/reports/${report}/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy${extra}&token=${token}`;
-const badUrl = (key: string, extra = '') => `{bad}/en/reports/${key}/filters?include_summary=N&tz=GMT&date_type=transaction${extra}&token=${TOKEN}`;
+const simUrl = (report: string, extra = '', token: string = ACME_TOKEN) => `{sim}/en/reports/${report}/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&network=1${extra}&token=${token}`;
+const badUrl = (key: string, extra = '') => `{bad}/en/reports/${key}/filters?include_summary=N&tz=GMT&date_type=transaction&network=1${extra}&token=${TOKEN}`;
 const add = (url: string, ...more: string[]) => ['add', '--name', 'c', '--url', url, ...more];
 
 const CASES: Case[] = [
@@ -144,6 +144,7 @@ const CASES: Case[] = [
   { group: 'Settings', input: '`--start-date` in the future', args: add(badUrl('ok'), '--start-date', '2999-01-01'), code: 2, expect: /error: --start-date: use a day from 2000-01-01 to today/ },
   { group: 'Settings', input: "`--schedule 'not a cron'`", args: add(badUrl('ok'), '--schedule', 'not a cron'), code: 2, expect: /error: --schedule: a schedule is a 5-field cron expression/ },
   { group: 'Settings', input: '`--lookback-days 999`', args: add(badUrl('ok'), '--lookback-days', '999'), code: 2, expect: /error: --lookback-days must be a whole number from 0 to 365, got "999"/ },
+  { group: 'Settings', input: '`--currency dollars`', args: add(badUrl('ok'), '--currency', 'dollars'), code: 2, expect: /error: --currency: use an ISO 4217 currency code such as USD, GBP, EUR, CAD or AUD/ },
   // Environment: every variable is checked before any command runs (src/util/config.ts)
   { group: 'Environment', input: '`RAKUTEN_HEADERS_TIMEOUT_MS=abc`', env: { RAKUTEN_HEADERS_TIMEOUT_MS: 'abc' }, args: add(badUrl('ok')), code: 2, expect: /error: RAKUTEN_HEADERS_TIMEOUT_MS="abc": use a whole number from 100 to 7200000/ },
   { group: 'Environment', input: '`RAKUTEN_HEADERS_TIMEOUT_MS=0`', env: { RAKUTEN_HEADERS_TIMEOUT_MS: '0' }, args: add(badUrl('ok')), code: 2, expect: /error: RAKUTEN_HEADERS_TIMEOUT_MS="0": use a whole number from 100 to 7200000/ },

@@ -25,7 +25,7 @@ describe('the CLI as complete as the web app', () => {
   let sim: Simulator;
   let env: Record<string, string>;
   const url = (token: string, report = 'affiliate-report') =>
-    `${sim.url}/en/reports/${report}/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&token=${token}`;
+    `${sim.url}/en/reports/${report}/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&network=1&token=${token}`;
   const cli = (home: string, ...args: string[]) => runCli(args, { home, env });
   async function homeWith(name: string): Promise<string> {
     const home = tempHome('rc-complete-');
@@ -52,12 +52,12 @@ describe('the CLI as complete as the web app', () => {
     const home = tempHome('rc-complete-');
     const plain = await cli(home, 'add', '--name', 'n1', '--url', url(ACME_TOKEN), '--start-date', yesterday);
     assert.equal(plain.code, 0, plain.stderr);
-    assert.match(plain.stdout, new RegExp(`^saved connector "n1" \\(.*\\)\\.\\nnext: \`rakuten-connector sync n1\` loads ${yesterday} to today \\(or add with --sync\\); \`rakuten-connector serve\` syncs it on its schedule\\n$`, 'm'));
+    assert.match(plain.stdout, new RegExp(`^saved connector "n1" \\(.*\\); amounts in USD\\.\\nnext: \`rakuten-connector sync n1\` loads ${yesterday} to today \\(or add with --sync\\); \`rakuten-connector serve\` syncs it on its schedule\\n$`, 'm'));
     assert.equal((await status(home, 'n1')).coverage.rows, 0, 'add alone syncs nothing');
 
     const synced = await cli(home, 'add', '--name', 'n2', '--url', url(GLOBEX_TOKEN), '--start-date', yesterday, '--sync');
     assert.equal(synced.code, 0, synced.stderr);
-    assert.match(synced.stdout, /^saved connector "n2" \(.*\)\.$/m);
+    assert.match(synced.stdout, /^saved connector "n2" \(.*\); amounts in USD\.$/m);
     assert.doesNotMatch(synced.stdout, /^next:/m);
     assert.match(synced.stdout, new RegExp(`^synced n2: 2 windows, \\d+ rows in [\\d.]+s \\(${yesterday}\\.\\.${today}\\), run \\S+$`, 'm'));
     const st = await status(home, 'n2');
@@ -69,10 +69,10 @@ describe('the CLI as complete as the web app', () => {
     const home = await homeWith('e1');
     const r = await cli(home, 'edit', 'e1', '--lookback-days', '7', '--window-days', '2', '--schedule', '');
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `updated connector "e1": start ${yesterday}, lookback 7 days, window 2 day(s), schedule ""\n`);
+    assert.equal(r.stdout, `updated connector "e1": currency USD, start ${yesterday}, lookback 7 days, window 2 day(s), schedule ""\n`);
     assert.equal(r.stderr, '');
     const st = await status(home, 'e1');
-    assert.deepEqual(st.settings, { startDate: yesterday, lookbackDays: 7, windowDays: 2, schedule: '', paused: false });
+    assert.deepEqual(st.settings, { startDate: yesterday, lookbackDays: 7, windowDays: 2, schedule: '', paused: false, currency: 'USD' });
 
     const j = await cli(home, '--json', 'edit', 'e1', '--start-date', today);
     assert.equal(j.code, 0, j.stderr);
@@ -81,7 +81,7 @@ describe('the CLI as complete as the web app', () => {
     const { connector, ...rest } = lines[0] as { connector: { name: string; settings: unknown } };
     assert.deepEqual(rest, { saved: true, tested: false, checks: [], warnings: [] });
     assert.equal(connector.name, 'e1');
-    assert.deepEqual(connector.settings, { startDate: today, lookbackDays: 7, windowDays: 2, schedule: '', paused: false });
+    assert.deepEqual(connector.settings, { startDate: today, lookbackDays: 7, windowDays: 2, schedule: '', paused: false, currency: 'USD' });
   });
 
   it('edit: a new token, key or time zone is Saved & Tested first; a failing test changes nothing (exit 1)', async () => {
@@ -103,7 +103,7 @@ describe('the CLI as complete as the web app', () => {
     const tz = await cli(home, 'edit', 'e2', '--time-zone', 'America/New_York');
     assert.equal(tz.code, 0, tz.stdout + tz.stderr);
     assert.match(tz.stdout, /^ {2}ok {3}token accepted$/m);
-    assert.match(tz.stdout, /^saved the changes to connector "e2" \(http:\/\/127\.0\.0\.1:\d+\/en\/reports\/affiliate-report\/filters\?.*tz=America%2FNew_York.*token=…05\): start /m);
+    assert.match(tz.stdout, /^saved the changes to connector "e2" \(http:\/\/127\.0\.0\.1:\d+\/en\/reports\/affiliate-report\/filters\?.*tz=America%2FNew_York.*token=…05\): currency USD, start /m);
     assert.equal((await status(home, 'e2')).timeZone, 'America/New_York');
 
     const rotated = await cli(home, 'edit', 'e2', '--token', GLOBEX_TOKEN);
@@ -116,7 +116,7 @@ describe('the CLI as complete as the web app', () => {
   it('edit: usage errors exit 2; an unknown connector exits 1', async () => {
     const home = await homeWith('e3');
     const cases: [string[], string][] = [
-      [['edit', 'e3'], 'error: give what to change: --url, --report-key, --token, --time-zone, --start-date, --lookback-days, --window-days or --schedule\n'],
+      [['edit', 'e3'], 'error: give what to change: --url, --report-key, --token, --time-zone, --start-date, --lookback-days, --window-days, --schedule or --currency\n'],
       [['edit', 'e3', '--lookback-days', '999'], 'error: --lookback-days must be a whole number from 0 to 365, got "999"\n'],
       [['edit', 'e3', '--schedule', 'every day'], /^error: --schedule: /.source],
       [['edit', 'e3', '--start-date', '0001-01-01'], 'error: --start-date: use a day from 2000-01-01 to today\n'],
@@ -177,7 +177,7 @@ describe('the CLI as complete as the web app', () => {
 
   it('list: a header line; --json one line per connector with the fields the text shows; remove --json', async () => {
     const home = await homeWith('l1');
-    assert.equal((await cli(home, 'add', '--name', 'l2', '--url', url(GLOBEX_TOKEN), '--start-date', yesterday)).code, 0);
+    assert.equal((await cli(home, 'add', '--name', 'l2', '--url', url(GLOBEX_TOKEN), '--start-date', yesterday, '--currency', 'GBP')).code, 0);
     assert.equal((await cli(home, 'sync', 'l1')).code, 0);
     assert.equal((await cli(home, 'pause', 'l2')).code, 0);
     const rows = (await status(home, 'l1')).coverage.rows;
@@ -186,17 +186,17 @@ describe('the CLI as complete as the web app', () => {
     const text = await cli(home, 'list');
     assert.equal(text.code, 0, text.stderr);
     assert.equal(text.stdout, [
-      'name\treport key\tdate type\ttoken\tsynced to\trows\tlast run\tpaused',
-      `l1\taffiliate-report\ttransaction\ttoken …05\tsynced to ${today}\t${rows} rows\tsuccess`,
-      'l2\taffiliate-report\ttransaction\ttoken …05\tsynced to -\t0 rows\tnever synced\tpaused',
+      'name\treport key\tdate type\tcurrency\ttoken\tsynced to\trows\tlast run\tpaused',
+      `l1\taffiliate-report\ttransaction\tUSD\ttoken …05\tsynced to ${today}\t${rows} rows\tsuccess`,
+      'l2\taffiliate-report\ttransaction\tGBP\ttoken …05\tsynced to -\t0 rows\tnever synced\tpaused',
       '',
     ].join('\n'));
 
     const json = await cli(home, '--json', 'list');
     assert.equal(json.code, 0, json.stderr);
     assert.deepEqual(jsonLines(json.stdout), [
-      { name: 'l1', reportKey: 'affiliate-report', dateType: 'transaction', tokenMasked: '…05', cursor: today, rows, lastRun: 'success', paused: false, problem: null },
-      { name: 'l2', reportKey: 'affiliate-report', dateType: 'transaction', tokenMasked: '…05', cursor: null, rows: 0, lastRun: null, paused: true, problem: null },
+      { name: 'l1', reportKey: 'affiliate-report', dateType: 'transaction', currency: 'USD', tokenMasked: '…05', cursor: today, rows, lastRun: 'success', paused: false, problem: null },
+      { name: 'l2', reportKey: 'affiliate-report', dateType: 'transaction', currency: 'GBP', tokenMasked: '…05', cursor: null, rows: 0, lastRun: null, paused: true, problem: null },
     ]);
 
     const removed = await cli(home, '--json', 'remove', 'l2');
@@ -212,7 +212,7 @@ describe('the CLI as complete as the web app', () => {
 describe('re-adding a removed name', () => {
   let sim: Simulator;
   let env: Record<string, string>;
-  const url = () => `${sim.url}/en/reports/affiliate-report/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&token=${ACME_TOKEN}`;
+  const url = () => `${sim.url}/en/reports/affiliate-report/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&network=1&token=${ACME_TOKEN}`;
   const cli = (home: string, ...args: string[]) => runCli(args, { home, env });
   const coverage = async (home: string, name: string) => (JSON.parse((await cli(home, '--json', 'status', name)).stdout) as { coverage: { rows: number } }).coverage;
 

@@ -37,7 +37,7 @@ describe('a connector that cannot be used', () => {
   let sim: Simulator;
   let allowed: Record<string, string>;
   const url = (token: string, suffix = '') =>
-    `${sim.url}/en/reports/affiliate-report/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&token=${token}${suffix}`;
+    `${sim.url}/en/reports/affiliate-report/filters?include_summary=N&tz=GMT&date_type=transaction&date_format=m/d/yy&network=1&token=${token}${suffix}`;
 
   before(async () => {
     sim = await startSimulator({ port: 0, rowsPerDay: 5, today });
@@ -55,7 +55,7 @@ describe('a connector that cannot be used', () => {
     assert.doesNotMatch(add.stdout, /#section/);
     const list = await runCli(['list'], { home, env: allowed });
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /^frag\taffiliate-report\ttransaction\ttoken …05/m);
+    assert.match(list.stdout, /^frag\taffiliate-report\ttransaction\tUSD\ttoken …05/m);
     const status = await runCli(['status', 'frag'], { home, env: allowed });
     assert.equal(status.code, 0, status.stderr);
     assert.doesNotMatch(status.stdout, /PROBLEM/);
@@ -70,7 +70,7 @@ describe('a connector that cannot be used', () => {
     const list = await runCli(['list'], { home });
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^demo\tcannot be used: not a Rakuten reporting host: 127\.0\.0\.1:\d+/m);
-    assert.match(list.stdout, /^demo\tdemo-report\ttransaction\ttoken …05\tsynced to \d{4}-\d{2}-\d{2}/m);
+    assert.match(list.stdout, /^demo\tdemo-report\ttransaction\tUSD\ttoken …05\tsynced to \d{4}-\d{2}-\d{2}/m);
     const status = await runCli(['status', 'demo'], { home });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /PROBLEM {6}not a Rakuten reporting host/);
@@ -90,7 +90,7 @@ describe('a connector that cannot be used', () => {
     const list = await runCli(['list'], { home, env });
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^old\tcannot be used: cannot decrypt the stored token/m);
-    assert.match(list.stdout, /^new\taffiliate-report\ttransaction\ttoken …05\tsynced to -/m);
+    assert.match(list.stdout, /^new\taffiliate-report\ttransaction\tUSD\ttoken …05\tsynced to -/m);
     const all = await runCli(['sync', '--all'], { home, env });
     assert.equal(all.code, 1, 'one connector failed');
     assert.match(all.stderr, /\[old\] sync failed: cannot decrypt the stored token/);

@@ -280,7 +280,7 @@ describe('serve: HTTP API', () => {
     let r = await api('POST', '/api/connectors', { sync: false, name: 'secret', url: s.reportUrl('affiliate-report', ACME_TOKEN), startDate: addDays(today(), -1) });
     assert.equal(r.status, 201);
     await syncAndWait(s, 'secret');
-    r = await api('POST', '/api/connectors', { sync: false, name: 'secret2', reportKey: 'affiliate-report', token: ACME_TOKEN, timeZone: 'GMT' });
+    r = await api('POST', '/api/connectors', { sync: false, name: 'secret2', reportKey: 'affiliate-report', token: ACME_TOKEN, timeZone: 'GMT', currency: 'USD' });
     assert.equal(r.status, 422, 'key + token goes to the real Rakuten host, unreachable here');
     for (const path of ['/', '/api/connectors', '/api/connectors/secret', '/api/connectors/secret/runs', '/api/progress', '/api/runs', '/api/charts?connector=secret', '/api/meta', '/assets/app.js']) {
       await api('GET', path);
@@ -452,7 +452,7 @@ describe('serve: the CLI process', () => {
         return { status: res.status, data: await res.json() as any };
       };
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
-      const u = `${sim.url}/en/reports/affiliate-report/filters?tz=GMT&date_type=transaction&token=${ACME_TOKEN}`;
+      const u = `${sim.url}/en/reports/affiliate-report/filters?tz=GMT&date_type=transaction&network=1&token=${ACME_TOKEN}`;
       let r = await call('POST', '/api/connectors', { sync: false, name: 'acme', url: u, startDate: addDays(today(), -19) });
       assert.equal(r.status, 201);
       sim.addFaults([{ kind: 'slow', delayMs: 400, times: 40 }]);

@@ -17,7 +17,7 @@ import { eachLimited } from '../util/pool.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord, TopEntry } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
-import { currencyNeeded, FALLBACK_CURRENCY, networkOf, usdNotice, withSettingDefaults } from './currency.js';
+import { currencyNeeded, FALLBACK_CURRENCY, usdNotice, withSettingDefaults } from './currency.js';
 import { nameError, settingError, settingsInputProblems, validateRange, validateSettings } from './settings.js';
 import { networkCurrency } from '../rakuten/networks.js';
 import { storedUrl, stripToken, testUrl, withToken } from './connector-url.js';
@@ -157,8 +157,8 @@ export class App {
   /** Save & Test: validate settings, run every check, save only when all pass. */
   /**
    * Save & Test: validate settings, run every check, save only when all pass. Without a currency
-   * and with a URL whose network has none, `askCurrency` (the web form) refuses, naming the
-   * field; else (the CLI) the amounts are taken as USD and a warning says so.
+   * and with a URL whose network has none, `askCurrency` (the web form) refuses once the checks
+   * pass, naming the field; else (the CLI) the amounts are taken as USD and a warning says so.
    */
   async saveAndTest(input: ConnectorInput, opts: { replace?: boolean; request?: RequestOptions; askCurrency?: boolean } = {}): Promise<SaveResult> {
     const badName = nameError(input.name);
@@ -177,13 +177,12 @@ export class App {
       if (kept.rows > 0) throw new KeptDataError(input.name, kept);
     }
     const url = testUrl(input, existing ? { url: () => storedUrl(existing), token: () => this.token(existing) } : undefined);
-    const network = networkOf(url);
-    const known = input.currency ?? existing?.settings.currency ?? networkCurrency(network ?? undefined);
-    // (A URL that does not parse is told by the checks, first.)
-    if (!known && opts.askCurrency && network !== undefined) throw currencyNeeded(network);
     const report = await saveAndTestChecks(url, { request: opts.request });
     if (!report.ok || !report.source) return { ...report, saved: false };
     const src = report.source;
+    // Asked once the checks pass: what is wrong with the URL or the token is told first.
+    const known = input.currency ?? existing?.settings.currency ?? networkCurrency(src.network);
+    if (!known && opts.askCurrency) throw currencyNeeded(src.network ?? null);
     const settings = this.settingsFor(input, src, existing?.settings);
     if (!known) report.warnings.push(usdNotice(input.name, src.network));
     const now = new Date().toISOString();
