@@ -5,7 +5,7 @@ import { backoffMs, withRetry } from '../src/sync/retry.js';
 import { ConnectorError } from '../src/util/errors.js';
 import { todayIn } from '../src/util/days.js';
 
-const settings = { startDate: '2026-01-01', lookbackDays: 30, windowDays: 1, schedule: '', paused: false, currency: 'USD' };
+const settings = { startDate: '2026-01-01', lookbackDays: 30, windowDays: 1, schedule: '', paused: false, currency: 'USD', staleAfterHours: null };
 
 test('first sync: start date to today; later: cursor minus lookback, never before the start date', () => {
   assert.deepEqual(syncRange(settings, undefined, '2026-03-10'), { start: '2026-01-01', end: '2026-03-10', kind: 'first' });

@@ -272,7 +272,7 @@ describe('serve: start-up failures and /healthz', () => {
     let app = await App.open({ home });
     const rec = (name: string, tokenSealed: string) => ({
       name, url: 'https://ran-reporting.rakutenmarketing.com/en/reports/affiliate-report/filters?tz=GMT&date_type=transaction',
-      tokenSealed, settings: { startDate: '2026-01-01', lookbackDays: 30, windowDays: 1, schedule: '0 6 * * *', paused: false, currency: 'USD' },
+      tokenSealed, settings: { startDate: '2026-01-01', lookbackDays: 30, windowDays: 1, schedule: '0 6 * * *', paused: false, currency: 'USD', staleAfterHours: null },
       createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
     });
     await app.db.state.saveConnector(rec('good', app.vault.seal('tok_good_0000000000000001')));

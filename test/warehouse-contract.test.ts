@@ -509,7 +509,7 @@ for (const name of contractTargets()) {
     });
 
     describe('state store', { concurrency: false }, () => {
-      const settings = { startDate: '2025-01-01', lookbackDays: 7, windowDays: 1, schedule: '0 6 * * *', paused: false, currency: 'GBP' };
+      const settings = { startDate: '2025-01-01', lookbackDays: 7, windowDays: 1, schedule: '0 6 * * *', paused: false, currency: 'GBP', staleAfterHours: 12 };
       const run = (id: string, connector: string, startedAt: string, patch: Partial<RunRecord> = {}): RunRecord => ({
         id, connector, startedAt, finishedAt: null, status: 'running', rangeStart: '2025-01-01', rangeEnd: '2025-01-06',
         windowsTotal: 6, windowsDone: 0, rows: 0, error: null, worker: 'host:1', ...patch,

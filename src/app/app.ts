@@ -52,6 +52,8 @@ export interface ConnectorInput {
   timeZone?: string;
   /** ISO 4217 code of the report's amounts; default: the URL's network's (src/rakuten/networks.ts). */
   currency?: string;
+  /** Freshness limit in hours; null: the schedule's rule (src/app/freshness.ts). */
+  staleAfterHours?: number | null;
   /**
    * A new connector whose name an earlier (removed) connector used, and whose rows are still in
    * the warehouse, takes those rows over. Without it such a name is refused (KeptDataError).
@@ -163,7 +165,10 @@ export class App {
   async saveAndTest(input: ConnectorInput, opts: { replace?: boolean; request?: RequestOptions; askCurrency?: boolean } = {}): Promise<SaveResult> {
     const badName = nameError(input.name);
     if (badName) throw badName;
-    const bad = settingsInputProblems({ startDate: input.startDate, lookbackDays: input.lookbackDays, windowDays: input.windowDays, schedule: input.schedule, paused: input.paused, currency: input.currency });
+    const bad = settingsInputProblems({
+      startDate: input.startDate, lookbackDays: input.lookbackDays, windowDays: input.windowDays, schedule: input.schedule, paused: input.paused,
+      currency: input.currency, staleAfterHours: input.staleAfterHours,
+    });
     if (bad.length) {
       const [key, message] = bad[0]!;
       throw settingError(key, input[key], message);
@@ -238,7 +243,7 @@ export class App {
       return { ...(await this.saveAndTest({ ...change, name }, { replace: true, request: opts.request })), tested: true };
     }
     const patch: Partial<ConnectorSettings> = {};
-    for (const k of ['startDate', 'lookbackDays', 'windowDays', 'schedule', 'paused', 'currency'] as const) {
+    for (const k of ['startDate', 'lookbackDays', 'windowDays', 'schedule', 'paused', 'currency', 'staleAfterHours'] as const) {
       if (change[k] !== undefined) (patch as Record<string, unknown>)[k] = change[k];
     }
     const view = Object.keys(patch).length ? await this.updateSettings(name, patch) : this.view(rec);
@@ -496,6 +501,7 @@ export class App {
       schedule: input.schedule ?? prev?.schedule ?? DEFAULT_SCHEDULE,
       paused: input.paused ?? prev?.paused ?? false,
       currency: input.currency ?? prev?.currency ?? networkCurrency(src.network) ?? FALLBACK_CURRENCY,
+      staleAfterHours: input.staleAfterHours !== undefined ? input.staleAfterHours : prev?.staleAfterHours ?? null,
     });
   }
 }

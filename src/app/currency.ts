@@ -1,6 +1,6 @@
 /**
  * A connector's currency, where the App needs more than the setting's rule (settings.ts): the
- * default for a record saved before the setting existed, the question the web form asks when the
+ * default for a record saved before the setting existed (and of the other settings added since), the question the web form asks when the
  * URL's network has no known currency, and the CLI's warning when it takes USD instead.
  */
 import { networkCurrency } from '../rakuten/networks.js';
@@ -22,11 +22,18 @@ export function networkOf(url: string): string | null | undefined {
 
 /**
  * A record saved by an earlier version lacks the settings added since: the currency is its URL's
- * network's, else USD (what Save & Test would have chosen).
+ * network's, else USD (what Save & Test would have chosen); no staleAfterHours (the schedule's rule).
  */
 export function withSettingDefaults(rec: ConnectorRecord): ConnectorRecord {
-  if (rec.settings.currency) return rec;
-  return { ...rec, settings: { ...rec.settings, currency: networkCurrency(networkOf(rec.url) ?? undefined) ?? FALLBACK_CURRENCY } };
+  if (rec.settings.currency && rec.settings.staleAfterHours !== undefined) return rec;
+  return {
+    ...rec,
+    settings: {
+      ...rec.settings,
+      currency: rec.settings.currency || (networkCurrency(networkOf(rec.url) ?? undefined) ?? FALLBACK_CURRENCY),
+      staleAfterHours: rec.settings.staleAfterHours ?? null,
+    },
+  };
 }
 
 /** The web form's question: the URL's network (or none) says nothing of the currency. */

@@ -51,6 +51,9 @@ const whole = (r: { min: number; max: number }) =>
   z.number({ invalid_type_error: wholeMsg(r) }).int(wholeMsg(r)).min(r.min, wholeMsg(r)).max(r.max, wholeMsg(r));
 
 export const lookbackDaysSchema = whole(LOOKBACK_DAYS);
+/** Up to a year; null (not set): the schedule's rule (src/app/freshness.ts). */
+export const STALE_AFTER_HOURS = { min: 1, max: 8760 } as const;
+export const staleAfterHoursSchema = whole(STALE_AFTER_HOURS).nullable();
 export const windowDaysSchema = whole(WINDOW_DAYS);
 
 /** A 5-field cron expression in the report's time zone; '' = manual syncs only. */
@@ -88,6 +91,7 @@ export const connectorSettingsSchema = z
     schedule: cronSchema,
     paused: z.boolean({ invalid_type_error: 'true or false' }),
     currency: currencySchema,
+    staleAfterHours: staleAfterHoursSchema,
   })
   .strict();
 
@@ -99,6 +103,7 @@ export const SETTING_LABELS: Record<keyof ConnectorSettings, string> = {
   schedule: 'schedule',
   paused: 'paused',
   currency: 'currency',
+  staleAfterHours: 'stale after hours',
 };
 
 /** The error about one setting (its field is the setting: the HTTP API answers under that name). */

@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import type { App, ConnectorChange, ConnectorView } from '../app/app.js';
 import { requestOptionsFromEnv } from '../app/options.js';
 import { fmtInt, type Output } from '../app/output.js';
-import { LOOKBACK_DAYS, WINDOW_DAYS } from '../app/settings.js';
-import { checkName, checkSettings, checkTimeZone, int, printChecks, UsageError } from './common.js';
+import { LOOKBACK_DAYS, STALE_AFTER_HOURS, WINDOW_DAYS } from '../app/settings.js';
+import { checkName, checkSettings, checkTimeZone, int, printChecks, staleAfter, UsageError } from './common.js';
 import { readSecret } from './secret-input.js';
 
 type WithApp = <T>(fn: (app: App, out: Output) => Promise<T>) => Promise<T>;
@@ -17,12 +17,14 @@ type WithApp = <T>(fn: (app: App, out: Output) => Promise<T>) => Promise<T>;
 interface EditFlags {
   url?: string; reportKey?: string; token?: string; timeZone?: string;
   startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; currency?: string;
+  /** --stale-after: the setting staleAfterHours. */
+  staleAfter?: number | null;
 }
 
 /** A connector's settings in words, as `status` shows them. */
 export function settingsText(v: ConnectorView): string {
   const s = v.settings;
-  return `currency ${s.currency}, start ${s.startDate}, lookback ${s.lookbackDays} days, window ${s.windowDays} day(s), schedule "${s.schedule}"${s.paused ? ', paused' : ''}`;
+  return `currency ${s.currency}, start ${s.startDate}, lookback ${s.lookbackDays} days, window ${s.windowDays} day(s), schedule "${s.schedule}"${s.staleAfterHours !== null ? `, stale after ${s.staleAfterHours} h` : ''}${s.paused ? ', paused' : ''}`;
 }
 
 export function addEditCommands(program: Command, withApp: WithApp): void {
@@ -39,16 +41,17 @@ export function addEditCommands(program: Command, withApp: WithApp): void {
     .option('--window-days <n>', 'days per request (transaction-date reports only)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
     .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone ("" = manual syncs only)')
     .option('--currency <code>', "ISO 4217 code of the report's amounts (USD, GBP, EUR…): the rows already loaded are relabelled")
+    .option('--stale-after <hours>', '`check-freshness` calls it stale after this many hours without a successful sync; "auto": twice the schedule\'s interval plus 2 h', staleAfter(STALE_AFTER_HOURS.min, STALE_AFTER_HOURS.max))
     .action(async (name: string, o: EditFlags) => {
       if (o.url !== undefined && (o.reportKey !== undefined || o.token !== undefined)) throw new UsageError('give --url, or --report-key / --token, not both');
-      checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule, currency: o.currency });
+      checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule, currency: o.currency, staleAfterHours: o.staleAfter });
       checkTimeZone(o.timeZone);
       const change: ConnectorChange = {};
-      for (const [k, v] of Object.entries(o) as [keyof EditFlags, string | number | undefined][]) {
-        if (v !== undefined) (change as Record<string, unknown>)[k] = v;
+      for (const [k, v] of Object.entries(o) as [keyof EditFlags, string | number | null | undefined][]) {
+        if (v !== undefined) (change as Record<string, unknown>)[k === 'staleAfter' ? 'staleAfterHours' : k] = v;
       }
       if (!Object.keys(change).length) {
-        throw new UsageError('give what to change: --url, --report-key, --token, --time-zone, --start-date, --lookback-days, --window-days, --schedule or --currency');
+        throw new UsageError('give what to change: --url, --report-key, --token, --time-zone, --start-date, --lookback-days, --window-days, --schedule, --currency or --stale-after');
       }
       if (o.url === '-') change.url = await readSecret('Paste the new "Get API" URL (not shown): ');
       if (o.token === '-') change.token = await readSecret('Paste the new API token (not shown): ');

@@ -20,8 +20,14 @@ export function int(name: string, min: number, max: number) {
   };
 }
 
+/** `--stale-after HOURS`, or `auto` for the schedule's rule (null). */
+export function staleAfter(min: number, max: number) {
+  const whole = int('--stale-after', min, max);
+  return (v: string): number | null => (v.trim() === 'auto' ? null : whole(v));
+}
+
 export const SETTING_FLAGS: Record<keyof ConnectorSettings, string> = {
-  startDate: '--start-date', lookbackDays: '--lookback-days', windowDays: '--window-days', schedule: '--schedule', paused: '--paused', currency: '--currency',
+  startDate: '--start-date', lookbackDays: '--lookback-days', windowDays: '--window-days', schedule: '--schedule', paused: '--paused', currency: '--currency', staleAfterHours: '--stale-after',
 };
 
 /** A connector name the App would refuse: a usage error with the App's message. */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { App, ConnectorInput, SyncAllResult } from '../app/app.js';
 import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv } from '../app/options.js';
-import { LOOKBACK_DAYS, WINDOW_DAYS } from '../app/settings.js';
+import { LOOKBACK_DAYS, STALE_AFTER_HOURS, WINDOW_DAYS } from '../app/settings.js';
 import { ConfigError, flagSetting, textSetting, validateEnvironment } from '../util/config.js';
 import { ConnectorError, describeError } from '../util/errors.js';
 import { redact, safeError } from '../util/secrets.js';
@@ -20,8 +20,9 @@ import { fmtInt, Output } from '../app/output.js';
 import { readSecret } from './secret-input.js';
 import type { CliParts } from './parts.js';
 import { DEFAULT_SYNC_PARALLEL } from '../app/defaults.js';
-import { checkName, checkRange, checkSettings, int, printChecks, UsageError } from './common.js';
+import { checkName, checkRange, checkSettings, int, printChecks, staleAfter, UsageError } from './common.js';
 import { addEditCommands, settingsText } from './commands-edit.js';
+import { addFreshnessCommand } from './commands-freshness.js';
 import { demoSyncCheck } from './demo-connector.js';
 import type { CliApp } from './remote.js';
 import { defaultWarehouseUrl } from '../warehouse/index.js';
@@ -125,15 +126,17 @@ program
   .option('--window-days <n>', 'days per request (transaction-date reports only; default 1)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
   .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone (default "0 6 * * *")')
   .option('--currency <code>', "ISO 4217 code of the report's amounts (default: the URL's network's: 1 USD, 3 GBP, 5 CAD, 7 and 9 EUR, 41 AUD; else USD, with a warning)")
+  .option('--stale-after <hours>', '`check-freshness` calls it stale after this many hours without a successful sync (default "auto": twice the schedule\'s interval plus 2 h)', staleAfter(STALE_AFTER_HOURS.min, STALE_AFTER_HOURS.max))
   .option('--adopt-data', 'an earlier connector of this name left rows in the warehouse: keep them for this one')
   .option('--sync', 'once saved, run its first sync right away (as `sync NAME` would)')
-  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; currency?: string; adoptData?: boolean; sync?: boolean }) => {
+  .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; currency?: string; staleAfter?: number | null; adoptData?: boolean; sync?: boolean }) => {
     checkName(o.name);
     const url = o.url === '-' ? await readSecret('Paste the "Get API" URL (not shown): ') : o.url ?? (o.reportKey ? undefined : textSetting('RAKUTEN_REPORT_URL'));
     const token = o.token === '-' ? await readSecret('Paste the API token (not shown): ') : o.token ?? (o.reportKey ? textSetting('RAKUTEN_TOKEN') : undefined);
-    const input: ConnectorInput = { ...o, url: url || undefined, token };
+    const { staleAfter: staleAfterHours, ...flags } = o;
+    const input: ConnectorInput = { ...flags, url: url || undefined, token, staleAfterHours };
     if (!input.url && !input.reportKey) throw new UsageError('give --url (or --url - to paste it, or RAKUTEN_REPORT_URL), or --report-key with --token');
-    checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule, currency: o.currency });
+    checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule, currency: o.currency, staleAfterHours });
     if (o.sync) cancelOnSignals();
     await withApp(async (app, out) => {
       const { sync, ...fields } = input as ConnectorInput & { sync?: boolean };
@@ -313,6 +316,7 @@ program
   });
 
 addEditCommands(program, withApp);
+addFreshnessCommand(program, withApp);
 
 /** The commands that serve (the last two, as `--help` lists them): they run what src/main.ts gave. */
 function addServeCommands(parts: CliParts): void {

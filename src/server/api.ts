@@ -19,6 +19,7 @@ import { ConnectorError } from '../util/errors.js';
 import { safeError } from '../util/secrets.js';
 import { installAccess } from './access.js';
 import { bodyLimits } from './guards.js';
+import { METRICS_PATH, metricsRefusal, type ServerMetrics } from './metrics.js';
 import { staticFile } from './pages.js';
 import { html, HttpError, pathOf, SECURITY_HEADERS, send } from './respond.js';
 import { chartRoutes } from './routes/charts.js';
@@ -31,7 +32,8 @@ export type { ServerContext } from './routes/common.js';
 export type { ConnectorState } from './routes/connectors.js';
 export { sumDays } from './routes/charts.js';
 
-export function createHttpApp(ctx: ServerContext): Hono {
+/** `metrics`: GET /metrics (metrics.ts), behind the same access rules as the API. */
+export function createHttpApp(ctx: ServerContext & { metrics?: ServerMetrics }): Hono {
   const { out } = ctx;
   const http = new Hono();
 
@@ -64,8 +66,10 @@ export function createHttpApp(ctx: ServerContext): Hono {
     return send(c, 500, { errors: { server: 'internal error; see the server log' } });
   });
 
-  // ---- who may ask; /login, /logout, /healthz ----
+  // ---- who may ask; /login, /logout, /healthz; /metrics (refused as the API refuses) ----
+  if (ctx.metrics) http.use(METRICS_PATH, metricsRefusal());
   installAccess(http, ctx);
+  ctx.metrics?.routes(http);
 
   // ---- pages and files ----
   http.get('/favicon.ico', (c) => c.body(null, 204));

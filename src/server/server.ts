@@ -19,6 +19,7 @@ import { AdminAuth, isLoopbackHost } from './auth.js';
 import { type Health, healthCheck } from './health.js';
 import { cliRoutes, SyncEvents } from './cli-api.js';
 import { announce, LocalCredential, localUrl } from './local-credential.js';
+import { ServerMetrics } from './metrics.js';
 import { SHUTDOWN_MESSAGE, SyncRunner } from './runner.js';
 
 export interface ServerOptions {
@@ -71,7 +72,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   // follows the syncs it starts through the events the runner's App tells.
   const credential = new LocalCredential();
   const events = new SyncEvents();
-  const runner = new SyncRunner(events.tee(app), { out, syncOptions: () => ({ retry: retryPolicyFromEnv(), request: requestOptionsFromEnv(), leaseTtlMs: leaseTtlFromEnv() }) });
+  // GET /metrics: counts the runner's syncs (their events) and reads the run history at scrape time.
+  const metrics = new ServerMetrics({ statuses: () => app.statuses() });
+  const runner = new SyncRunner(metrics.tee(events.tee(app)), { out, syncOptions: () => ({ retry: retryPolicyFromEnv(), request: requestOptionsFromEnv(), leaseTtlMs: leaseTtlFromEnv() }) });
   const scheduler = new TrackedScheduler({
     clock: o.clock,
     concurrency: o.concurrency ?? syncConcurrencyFromEnv(),
@@ -90,7 +93,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let closing = false;
   const health = healthCheck({ probe: () => app.probe(), schedulerRunning: () => scheduler.isRunning && !closing });
   const http = createHttpApp({
-    app, scheduler, runner, out, auth,
+    app, scheduler, runner, out, auth, metrics,
     loopbackOnly: !auth,
     trustProxy: Boolean(o.trustProxy),
     request: requestOptionsFromEnv,

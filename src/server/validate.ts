@@ -3,7 +3,7 @@
  * 400 { errors: { field: message } }: one plain message per field, what the form shows under it.
  */
 import { z } from 'zod';
-import { CONNECTOR_NAME_HINT, CONNECTOR_NAME_RE, cronSchema, currencySchema, daySchema, lookbackDaysSchema, timeZoneSchema, windowDaysSchema } from '../app/settings.js';
+import { CONNECTOR_NAME_HINT, CONNECTOR_NAME_RE, cronSchema, currencySchema, daySchema, lookbackDaysSchema, staleAfterHoursSchema, timeZoneSchema, windowDaysSchema } from '../app/settings.js';
 import { isIsoDay } from '../util/days.js';
 
 export { timeZoneSchema };
@@ -46,6 +46,8 @@ const settingsFields = {
   paused: z.boolean({ invalid_type_error: 'true or false' }).optional(),
   /** ISO 4217; not given: the URL's network's (the form is asked for it when the network has none). */
   currency: z.preprocess(blankToUndefined, currencySchema.optional()),
+  /** Hours without a successful sync before the connector is stale; null: the schedule's rule. */
+  staleAfterHours: z.preprocess(digitsToNumber, staleAfterHoursSchema.optional()),
 };
 
 export const createConnectorSchema = z

@@ -22,7 +22,7 @@ export type ErrorKind =
  * The input an error is about, for a form to show it under that field (the HTTP API answers
  * 400 { errors: { [field]: message } }; without a field it is the URL's).
  */
-export type ErrorField = 'startDate' | 'lookbackDays' | 'windowDays' | 'schedule' | 'paused' | 'currency' | 'token' | 'reportKey' | 'name' | 'from' | 'url';
+export type ErrorField = 'startDate' | 'lookbackDays' | 'windowDays' | 'schedule' | 'paused' | 'currency' | 'staleAfterHours' | 'token' | 'reportKey' | 'name' | 'from' | 'url';
 
 const RETRYABLE: ReadonlySet<ErrorKind> = new Set(['rate_limited', 'server', 'network', 'timeout', 'truncated', 'not_csv']);
 

@@ -151,6 +151,8 @@ export interface ConnectorSettings {
   paused: boolean;
   /** ISO 4217 code of the report's amounts (by default from the URL's `network`, see src/rakuten/networks.ts). */
   currency: string;
+  /** Stale after this many hours without a successful sync; null: twice the schedule's interval plus 2 h (src/app/freshness.ts). */
+  staleAfterHours: number | null;
 }
 
 export interface ConnectorRecord {

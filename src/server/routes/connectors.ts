@@ -73,6 +73,7 @@ function changeInput(b: CreateConnectorBody | UpdateConnectorBody): ConnectorCha
   if (b.schedule !== undefined) input.schedule = scheduleToCron(b.schedule);
   if (b.paused !== undefined) input.paused = b.paused;
   if (b.currency !== undefined) input.currency = b.currency;
+  if (b.staleAfterHours !== undefined) input.staleAfterHours = b.staleAfterHours;
   return input;
 }
 
