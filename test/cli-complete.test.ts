@@ -116,7 +116,7 @@ describe('the CLI as complete as the web app', () => {
   it('edit: usage errors exit 2; an unknown connector exits 1', async () => {
     const home = await homeWith('e3');
     const cases: [string[], string][] = [
-      [['edit', 'e3'], 'error: give what to change: --url, --report-key, --token, --time-zone, --start-date, --lookback-days, --window-days, --schedule or --currency\n'],
+      [['edit', 'e3'], 'error: give what to change: --url, --report-key, --token, --time-zone, --start-date, --lookback-days, --window-days, --schedule, --currency or --stale-after\n'],
       [['edit', 'e3', '--lookback-days', '999'], 'error: --lookback-days must be a whole number from 0 to 365, got "999"\n'],
       [['edit', 'e3', '--schedule', 'every day'], /^error: --schedule: /.source],
       [['edit', 'e3', '--start-date', '0001-01-01'], 'error: --start-date: use a day from 2000-01-01 to today\n'],

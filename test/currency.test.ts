@@ -15,7 +15,7 @@ import { ACME_TOKEN, GLOBEX_TOKEN, startSimulator, type Simulator } from '../src
 import { addDays, todayIn } from '../src/util/days.js';
 import { fromUnits, toUnits } from '../src/util/decimal.js';
 import { runCli, transcript } from './helpers/cli.js';
-import { startStack } from './helpers/browser.js';
+import { startStack, waitFor } from './helpers/browser.js';
 import { tempHome } from './helpers/targets.js';
 
 const today = todayIn('GMT');
@@ -182,6 +182,16 @@ describe('currency: API and charts', () => {
       const one = await charts('&connector=uk');
       assert.equal(one.currency, 'GBP');
       assert.deepEqual(one.totals, one.byCurrency[0]!.totals);
+
+      // Not while the connector syncs (in this very process): 409, and nothing changes.
+      s.sim.addFaults([{ kind: 'slow', delayMs: 300, times: 4 }]);
+      assert.equal((await s.api('POST', '/api/connectors/uk/sync', {})).status, 202);
+      await waitFor(async () => ((await s.api('GET', '/api/connectors/uk/progress')).data as { progress: { state: string } | null }).progress?.state === 'running', 'the sync to run');
+      r = await s.api('PATCH', '/api/connectors/uk', { currency: 'USD' });
+      assert.equal(r.status, 409, r.text);
+      assert.match(String((r.data as { errors: Record<string, string> }).errors.sync), /is already running/);
+      await waitFor(async () => ((await s.api('GET', '/api/connectors/uk/progress')).data as { progress: { state: string } }).progress.state === 'success', 'the sync to finish', 30_000);
+      assert.equal((await charts('&connector=uk')).currency, 'GBP', 'the refused change changed nothing');
 
       // PATCH relabels: then both are in USD and the combined charts add them up.
       r = await s.api('PATCH', '/api/connectors/uk', { currency: 'USD' });

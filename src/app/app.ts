@@ -10,14 +10,14 @@ import { secretSetting } from '../util/config.js';
 import { aboutField, ConnectorError, describeError } from '../util/errors.js';
 import { maskToken } from '../util/secrets.js';
 import { Vault } from '../util/vault.js';
-import { liveLeaseHolder, runSync, type SyncOptions, withLease, WORKER_ID } from '../sync/engine.js';
+import { liveLeaseHolder, runSync, type SyncOptions, WORKER_ID } from '../sync/engine.js';
 import { isDeadLocalWorker } from '../sync/worker.js';
 import { sleep } from '../sync/retry.js';
 import { eachLimited } from '../util/pool.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord, TopEntry } from '../warehouse/types.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
-import { currencyNeeded, FALLBACK_CURRENCY, usdNotice, withSettingDefaults } from './currency.js';
+import { currencyNeeded, FALLBACK_CURRENCY, labelCurrencies, saveWithCurrency, usdNotice, withSettingDefaults } from './currency.js';
 import { nameError, settingError, settingsInputProblems, validateRange, validateSettings } from './settings.js';
 import { networkCurrency } from '../rakuten/networks.js';
 import { storedUrl, stripToken, testUrl, withToken } from './connector-url.js';
@@ -131,7 +131,7 @@ export class App {
     const db = await openWarehouse(url, opts.home);
     const app = new App(opts.home, url, db, vault);
     try {
-      await app.labelCurrencies();
+      await labelCurrencies(db, (name) => app.find(name));
     } catch (e) {
       await db.close().catch(() => undefined);
       throw e;
@@ -139,24 +139,10 @@ export class App {
     return app;
   }
 
-  /**
-   * Rows loaded before the currency column existed have currency '': each connector's are
-   * labelled with its currency (once; a later open finds none). Rows of a removed connector stay
-   * unlabelled until a connector adopts them.
-   */
-  private async labelCurrencies(): Promise<void> {
-    const unlabelled = await this.db.warehouse.unlabelledConnectors();
-    for (const name of unlabelled) {
-      const rec = await this.find(name);
-      if (rec) await this.db.warehouse.relabelCurrency(name, rec.settings.currency);
-    }
-  }
-
   async close(): Promise<void> {
     await this.db.close();
   }
 
-  /** Save & Test: validate settings, run every check, save only when all pass. */
   /**
    * Save & Test: validate settings, run every check, save only when all pass. Without a currency
    * and with a URL whose network has none, `askCurrency` (the web form) refuses once the checks
@@ -187,7 +173,7 @@ export class App {
     const src = report.source;
     // Asked once the checks pass: what is wrong with the URL or the token is told first.
     const known = input.currency ?? existing?.settings.currency ?? networkCurrency(src.network);
-    if (!known && opts.askCurrency) throw currencyNeeded(src.network ?? null);
+    if (!known && opts.askCurrency) throw currencyNeeded(src.network);
     const settings = this.settingsFor(input, src, existing?.settings);
     if (!known) report.warnings.push(usdNotice(input.name, src.network));
     const now = new Date().toISOString();
@@ -203,21 +189,12 @@ export class App {
     const view = this.view(rec);
     if (view.problem) throw new ConnectorError('config', `the connector cannot be saved: ${view.problem}`);
     // Rows it already has (its own, or an earlier connector's it adopts) take its currency first.
-    const relabel = existing ? existing.settings.currency !== settings.currency : Boolean(input.adoptData);
-    await this.saveWithCurrency(rec, relabel);
+    if (existing ? existing.settings.currency !== settings.currency : input.adoptData) await saveWithCurrency(this.db, rec, existing?.settings.currency);
+    else await this.db.state.saveConnector(rec);
+    if (existing && !input.currency && networkCurrency(src.network) && networkCurrency(src.network) !== settings.currency) {
+      report.warnings.push(`the new URL's network=${src.network} reports in ${networkCurrency(src.network)}; this connector stays in ${settings.currency}: to change it, edit --currency ${networkCurrency(src.network)}`);
+    }
     return { ...report, saved: true, connector: view };
-  }
-
-  /**
-   * Save a connector record; with `relabel`, first give every row it has its currency, holding
-   * its lease so that no sync loads rows in the old one meanwhile.
-   */
-  private async saveWithCurrency(rec: ConnectorRecord, relabel: boolean): Promise<void> {
-    if (!relabel) return this.db.state.saveConnector(rec);
-    await withLease(this.db.state, rec.name, async () => {
-      await this.db.warehouse.relabelCurrency(rec.name, rec.settings.currency);
-      await this.db.state.saveConnector(rec);
-    });
   }
 
   /** Re-run the checks for a saved connector. */
@@ -270,7 +247,8 @@ export class App {
     const rec = await this.get(name);
     const settings = validateSettings({ ...rec.settings, ...patch });
     const next = { ...rec, settings, updatedAt: new Date().toISOString() };
-    await this.saveWithCurrency(next, settings.currency !== rec.settings.currency);
+    if (settings.currency !== rec.settings.currency) await saveWithCurrency(this.db, next, rec.settings.currency);
+    else await this.db.state.saveConnector(next);
     return this.view(next);
   }
 
@@ -278,7 +256,7 @@ export class App {
     const rec = await this.get(name);
     if (opts.range) validateRange(opts.range);
     await this.syncCheck?.(rec.name, async () => this.view(rec));
-    return runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID }, rec, this.source(rec), opts);
+    return runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID, current: () => this.get(name) }, rec, this.source(rec), opts);
   }
 
   /**

@@ -4,17 +4,24 @@
  * URL's network has no known currency, and the CLI's warning when it takes USD instead.
  */
 import { networkCurrency } from '../rakuten/networks.js';
+import { withLease } from '../sync/engine.js';
 import { ConnectorError } from '../util/errors.js';
-import type { ConnectorRecord } from '../warehouse/types.js';
+import type { ConnectorRecord, StateStore, Warehouse } from '../warehouse/types.js';
 import { CURRENCY_HINT } from './settings.js';
+
+/** The App's warehouse and bookkeeping. */
+interface Db {
+  warehouse: Warehouse;
+  state: StateStore;
+}
 
 /** The currency of amounts whose network names none, when the user did not say (the CLI, with a warning). */
 export const FALLBACK_CURRENCY = 'USD';
 
-/** A URL's `network` parameter: null when it has none, undefined when the text is not a URL. */
-export function networkOf(url: string): string | null | undefined {
+/** A stored URL's `network` parameter (an empty one is none), or undefined. */
+function networkOf(url: string): string | undefined {
   try {
-    return new URL(url).searchParams.get('network');
+    return new URL(url).searchParams.get('network') || undefined;
   } catch {
     return undefined;
   }
@@ -30,15 +37,15 @@ export function withSettingDefaults(rec: ConnectorRecord): ConnectorRecord {
     ...rec,
     settings: {
       ...rec.settings,
-      currency: rec.settings.currency || (networkCurrency(networkOf(rec.url) ?? undefined) ?? FALLBACK_CURRENCY),
+      currency: rec.settings.currency || (networkCurrency(networkOf(rec.url)) ?? FALLBACK_CURRENCY),
       staleAfterHours: rec.settings.staleAfterHours ?? null,
     },
   };
 }
 
 /** The web form's question: the URL's network (or none) says nothing of the currency. */
-export function currencyNeeded(network: string | null): ConnectorError {
-  return new ConnectorError('config', network === null
+export function currencyNeeded(network: string | undefined): ConnectorError {
+  return new ConnectorError('config', network === undefined
     ? "which currency are this report's amounts in? The URL names no network"
     : `which currency are this report's amounts in? The URL's network=${network} is not one with a known currency`, { hint: CURRENCY_HINT, field: 'currency' });
 }
@@ -46,4 +53,50 @@ export function currencyNeeded(network: string | null): ConnectorError {
 /** The CLI's warning when it takes USD. */
 export function usdNotice(name: string, network: string | undefined): string {
   return `amounts are taken to be in ${FALLBACK_CURRENCY}: the URL names ${network === undefined ? 'no network' : `network=${network}, which has no known currency`}; if they are not, run: rakuten-connector edit ${name} --currency CODE`;
+}
+
+/**
+ * Rows loaded before the currency column existed have currency '': each connector's are labelled
+ * with its currency when the App opens (once: a later open finds none), under the connector's
+ * lease (one being synced is left for the next open). Rows of a removed connector stay unlabelled
+ * until a connector adopts them. A warehouse that cannot tell (a PostgreSQL role that could not add
+ * the column: a config error) is left as it is; its loads say what to do.
+ */
+export async function labelCurrencies(db: Db, find: (name: string) => Promise<ConnectorRecord | undefined>): Promise<void> {
+  let unlabelled: string[];
+  try {
+    unlabelled = await db.warehouse.unlabelledConnectors();
+  } catch (e) {
+    if (e instanceof ConnectorError && e.kind === 'config') return;
+    throw e;
+  }
+  for (const name of unlabelled) {
+    if (!(await find(name))) continue;
+    try {
+      await withLease(db.state, name, async () => {
+        const rec = await find(name); // as saved now, under the lease
+        if (rec) await db.warehouse.relabelCurrency(name, rec.settings.currency);
+      });
+    } catch (e) {
+      if (!(e instanceof ConnectorError && e.kind === 'busy')) throw e;
+    }
+  }
+}
+
+/**
+ * Save a connector record whose currency its rows do not have yet: first relabel every row it has
+ * (its own, or those of an earlier connector it adopts), holding its lease so that no sync loads
+ * rows in the old currency meanwhile; a busy ConnectorError while one syncs. If saving then fails,
+ * the rows go back to `previous` (when known), so rows and settings agree.
+ */
+export async function saveWithCurrency(db: Db, rec: ConnectorRecord, previous: string | undefined): Promise<void> {
+  await withLease(db.state, rec.name, async () => {
+    await db.warehouse.relabelCurrency(rec.name, rec.settings.currency);
+    try {
+      await db.state.saveConnector(rec);
+    } catch (e) {
+      if (previous !== undefined) await db.warehouse.relabelCurrency(rec.name, previous).catch(() => undefined);
+      throw e;
+    }
+  });
 }

@@ -72,7 +72,7 @@ const KNOWN_CURRENCIES: ReadonlySet<string> = new Set(CURRENCY_CODES);
 export const CURRENCY_HINT = 'use an ISO 4217 currency code such as USD, GBP, EUR, CAD or AUD';
 
 /** Is this an ISO 4217 code (upper case)? */
-export function isCurrencyCode(c: string): boolean {
+function isCurrencyCode(c: string): boolean {
   return /^[A-Z]{3}$/.test(c) && (KNOWN_CURRENCIES.size === 0 || KNOWN_CURRENCIES.has(c));
 }
 

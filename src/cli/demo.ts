@@ -56,12 +56,12 @@ export async function runDemo(o: {
     fact({ event: 'summary', run });
 
     say('\n3. What landed in rakuten_affiliate_report');
-    const days = await app.dayTotals('demo', start, today);
+    // Every amount with its currency: the connector's (network=1 is Rakuten US: USD).
+    const currency = (await app.get(DEMO_NAME)).settings.currency;
+    const days = (await app.dayTotals('demo', start, today)).filter((d) => d.currency === currency);
     const sum = (k: 'impressions' | 'clicks' | 'orders' | 'sales' | 'total_commissions' | 'gross_commissions') =>
       fromUnits(days.reduce((acc, d) => acc + toUnits(d[k]), 0n));
     const whole = (s: string) => fmtInt(Number(s.split('.')[0]));
-    // Every amount with its currency: the connector's (network=1 is Rakuten US: USD).
-    const currency = (await app.get(DEMO_NAME)).settings.currency;
     const money = (s: string) => `${formatMoney(s)} ${currency}`;
     say(`   rows ${fmtInt(days.reduce((a, d) => a + d.rows, 0))} over ${days.length} days · impressions ${whole(sum('impressions'))} · clicks ${whole(sum('clicks'))} · orders ${whole(sum('orders'))}`);
     say(`   sales ${money(sum('sales'))} · gross commissions ${money(sum('gross_commissions'))} · total commissions ${money(sum('total_commissions'))}`);

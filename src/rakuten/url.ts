@@ -112,7 +112,7 @@ export function parseReportUrl(input: string, opts: ParseOptions = {}): ReportSo
     tz,
     dateType,
     dateFormat: dateFormat.toLowerCase(),
-    network: url.searchParams.get('network') ?? undefined,
+    network: url.searchParams.get('network') || undefined,
     includeSummary,
     dateRange: url.searchParams.get('date_range') ?? undefined,
     extraParams: [...url.searchParams.entries()].filter(([k]) => !KNOWN_PARAMS.has(k)),

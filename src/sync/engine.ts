@@ -1,6 +1,7 @@
 /**
  * The sync engine: one connector, one run. Everything a run guarantees is here:
- * - one run per connector at a time (a lease in the state store, renewed while running);
+ * - one run per connector at a time (a lease in the state store, renewed while running; withLease
+ *   holds the same lease for a change to all of a connector's rows, a relabel);
  * - each window is fetched, read and replaced atomically (fetchWindow → warehouse.replaceWindow),
  *   in the form the warehouse loads fastest; a failed or killed window leaves the old rows, and a
  *   retry starts that window over;
@@ -50,10 +51,16 @@ export interface SyncContext {
   state: StateStore;
   /** Identifies this process in leases and run history. */
   worker?: string;
+  /**
+   * The connector as saved now, read once the lease is held: a change made meanwhile by another
+   * worker (a new currency, which relabels its rows under the lease) is the one this run loads with.
+   */
+  current?: () => Promise<ConnectorRecord>;
 }
 
-export async function runSync(ctx: SyncContext, connector: ConnectorRecord, source: ReportSource, opts: SyncOptions = {}): Promise<RunRecord> {
-  const { warehouse, state } = ctx;
+export async function runSync(ctx: SyncContext, given: ConnectorRecord, source: ReportSource, opts: SyncOptions = {}): Promise<RunRecord> {
+  const { state } = ctx;
+  let connector = given;
   const worker = ctx.worker ?? WORKER_ID;
   const now = opts.now ?? (() => new Date());
   const ttl = opts.leaseTtlMs ?? 60_000;
@@ -63,6 +70,7 @@ export async function runSync(ctx: SyncContext, connector: ConnectorRecord, sour
   const renew = setInterval(() => void state.acquireLease(connector.name, worker, ttl).catch(() => undefined), Math.max(1000, ttl / 3));
   renew.unref();
   try {
+    if (ctx.current) connector = await ctx.current();
     await state.markInterrupted(connector.name);
     const today = todayIn(source.tz, now());
     const cursor = await state.getCursor(connector.name);
@@ -129,15 +137,21 @@ async function takeLease(state: StateStore, name: string, worker: string, ttl: n
 }
 
 /**
- * Run `f` holding the connector's lease (as a sync does), so that no sync of it runs meanwhile:
- * for changes to all of its rows (a new currency). A busy ConnectorError when a sync holds it.
+ * Run `f` holding the connector's lease (as a sync does, renewed while it runs), so that no sync
+ * of it runs meanwhile, in this process or another: for changes to all of its rows (a new
+ * currency). Its own owner id, so a sync of this very process is another holder. A busy
+ * ConnectorError when a sync holds it.
  */
-export async function withLease<T>(state: StateStore, name: string, f: () => Promise<T>, worker = WORKER_ID, ttl = 10 * 60_000): Promise<T> {
-  await takeLease(state, name, worker, ttl);
+export async function withLease<T>(state: StateStore, name: string, f: () => Promise<T>, ttl = 60_000): Promise<T> {
+  const owner = makeWorkerId();
+  await takeLease(state, name, owner, ttl);
+  const renew = setInterval(() => void state.acquireLease(name, owner, ttl).catch(() => undefined), Math.max(1000, ttl / 3));
+  renew.unref();
   try {
     return await f();
   } finally {
-    await state.releaseLease(name, worker).catch(() => undefined);
+    clearInterval(renew);
+    await state.releaseLease(name, owner).catch(() => undefined);
   }
 }
 

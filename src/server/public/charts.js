@@ -1,9 +1,9 @@
 // @ts-check
 // The performance section of the dashboard and the connector page: the 30/90-day switch, the
 // currency switch (amounts of different currencies are never added: with several, one currency is
-// shown at a time), the exact totals above each chart, each amount with its currency code, two hand-drawn inline SVG charts (bars on the left axis, a line on
-// the right one, one slot per day), the daily numbers and the top publishers and offers, each
-// downloadable as CSV (csv.js).
+// shown at a time), the exact totals above each chart, each amount with its currency code, two
+// hand-drawn inline SVG charts (bars on the left axis, a line on the right one, one slot per day),
+// the daily numbers and the top publishers and offers, each downloadable as CSV (csv.js).
 
 import { api, errorText } from './api.js';
 import { csvButton, dailyCsv, topCsv } from './csv.js';
@@ -104,7 +104,8 @@ export function chartsSection(connector, title) {
     const host = h('div', {});
     /** Draws the chosen currency's charts (no new request). */
     const draw = () => {
-      const part = parts.find((p) => p.currency === chosen) ?? parts[0];
+      // Not chosen yet (or gone): the currency with the most rows.
+      const part = parts.find((p) => p.currency === chosen) ?? parts.reduce((a, b) => (b.totals.rows > a.totals.rows ? b : a));
       chosen = part.currency;
       el.dataset.currency = part.currency;
       /** @param {TopEntry[]} list */
@@ -137,7 +138,7 @@ export function chartsSection(connector, title) {
 
 /**
  * The answer's parts, one per currency. An answer without any (no connector in view) gets one of
- * zeros, so that the charts still show the period.
+ * zeros (no series: the charts then say there are no rows).
  * @param {ChartData} d
  * @returns {CurrencyPart[]}
  */
@@ -157,13 +158,16 @@ function currencyParts(d) {
 function currencySwitch(parts, current, choose) {
   const part = /** @type {CurrencyPart} */ (parts.find((p) => p.currency === current));
   const names = part.connectors.length ? ` (${part.connectors.length === 1 ? 'connector' : 'connectors'} ${part.connectors.join(', ')})` : '';
+  // '': rows of a removed connector loaded before currencies were recorded (README, "Currency").
+  const label = (/** @type {string} */ c) => c || 'unlabelled';
   return h('div', { class: 'currency-bar pad' },
     h('div', { class: 'seg', role: 'group', 'aria-label': 'Currency', 'data-testid': 'currency-switch' },
       parts.map((p) => h('button', {
         type: 'button', 'data-currency': p.currency, 'aria-pressed': String(p.currency === current),
-        title: `Amounts in ${p.currency}: ${p.connectors.join(', ') || 'no connector'}`, onclick: () => choose(p.currency),
-      }, p.currency))),
-    h('p', { class: 'muted small', 'data-testid': 'currency-note', text: `Amounts are in ${parts.length} currencies and never added across them; showing ${current}${names}.` }));
+        title: p.currency ? `Amounts in ${p.currency}: ${p.connectors.join(', ') || 'no connector'}` : 'Rows of removed connectors, loaded before currencies were recorded',
+        onclick: () => choose(p.currency),
+      }, label(p.currency)))),
+    h('p', { class: 'muted small', 'data-testid': 'currency-note', text: `Amounts are in ${parts.length} currencies and never added across them; showing ${label(current)}${names}.` }));
 }
 
 /**
