@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { type CsvPart, type ReportBody, rowsBody } from '../src/model/report-body.js';
 import { LOADED_COLUMNS, REPORT_TABLE, type ReportRow } from '../src/model/schema.js';
 import { addDays } from '../src/util/days.js';
+import { ConnectorError } from '../src/util/errors.js';
 import { moneyText } from '../src/warehouse/amounts.js';
 import { ChServer, ident, parseClickHouseUrl, str } from '../src/warehouse/clickhouse/connection.js';
 import type { ClickHouseWarehouse } from '../src/warehouse/clickhouse/warehouse.js';
@@ -188,6 +189,49 @@ test('URLs: defaults, options, and the password never shows', async () => {
   );
 });
 
+describe('clickhouse relabel, against a scripted server (no ClickHouse needed)', () => {
+  /** A server whose counts always find rows to relabel, and whose mutations are `mutation` once queued. */
+  const scripted = (failReasonColumn: boolean, mutation: { is_done: number; fail: string }) => {
+    const seen: string[] = [];
+    let queued = false;
+    const server = {
+      label: 'scripted:8123',
+      async rows(sql: string) {
+        seen.push(sql);
+        if (sql.includes('system.columns')) return failReasonColumn ? [{ name: 'latest_fail_reason' }] : [];
+        if (sql.includes('system.mutations')) return queued ? [{ table: ROWS_TABLE, mutation_id: 'mutation_7.txt', ...mutation }] : [];
+        return [0, 1, 2].map((i) => ({ i, n: i === 0 ? '5' : '0' }));
+      },
+      async run(sql: string) {
+        seen.push(sql);
+        if (sql.includes(' UPDATE ')) queued = true;
+      },
+    };
+    return { seen, shards: [{ num: 1, weight: 1, server: server as unknown as ChServer }] };
+  };
+
+  test('a mutation the server says failed (latest_fail_reason) throws at once, not after the 15-minute wait', async () => {
+    const { relabel } = await import('../src/warehouse/clickhouse/currency.js');
+    const { seen, shards } = scripted(true, { is_done: 0, fail: 'Code: 241, Memory limit exceeded' });
+    const t0 = Date.now();
+    await assert.rejects(relabel(new Layout('db', null), shards, 'c', 'EUR'), (e: unknown) =>
+      e instanceof ConnectorError && e.kind === 'server' && /failed/.test(e.message) && /Memory limit exceeded/.test(e.message) && /system\.mutations/.test(e.hint ?? ''));
+    assert.ok(Date.now() - t0 < 5000);
+    assert.ok(seen.some((q) => q.includes('latest_fail_reason') && q.includes('system.mutations')));
+  });
+
+  test('a server without latest_fail_reason (18.16) is not asked for it; the versions table is counted and updated for versions with rows only', async () => {
+    const { relabel } = await import('../src/warehouse/clickhouse/currency.js');
+    const { seen, shards } = scripted(false, { is_done: 1, fail: '' });
+    // The scripted counts never reach 0: after its rounds relabel gives up, having waited for nothing.
+    await assert.rejects(relabel(new Layout('db', null), shards, 'c', 'EUR'), /keep another currency/);
+    assert.ok(!seen.some((q) => q.includes('system.mutations') && q.includes('latest_fail_reason')));
+    const count = seen.find((q) => q.includes('count()'))!;
+    assert.match(count, new RegExp(`FROM \`db\`\\.\`${VERSIONS_TABLE}\` WHERE [^)]*AND rows > 0`));
+    assert.match(count, new RegExp(`FROM \`db\`\\.\`${ROWS_TABLE}\` WHERE _connector = 'c' AND \`currency\` != 'EUR'\\)? ?(UNION|$)`));
+  });
+});
+
 for (const cluster of [false, true]) {
   const label = cluster ? 'ClickHouse two-shard cluster' : 'ClickHouse single server';
   const available = await clickHouseAvailable(cluster);
@@ -317,7 +361,7 @@ for (const cluster of [false, true]) {
       }
       assert.deepEqual(await layout(), fresh, 'migrated tables have the layout of new ones');
       assert.deepEqual(await labels(), ['2026-08-01 ', '2026-08-02 ']);
-      const unlabelled = async () => (await ctx.wh.unlabelledConnectors()).filter((c) => c.startsWith('cur-'));
+      const unlabelled = async () => [...await ctx.wh.connectorCurrencies()].filter(([c, list]) => c.startsWith('cur-') && list.includes('')).map(([c]) => c);
       assert.deepEqual(await unlabelled(), ['cur-csv', 'cur-rows']);
       const mutations = async () => (await onShards((s) => s.rows(`SELECT mutation_id FROM system.mutations WHERE database = ${str(ctx.db)}`))).flat().length;
       const before = await mutations();

@@ -491,7 +491,7 @@ describe('duckdb warehouse: currency', { concurrency: false }, () => {
       await f.open();
       for (const c of conns) f.model.relabel(c, '');
       assert.deepEqual(await f.raw(layout), newLayout, 'the migrated layout is a new file\'s');
-      assert.deepEqual(await f.warehouse.unlabelledConnectors(), conns);
+      assert.deepEqual([...await f.warehouse.connectorCurrencies()], conns.map((c) => [c, ['']]));
       await f.assertReads(conns, '2025-07-01', '2025-07-03', 'migrated:');
       const migrated = await f.assertSummariesMatchFacts('migrated:');
       assert.ok(migrated.day.every((r) => r.currency === '') && migrated.top.every((r) => r.currency === ''));
@@ -501,10 +501,10 @@ describe('duckdb warehouse: currency', { concurrency: false }, () => {
 
       await f.warehouse.relabelCurrency('old-b', 'EUR');
       f.model.relabel('old-b', 'EUR');
-      assert.deepEqual(await f.warehouse.unlabelledConnectors(), ['old-a']);
+      assert.deepEqual([...await f.warehouse.connectorCurrencies()], [['old-a', ['']], ['old-b', ['EUR']]]);
       await f.warehouse.relabelCurrency('old-a', 'USD');
       f.model.relabel('old-a', 'USD');
-      assert.deepEqual(await f.warehouse.unlabelledConnectors(), []);
+      assert.deepEqual([...await f.warehouse.connectorCurrencies()], [['old-a', ['USD']], ['old-b', ['EUR']]]);
       await f.assertReads(conns, '2025-07-01', '2025-07-03', 'labelled:');
       await f.assertSummariesMatchFacts('labelled:');
     } finally {
@@ -531,15 +531,30 @@ describe('duckdb warehouse: currency', { concurrency: false }, () => {
       await assert.rejects(f.warehouse.replaceWindow(windowLoad(c, '2025-08-01', '2025-08-01', 'sync-4', 'GBP'), csvBody([row('2025-08-01', { sales: '3' })], '2025-08-01')), refused);
       // Two windows of one connector in two currencies in one transaction: the second is refused, the first commits.
       const groups = watchGroups(f.warehouse);
+      // The GBP window is read only once the USD one is in the transaction (else, read first, it is
+      // refused alone by the day summary, and the USD one commits in a group of its own).
+      const internals = f.warehouse as unknown as { loadInto(c: unknown, g: { load: WindowLoad }, t: unknown): Promise<void> };
+      const loadInto = internals.loadInto;
+      let taken!: () => void;
+      const usdTaken = new Promise<void>((r) => (taken = r));
+      internals.loadInto = async function (this: unknown, cn: unknown, g: { load: WindowLoad }, t: unknown) {
+        const done = loadInto.call(this, cn, g, t);
+        if (g.load.currency === 'USD') void done.then(taken, taken);
+        return done;
+      };
       try {
         const usd = f.warehouse.replaceWindow(windowLoad(c, '2025-08-05', '2025-08-05', 'sync-5', 'USD'), body([row('2025-08-05', { sales: '5' })]));
-        const gbp = f.warehouse.replaceWindow(windowLoad(c, '2025-08-06', '2025-08-06', 'sync-5', 'GBP'), body([row('2025-08-06', { sales: '6' })]));
+        const gbp = f.warehouse.replaceWindow(windowLoad(c, '2025-08-06', '2025-08-06', 'sync-5', 'GBP'), rowsBody((async function* () {
+          await usdTaken;
+          yield [row('2025-08-06', { sales: '6' })];
+        })()));
         await assert.rejects(gbp, refused);
         assert.equal(await usd, 1);
         assert.deepEqual([groups.alone, groups.sizes], [2, [1]], 'the group failed on the second window; alone, the first committed');
         f.model.replace(windowLoad(c, '2025-08-05', '2025-08-05', 'sync-5', 'USD'), [row('2025-08-05', { sales: '5' })]);
       } finally {
         groups.restore();
+        delete (internals as { loadInto?: unknown }).loadInto;
       }
       await f.assertReads([c], '2025-08-01', '2025-08-06', 'after the refused loads:');
       const after = await f.assertSummariesMatchFacts('after the refused loads:');

@@ -608,14 +608,14 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
         assert.deepEqual(await layout(), made, 'the same column as a new table has');
         const labels = await texts(admin, `SELECT DISTINCT currency AS t FROM rakuten_affiliate_report UNION SELECT DISTINCT currency FROM rakuten_day_totals UNION SELECT DISTINCT currency FROM rakuten_day_top`);
         assert.deepEqual(labels, ['']);
-        assert.deepEqual(await many[0]!.unlabelledConnectors(), ['mig-csv', 'mig-rows']);
+        assert.deepEqual([...await many[0]!.connectorCurrencies()], [['mig-csv', ['']], ['mig-rows', ['']]]);
         assert.deepEqual(await summaries(admin), await aggregateOfFacts(admin));
         assert.deepEqual((await many[0]!.dayTotals(null, days[0]!, days[2]!)).map((d) => [d.day, d.currency, d.rows]),
           [[days[0], '', 40], [days[1], '', 640], [days[2], '', 40]], 'unlabelled rows of two connectors are one currency, \'\'');
         await many[1]!.init(); // again: nothing to do
         await many[1]!.relabelCurrency('mig-csv', 'EUR');
         await many[2]!.relabelCurrency('mig-rows', 'USD');
-        assert.deepEqual(await many[0]!.unlabelledConnectors(), []);
+        assert.deepEqual([...await many[0]!.connectorCurrencies()], [['mig-csv', ['EUR']], ['mig-rows', ['USD']]]);
         // Both load paths on the migrated tables (the session's 'XXX' is overridden by each load).
         await many[3]!.replaceWindow(load('mig-csv', days[2]!, days[2]!, 'sync-2', 'EUR'), csvBody(genRows([days[2]!], 600, 63), days[2]!));
         await many[3]!.replaceWindow(load('mig-rows', days[3]!, days[3]!, 'sync-2'), rowsBody(inBatches(genRows([days[3]!], 30, 64))));
@@ -647,8 +647,8 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
       const limited = await warehouseOnly(u.toString());
       try {
         await limited.init();
-        assert.equal(await limited.replaceWindow(load('noowner', days[1]!, days[1]!, 'sync-1', 'GBP'), csvBody(genRows([days[1]!], 600, 72), days[1]!)), 600);
         await limited.relabelCurrency('noowner', 'GBP');
+        assert.equal(await limited.replaceWindow(load('noowner', days[1]!, days[1]!, 'sync-1', 'GBP'), csvBody(genRows([days[1]!], 600, 72), days[1]!)), 600);
         assert.deepEqual((await limited.dayTotals('noowner', days[0]!, days[1]!)).map((d) => [d.day, d.currency]), [[days[0], 'GBP'], [days[1], 'GBP']]);
         // The previous version's tables, and no owner around to migrate them.
         for (const t of ['rakuten_affiliate_report', 'rakuten_day_totals', 'rakuten_day_top']) await admin.query(`ALTER TABLE cur_noowner.${t} DROP COLUMN currency`);
@@ -658,7 +658,7 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
           await stale.init();
           await assert.rejects(stale.replaceWindow(load('noowner', days[2]!), rowsBody(inBatches(genRows([days[2]!], 5, 73)))),
             (e: unknown) => e instanceof ConnectorError && e.kind === 'config' && /currency/.test(e.message) && /owner/.test(e.hint ?? ''));
-          await assert.rejects(stale.unlabelledConnectors(), (e: unknown) => e instanceof ConnectorError && e.kind === 'config');
+          await assert.rejects(stale.connectorCurrencies(), (e: unknown) => e instanceof ConnectorError && e.kind === 'config');
           assert.equal((await stale.coverage('noowner')).rows, 620, 'coverage needs no currency');
         } finally {
           await stale.close();
@@ -669,6 +669,29 @@ describe('postgres warehouse', { skip, concurrency: false }, () => {
     } finally {
       await admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
     }
+  });
+
+  test('a load in another currency is refused before it changes anything; rows in \'\' take it, except rows appended onto an unlabelled day (two currencies in one day: a ConnectorError)', async () => {
+    await wh.replaceWindow(load('two-cur', days[0]!, days[1]!), rowsBody(inBatches(genRows([days[0]!, days[1]!], 20, 91))));
+    const facts = () => texts(admin, `SELECT to_char(_date, 'YYYY-MM-DD') || ':' || currency || ':' || count(*) AS t FROM rakuten_affiliate_report WHERE _connector = 'two-cur' GROUP BY _date, currency ORDER BY 1`);
+    const before = await facts();
+    await assert.rejects(wh.replaceWindow(load('two-cur', days[2]!, days[2]!, 'sync-2', 'GBP'), rowsBody(inBatches(genRows([days[2]!], 5, 92)))),
+      (e: unknown) => e instanceof ConnectorError && e.kind === 'internal' && e.message === 'connector two-cur: a load in GBP while its rows are in USD' && /relabel/.test(e.hint ?? ''));
+    assert.deepEqual(await facts(), before);
+    // Rows as a worker of the version before the column leaves them (''): a load in GBP goes in…
+    for (const t of ['rakuten_affiliate_report', 'rakuten_day_totals', 'rakuten_day_top']) await admin.query(`UPDATE ${t} SET currency = '' WHERE _connector = 'two-cur'`);
+    assert.equal(await wh.replaceWindow(load('two-cur', days[1]!, days[1]!, 'sync-3', 'GBP'), rowsBody(inBatches(genRows([days[1]!], 7, 93)))), 7);
+    // …but not rows appended onto a day still in '' (its summary row would be in two currencies).
+    const appended = [...genRows([days[2]!], 3, 94), ...genRows([days[0]!], 2, 95)];
+    const mid = await facts();
+    await assert.rejects(wh.replaceWindow(load('two-cur', days[2]!, days[2]!, 'sync-4', 'GBP'), rowsBody(inBatches(appended))),
+      (e: unknown) => e instanceof ConnectorError && e.kind === 'internal' && /two currencies/.test(e.message) && /relabel/.test(e.hint ?? ''));
+    assert.deepEqual(await facts(), mid, 'the failed load changed nothing');
+    assert.deepEqual([...(await wh.connectorCurrencies())].filter(([c]) => c === 'two-cur'), [['two-cur', ['', 'GBP']]]);
+    await wh.relabelCurrency('two-cur', 'GBP');
+    assert.equal(await wh.replaceWindow(load('two-cur', days[2]!, days[2]!, 'sync-5', 'GBP'), rowsBody(inBatches(appended))), 5);
+    await assertInSync('after the currency refusals');
+    await wh.deleteConnectorData('two-cur');
   });
 
   test('relabelCurrency waits for a load of its connector in flight (and the load\'s rows are relabelled too), not for another connector\'s', async () => {

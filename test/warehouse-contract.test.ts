@@ -16,6 +16,7 @@ import { rowsBody } from '../src/model/report-body.js';
 import { COLUMN_INDEX, type ReportRow } from '../src/model/schema.js';
 import { hashSeed, Rng } from '../src/simulator/prng.js';
 import { addDays } from '../src/util/days.js';
+import { ConnectorError } from '../src/util/errors.js';
 import type { ConnectorRecord, RunRecord } from '../src/warehouse/types.js';
 import { body, contractTargets, csvBody, Harness, randomRows, row, unavailable, windowLoad } from './helpers/contract.js';
 
@@ -338,19 +339,70 @@ for (const name of contractTargets()) {
         await h.replace(cur(a, '2024-07-01', '2024-07-02', 'USD'), randomRows(rng, '2024-07-01', '2024-07-02', 15, 'a'));
         await h.replace(cur(b, '2024-07-01', '2024-07-01', 'GBP'), randomRows(rng, '2024-07-01', '2024-07-01', 8, 'b'));
         await h.downgradeToNoCurrency();
-        assert.deepEqual((await h.warehouse.unlabelledConnectors()).filter((c) => c === a || c === b), [a, b]);
+        const listed = await h.warehouse.connectorCurrencies();
+        assert.deepEqual([listed.get(a), listed.get(b)], [[''], ['']]);
         await h.assertReads([a, b], '2024-07-01', '2024-07-02', 'migrated, unlabelled:');
         await h.assertCurrencies('migrated, unlabelled:');
         await h.reopen(); // a second init changes nothing
         await h.assertCurrencies('migrated, reopened:');
         // What the app does at start-up: label each connector's rows with its currency.
-        for (const c of await h.warehouse.unlabelledConnectors()) await h.relabelCurrency(c, c === b ? 'GBP' : 'USD');
-        assert.deepEqual(await h.warehouse.unlabelledConnectors(), []);
+        for (const [c, list] of await h.warehouse.connectorCurrencies()) if (list.includes('')) await h.relabelCurrency(c, c === b ? 'GBP' : 'USD');
+        assert.ok([...(await h.warehouse.connectorCurrencies()).values()].every((list) => list.length === 1 && list[0] !== ''));
         await h.replace(cur(a, '2024-07-02', '2024-07-03', 'USD', 'sync-2'), randomRows(rng, '2024-07-02', '2024-07-03', 5, 'a2'));
         await h.replace(cur(b, '2024-07-01', '2024-07-01', 'GBP', 'sync-2'), randomRows(rng, '2024-07-01', '2024-07-01', 3, 'b2'));
         await h.assertReads([a, b], '2024-07-01', '2024-07-03', 'labelled, loaded again:');
         await h.assertCurrencies('labelled, loaded again:');
         await h.assertDimensions([a, b]);
+      });
+
+      test('a load in another currency than the connector\'s rows is refused with a ConnectorError before it changes anything (relabel first); rows in \'\' take a load in any', async () => {
+        const rng = new Rng(hashSeed('contract-currency-refused'));
+        const c = 'refuse-a';
+        const other = 'refuse-b';
+        await h.replace(cur(c, '2024-08-01', '2024-08-02', 'USD'), randomRows(rng, '2024-08-01', '2024-08-02', 10, 'a'));
+        await h.replace(cur(other, '2024-08-01', '2024-08-01', 'GBP'), randomRows(rng, '2024-08-01', '2024-08-01', 5, 'b'));
+        const dims = await h.dimensions([c, other]);
+        const refused = (currency: string, rowsIn: string) => (e: unknown) => {
+          assert.ok(e instanceof ConnectorError, String(e));
+          assert.match(e.message, new RegExp(`^connector ${c}: a load in ${currency} while its rows are in ${rowsIn}$`));
+          assert.match(e.hint ?? '', /relabel/);
+          return true;
+        };
+        const gbp = (start: string, end: string) => cur(c, start, end, 'GBP', 'sync-2');
+        // A new day, a day already loaded, a window over both (empty), and a day's canonical CSV where taken.
+        await assert.rejects(h.warehouse.replaceWindow(gbp('2024-08-03', '2024-08-03'), body(randomRows(rng, '2024-08-03', '2024-08-03', 4, 'x'))), refused('GBP', 'USD'));
+        await assert.rejects(h.warehouse.replaceWindow(gbp('2024-08-01', '2024-08-01'), body(randomRows(rng, '2024-08-01', '2024-08-01', 4, 'y'))), refused('GBP', 'USD'));
+        await assert.rejects(h.warehouse.replaceWindow(gbp('2024-08-02', '2024-08-04'), body([])), refused('GBP', 'USD'));
+        if (h.warehouse.capabilities.canonicalCsv) {
+          await assert.rejects(h.warehouse.replaceWindow(gbp('2024-08-02', '2024-08-02'), csvBody(randomRows(rng, '2024-08-02', '2024-08-02', 400, 'z'), '2024-08-02')), refused('GBP', 'USD'));
+        }
+        assert.equal(h.model.refusal(gbp('2024-08-03', '2024-08-03')), 'USD', 'the model refuses them too');
+        await h.assertReads([c, other], '2024-08-01', '2024-08-04', 'after the refused loads:');
+        await h.assertCurrencies('after the refused loads:');
+        assert.deepEqual(await h.dimensions([c, other]), dims, 'after the refused loads: the dimensions');
+        // Relabelled, the load in GBP goes in; another connector in GBP never stood in the way.
+        await h.relabelCurrency(c, 'GBP');
+        await h.replace(gbp('2024-08-02', '2024-08-03'), randomRows(rng, '2024-08-02', '2024-08-03', 6, 'c'));
+        await h.assertCurrencies('relabelled, loaded:');
+
+        // Rows in '' (after a downgrade: every row, every connector): a load in any currency goes in, no relabel.
+        await h.downgradeToNoCurrency();
+        await h.replace(cur(c, '2024-08-03', '2024-08-04', 'EUR', 'sync-3'), randomRows(rng, '2024-08-03', '2024-08-04', 7, 'd'));
+        await h.replace(cur(other, '2024-08-01', '2024-08-01', 'CHF', 'sync-3'), randomRows(rng, '2024-08-01', '2024-08-01', 3, 'e'));
+        const listed = await h.warehouse.connectorCurrencies();
+        assert.deepEqual([listed.get(c), listed.get(other)], [['', 'EUR'], ['CHF']]);
+        await h.assertReads([c, other], '2024-08-01', '2024-08-04', 'loaded onto unlabelled rows:');
+        await h.assertCurrencies('loaded onto unlabelled rows:');
+        // …but the labelled days now refuse another currency again.
+        await assert.rejects(h.warehouse.replaceWindow(cur(c, '2024-08-05', '2024-08-05', 'USD', 'sync-4'), body([])), refused('USD', 'EUR'));
+        // What the app does at start-up: every connector whose rows are not all in one currency is relabelled.
+        for (const [conn, list] of await h.warehouse.connectorCurrencies()) {
+          if (list.includes('')) await h.relabelCurrency(conn, list.find((x) => x !== '') ?? 'USD');
+        }
+        assert.deepEqual((await h.warehouse.connectorCurrencies()).get(c), ['EUR']);
+        await h.assertReads([c, other], '2024-08-01', '2024-08-04', 'relabelled:');
+        await h.assertCurrencies('relabelled:');
+        await h.assertDimensions([c, other]);
       });
     });
 
@@ -635,6 +687,102 @@ for (const name of contractTargets()) {
         assert.equal((await s.leaseHolder('lease-r'))?.owner, 'w1');
         assert.equal(await s.acquireLease('lease-r', 'w2', 60_000), false);
         for (const [c, o] of [['lease-x', 'w2'], ['lease-y', 'w2'], ['lease-z', 'w2'], ['lease-r', 'w1']] as const) await s.releaseLease(c, o);
+      });
+
+      test('alerts: channels, deliveries and conditions (one change, one true)', async () => {
+        const s = h.state;
+        type Channel = Parameters<Harness['state']['saveAlertChannel']>[0];
+        type Delivery = Parameters<Harness['state']['recordAlertDelivery']>[0];
+        const ch = (id: string, createdAt: string, patch: Partial<Channel> = {}): Channel => ({
+          id, kind: 'webhook', targetSealed: `v1:sealed-${id}`, connector: null, createdAt, ...patch,
+        });
+        const dl = (id: string, channelId: string, at: string, patch: Partial<Delivery> = {}): Delivery => ({
+          id, channelId, connector: 'al-acme', event: 'failed', at, status: 'sent', attempts: 1, error: null, ...patch,
+        });
+
+        // Channels: insert, replace by id (createdAt kept), oldest first with ties by id in byte order, delete.
+        assert.deepEqual(await s.listAlertChannels(), []);
+        await s.saveAlertChannel(ch('ch-b', '2031-02-01T10:00:00.000Z', { kind: 'slack', connector: 'al-acme' }));
+        await s.saveAlertChannel(ch('ch-a', '2031-02-01T10:00:00.000Z'));
+        await s.saveAlertChannel(ch('ch-0', '2031-02-02T00:00:00.000Z', { kind: 'email' }));
+        await s.saveAlertChannel(ch('Ch-z', '2031-02-01T10:00:00.000Z'));
+        assert.deepEqual((await s.listAlertChannels()).map((c) => c.id), ['Ch-z', 'ch-a', 'ch-b', 'ch-0']);
+        const replaced = ch('ch-b', '2040-01-01T00:00:00.000Z', { kind: 'email', targetSealed: 'v1:other', connector: null });
+        await s.saveAlertChannel(replaced);
+        const channels = await s.listAlertChannels();
+        assert.deepEqual(channels.map((c) => c.id), ['Ch-z', 'ch-a', 'ch-b', 'ch-0'], 'a replace keeps the place');
+        assert.deepEqual(channels[2], { ...replaced, createdAt: '2031-02-01T10:00:00.000Z' });
+        assert.deepEqual(channels[3], ch('ch-0', '2031-02-02T00:00:00.000Z', { kind: 'email' }));
+        assert.equal(await s.deleteAlertChannel('ch-a'), true);
+        assert.equal(await s.deleteAlertChannel('ch-a'), false, 'already deleted');
+        assert.equal(await s.deleteAlertChannel('ch-never'), false, 'unknown id');
+        assert.deepEqual((await s.listAlertChannels()).map((c) => c.id), ['Ch-z', 'ch-b', 'ch-0']);
+
+        // Deliveries: newest first, ties by id descending; the limit counts after the channel filter;
+        // the history of a deleted channel stays.
+        const d2 = dl('d2', 'ch-0', '2031-03-01T11:00:00.000Z', { status: 'failed', attempts: 3, error: 'HTTP 500 "nope"\n\tagain' });
+        const d4 = dl('d4', 'ch-b', '2031-03-01T09:00:00.000Z', { connector: null, event: 'test' });
+        await s.recordAlertDelivery(dl('d1', 'ch-b', '2031-03-01T10:00:00.000Z'));
+        await s.recordAlertDelivery(d2);
+        await s.recordAlertDelivery(dl('d3', 'ch-b', '2031-03-01T11:00:00.000Z', { event: 'recovered' }));
+        await s.recordAlertDelivery(d4);
+        await s.recordAlertDelivery(dl('d5', 'ch-a', '2031-03-01T12:00:00.000Z', { event: 'stale' }));
+        await s.recordAlertDelivery(dl('D9', 'ch-b', '2031-03-01T11:00:00.000Z', { event: 'token_rejected' }));
+        const all = await s.listAlertDeliveries(10);
+        assert.deepEqual(all.map((d) => d.id), ['d5', 'd3', 'd2', 'D9', 'd1', 'd4']);
+        assert.deepEqual(all[2], d2);
+        assert.deepEqual(all[5], d4);
+        assert.deepEqual((await s.listAlertDeliveries(2)).map((d) => d.id), ['d5', 'd3']);
+        assert.deepEqual((await s.listAlertDeliveries(10, 'ch-b')).map((d) => d.id), ['d3', 'D9', 'd1', 'd4']);
+        assert.deepEqual((await s.listAlertDeliveries(2, 'ch-b')).map((d) => d.id), ['d3', 'D9'], 'limit after the filter');
+        assert.deepEqual((await s.listAlertDeliveries(10, 'ch-a')).map((d) => d.id), ['d5'], 'a deleted channel keeps its history');
+        assert.deepEqual(await s.listAlertDeliveries(10, 'ch-none'), []);
+
+        // Conditions: true only when the call changed it; never set is in no condition.
+        const at = (n: number) => `2031-04-01T00:00:${String(n).padStart(2, '0')}.000Z`;
+        assert.equal(await s.setAlertCondition('al-x', 'failing', false, at(0)), false, 'never set, out → no change');
+        assert.equal((await s.alertConditions()).has('al-x'), false);
+        assert.equal(await s.setAlertCondition('al-x', 'failing', true, at(1)), true, 'in');
+        assert.equal(await s.setAlertCondition('al-x', 'failing', true, at(2)), false, 'in again');
+        assert.equal(await s.setAlertCondition('al-x', 'failing', false, at(3)), true, 'out');
+        assert.equal(await s.setAlertCondition('al-x', 'failing', false, at(4)), false, 'out again');
+        assert.equal(await s.setAlertCondition('al-x', 'failing', true, at(5)), true, 'in once more');
+        assert.equal(await s.setAlertCondition('al-x', 'stale', true, at(6)), true, 'conditions are independent');
+        assert.equal(await s.setAlertCondition('al-x', 'token', false, at(7)), false);
+        assert.equal(await s.setAlertCondition('al-y', 'token', true, at(8)), true, 'connectors are independent');
+        assert.equal(await s.setAlertCondition('al-acme', 'stale', true, at(9)), true);
+        assert.equal(await s.setAlertCondition('al-z', 'stale', true, at(10)), true);
+        assert.equal(await s.setAlertCondition('al-z', 'stale', false, at(11)), true);
+        assert.deepEqual(await s.alertConditions(), new Map([
+          ['al-x', new Set(['failing', 'stale'])], ['al-y', new Set(['token'])], ['al-acme', new Set(['stale'])],
+        ]), 'only active conditions; a connector with none is absent');
+
+        // Workers making the same change at once: exactly one true (a new row, then a flip each way).
+        // On PostgreSQL the store's pool runs these on separate connections.
+        const race = async (active: boolean, n: number) =>
+          (await Promise.all(Array.from({ length: 8 }, (_, i) => s.setAlertCondition('al-race', 'failing', active, at(20 + n * 8 + i))))).filter(Boolean).length;
+        assert.equal(await race(true, 0), 1, 'first time in');
+        assert.equal(await race(false, 1), 1, 'out');
+        assert.equal(await race(true, 2), 1, 'in again');
+        assert.equal(await race(true, 3), 0, 'already in');
+        assert.deepEqual((await s.alertConditions()).get('al-race'), new Set(['failing']));
+
+        // deleteConnector removes its conditions, not the channels or the history that name it.
+        await s.deleteConnector('al-acme');
+        await s.deleteConnector('al-x');
+        const left = await s.alertConditions();
+        assert.equal(left.has('al-acme'), false);
+        assert.equal(left.has('al-x'), false);
+        assert.deepEqual(left.get('al-y'), new Set(['token']), 'other connectors keep theirs');
+        assert.equal(await s.setAlertCondition('al-x', 'failing', false, at(60)), false, 'deleted = never set');
+        assert.equal(await s.setAlertCondition('al-x', 'failing', true, at(61)), true, 'deleted, then in: a change');
+        assert.deepEqual((await s.listAlertChannels()).map((c) => c.id), ['Ch-z', 'ch-b', 'ch-0']);
+        assert.equal((await s.listAlertDeliveries(10)).filter((d) => d.connector === 'al-acme').length, 5);
+
+        for (const c of ['al-x', 'al-y', 'al-z', 'al-race']) await s.deleteConnector(c);
+        for (const id of ['Ch-z', 'ch-b', 'ch-0']) assert.equal(await s.deleteAlertChannel(id), true);
+        assert.deepEqual(await s.alertConditions(), new Map());
+        assert.deepEqual(await s.listAlertChannels(), []);
       });
     });
   });

@@ -56,22 +56,24 @@ export function usdNotice(name: string, network: string | undefined): string {
 }
 
 /**
- * Rows loaded before the currency column existed have currency '': each connector's are labelled
- * with its currency when the App opens (once: a later open finds none), under the connector's
- * lease (one being synced is left for the next open). Rows of a removed connector stay unlabelled
- * until a connector adopts them. A warehouse that cannot tell (a PostgreSQL role that could not add
- * the column: a config error) is left as it is; its loads say what to do.
+ * Each connector's rows must all be in its currency: when the App opens, a connector whose rows
+ * are not (rows loaded before the column existed have '', and a relabel that was interrupted, say a
+ * ClickHouse mutation that finished after its process died, leaves some in another) is relabelled,
+ * under its lease (one being synced is left for the next open). Rows of a removed connector are
+ * left as they are until a connector adopts them. A warehouse that cannot tell (a PostgreSQL role
+ * that could not add the column: a config error) is left as it is; its loads say what to do.
  */
 export async function labelCurrencies(db: Db, find: (name: string) => Promise<ConnectorRecord | undefined>): Promise<void> {
-  let unlabelled: string[];
+  let found: Map<string, string[]>;
   try {
-    unlabelled = await db.warehouse.unlabelledConnectors();
+    found = await db.warehouse.connectorCurrencies();
   } catch (e) {
     if (e instanceof ConnectorError && e.kind === 'config') return;
     throw e;
   }
-  for (const name of unlabelled) {
-    if (!(await find(name))) continue;
+  for (const [name, currencies] of found) {
+    const want = (await find(name))?.settings.currency;
+    if (!want || (currencies.length === 1 && currencies[0] === want)) continue;
     try {
       await withLease(db.state, name, async () => {
         const rec = await find(name); // as saved now, under the lease
@@ -86,15 +88,17 @@ export async function labelCurrencies(db: Db, find: (name: string) => Promise<Co
 /**
  * Save a connector record whose currency its rows do not have yet: first relabel every row it has
  * (its own, or those of an earlier connector it adopts), holding its lease so that no sync loads
- * rows in the old currency meanwhile; a busy ConnectorError while one syncs. If saving then fails,
- * the rows go back to `previous` (when known), so rows and settings agree.
+ * rows in the old currency meanwhile; a busy ConnectorError while one syncs. If the relabel or the
+ * save fails, the rows go back to `previous` (when known), so rows and settings agree.
  */
 export async function saveWithCurrency(db: Db, rec: ConnectorRecord, previous: string | undefined): Promise<void> {
   await withLease(db.state, rec.name, async () => {
-    await db.warehouse.relabelCurrency(rec.name, rec.settings.currency);
     try {
+      await db.warehouse.relabelCurrency(rec.name, rec.settings.currency);
       await db.state.saveConnector(rec);
     } catch (e) {
+      // A relabel that failed part-way (or a save that failed after it) goes back; if even that
+      // fails, the next open relabels the rows to the saved currency (labelCurrencies).
       if (previous !== undefined) await db.warehouse.relabelCurrency(rec.name, previous).catch(() => undefined);
       throw e;
     }

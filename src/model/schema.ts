@@ -170,3 +170,9 @@ export const TOP_SUMMARY_TABLE = {
   ] as readonly ColumnDef[],
   key: ['_connector', '_date', 'dimension', 'id'] as const,
 };
+
+/** The name of the currency column (WINDOW_COLUMNS' last), for code that treats it apart (migrations, relabels). */
+export const CURRENCY_COLUMN = 'currency';
+
+/** The tables with a CURRENCY_COLUMN, in the order loads write (and lock) them: the fact table, the day summary, the top summary. */
+export const CURRENCY_TABLES: readonly string[] = [REPORT_TABLE.name, DAY_SUMMARY_TABLE.name, TOP_SUMMARY_TABLE.name];

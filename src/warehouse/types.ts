@@ -58,7 +58,11 @@ export interface WindowLoad {
   end: string;
   syncId: string;
   syncedAt: Date;
-  /** ISO 4217 code of the rows' amounts (the connector's currency setting), stored on every row and summary. */
+  /**
+   * ISO 4217 code of the rows' amounts (the connector's currency setting), stored on every row and
+   * summary. It must be the currency of the connector's rows already loaded (or those are ''):
+   * otherwise replaceWindow throws a ConnectorError before changing anything (relabel first).
+   */
   currency: string;
 }
 
@@ -133,8 +137,12 @@ export interface Warehouse {
    * (the caller holds its lease).
    */
   relabelCurrency(connector: string, currency: string): Promise<void>;
-  /** Connectors with rows whose currency is '' (loaded before the column existed), in byte order. */
-  unlabelledConnectors(): Promise<string[]>;
+  /**
+   * The currencies of each connector's rows (from the day summary: cheap), each list in byte order;
+   * a connector without rows is absent. '' = loaded before the column existed. The app relabels
+   * every connector whose list is not exactly its currency (an interrupted relabel included).
+   */
+  connectorCurrencies(): Promise<Map<string, string[]>>;
   coverage(connector: string): Promise<Coverage>;
   /** Every connector's coverage in one read (a connector without rows is absent): for listings. */
   coverages(): Promise<Map<string, Coverage>>;
@@ -184,6 +192,39 @@ export interface RunRecord {
   worker: string;
 }
 
+/** Where alerts go (src/alerts): a JSON webhook, a Slack-compatible incoming webhook, or an e-mail address. */
+export type AlertChannelKind = 'webhook' | 'slack' | 'email';
+
+export interface AlertChannelRecord {
+  id: string;
+  kind: AlertChannelKind;
+  /** The URL (webhook, slack: it carries a secret) sealed like a token (src/util/vault.ts); an e-mail address as it is (not a secret). */
+  targetSealed: string;
+  /** Alerts of this connector only; null = every connector. */
+  connector: string | null;
+  createdAt: string;
+}
+
+/** What an alert says happened; `test` is `alerts test`. */
+export type AlertEvent = 'failed' | 'recovered' | 'stale' | 'fresh' | 'token_rejected' | 'test';
+
+/** A condition a connector is in or not: an alert is sent when it changes (failing → failed/recovered, stale → stale/fresh, token → token_rejected). */
+export type AlertCondition = 'failing' | 'stale' | 'token';
+
+/** One alert sent (or given up on) to one channel: the alert history. */
+export interface AlertDeliveryRecord {
+  id: string;
+  channelId: string;
+  connector: string | null;
+  event: AlertEvent;
+  /** When the delivery ended (ISO). */
+  at: string;
+  status: 'sent' | 'failed';
+  attempts: number;
+  /** Why it failed (redacted, never a secret), or null. */
+  error: string | null;
+}
+
 /** A connector's cursor and lease, as syncStates() returns them. */
 export interface SyncStateRecord {
   cursor: string | null;
@@ -197,6 +238,7 @@ export interface StateStore {
   getConnector(name: string): Promise<ConnectorRecord | undefined>;
   /** Insert or replace. */
   saveConnector(rec: ConnectorRecord): Promise<void>;
+  /** Delete the connector with its cursor, runs, lease and alert conditions (alert channels and history stay). */
   deleteConnector(name: string): Promise<void>;
   /** Last day synced (the cursor) or undefined before the first sync. */
   getCursor(connector: string): Promise<string | undefined>;
@@ -219,6 +261,23 @@ export interface StateStore {
   syncStates(): Promise<Map<string, SyncStateRecord>>;
   /** …and every connector's latest run and latest successful run (in listRuns' order). */
   latestRuns(): Promise<Map<string, { last: RunRecord | null; lastSuccess: RunRecord | null }>>;
+  /** Alert channels, oldest first (ties by id). */
+  listAlertChannels(): Promise<AlertChannelRecord[]>;
+  /** Insert or replace (by id). */
+  saveAlertChannel(rec: AlertChannelRecord): Promise<void>;
+  /** Delete a channel (its delivery history stays); false when there was none of that id. */
+  deleteAlertChannel(id: string): Promise<boolean>;
+  recordAlertDelivery(d: AlertDeliveryRecord): Promise<void>;
+  /** The alert history, newest first (ties by id descending): of one channel, or of all. */
+  listAlertDeliveries(limit: number, channelId?: string): Promise<AlertDeliveryRecord[]>;
+  /**
+   * Put the connector in or out of an alert condition. True only when this call changed it: of
+   * workers that make the same change at once, exactly one gets true (and sends the alert).
+   * A connector never set is in no condition.
+   */
+  setAlertCondition(connector: string, condition: AlertCondition, active: boolean, at: string): Promise<boolean>;
+  /** Every connector's active conditions (absent: none). */
+  alertConditions(): Promise<Map<string, Set<AlertCondition>>>;
   close(): Promise<void>;
 }
 

@@ -191,21 +191,43 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 /** The fact rows per connector and day, and the reference dimensions, as replaceWindow / deleteConnectorData leave them. */
 export class Model {
   private readonly facts = new Map<string, Map<string, ReportRow[]>>();
-  /** Each connector's currency: every row of it carries this one (the contract's precondition; relabelCurrency changes them all). */
-  private readonly currencies = new Map<string, string>();
+  /**
+   * The currency of each connector's rows per day: a load writes its currency on its days, and is
+   * refused (the contract: WindowLoad.currency) when the connector has rows in another non-empty
+   * one; relabelCurrency sets all of a connector's. '' = loaded before the column existed, which
+   * takes a load in any currency (the connector's days are then in '' and that one).
+   */
+  private readonly currencies = new Map<string, Map<string, string>>();
   readonly dims = new DimensionState();
 
+  /** A load's refusal, if the contract refuses it: the connector's rows are in another non-empty currency. */
+  refusal(load: WindowLoad): string | undefined {
+    const days = this.facts.get(load.connector);
+    for (const [d, rows] of days ?? []) {
+      const had = this.currencyOn(load.connector, d);
+      if (rows.length && had !== '' && had !== load.currency) return had;
+    }
+    return undefined;
+  }
+
   replace(load: WindowLoad, rows: readonly ReportRow[]): void {
+    const had = this.refusal(load);
+    if (had !== undefined) throw new Error(`model: a load of ${load.connector} in ${load.currency} while its rows are in ${had}: relabel first`);
     const days = this.facts.get(load.connector) ?? new Map<string, ReportRow[]>();
     this.facts.set(load.connector, days);
-    const had = this.currencies.get(load.connector);
-    if (had !== undefined && had !== load.currency && [...days.values()].some((r) => r.length)) {
-      throw new Error(`model: a load of ${load.connector} in ${load.currency} while its rows are in ${had || "''"}: relabel first`);
+    const cur = this.currencies.get(load.connector) ?? new Map<string, string>();
+    this.currencies.set(load.connector, cur);
+    for (const d of [...days.keys()]) {
+      if (d >= load.start && d <= load.end) {
+        days.delete(d);
+        cur.delete(d);
+      }
     }
-    this.currencies.set(load.connector, load.currency);
-    for (const d of [...days.keys()]) if (d >= load.start && d <= load.end) days.delete(d);
     // Rows of a day outside the window are added to that day (nothing of it is deleted).
-    for (const r of rows) push(days, r[I._date]!, r);
+    for (const r of rows) {
+      push(days, r[I._date]!, r);
+      cur.set(r[I._date]!, load.currency);
+    }
     this.dims.applyWindow({ connector: load.connector, start: load.start, end: load.end, rows });
   }
 
@@ -217,29 +239,40 @@ export class Model {
 
   /** relabelCurrency: every row of the connector is in `currency` now. */
   relabel(connector: string, currency: string): void {
-    if (this.facts.has(connector)) this.currencies.set(connector, currency);
+    const cur = this.currencies.get(connector);
+    if (cur) for (const d of cur.keys()) cur.set(d, currency);
   }
 
   /** What the rows of every connector are labelled ('' for all after the currency columns were dropped and added back). */
   unlabelAll(): void {
-    for (const c of this.currencies.keys()) this.currencies.set(c, '');
+    for (const c of this.currencies.keys()) this.relabel(c, '');
   }
 
-  currencyOf(connector: string): string {
-    return this.currencies.get(connector) ?? '';
+  /** The currency of the connector's rows of a day. */
+  currencyOn(connector: string, day: string): string {
+    return this.currencies.get(connector)?.get(day) ?? '';
   }
 
-  /** Connectors with rows in currency '' (unlabelledConnectors), byte order. */
-  unlabelled(): string[] {
-    return this.connectors().filter((c) => this.currencyOf(c) === '' && [...this.facts.get(c)!.values()].some((r) => r.length)).sort(compareBytes);
+  /** connectorCurrencies: each connector with rows → its currencies, in byte order (connectors in byte order). */
+  connectorCurrencies(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const c of this.connectors().sort(compareBytes)) {
+      const set = new Set<string>();
+      for (const [d, rows] of this.facts.get(c)!) if (rows.length) set.add(this.currencyOn(c, d));
+      if (set.size) out.set(c, [...set].sort(compareBytes));
+    }
+    return out;
   }
 
   /** Rows per (connector, currency) as the fact table must hold them: "connector currency" → count. */
   factCurrencies(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [c, days] of this.facts) {
-      const n = [...days.values()].reduce((a, r) => a + r.length, 0);
-      if (n) out.set(JSON.stringify([c, this.currencyOf(c)]), n);
+      for (const [d, rows] of days) {
+        if (!rows.length) continue;
+        const key = JSON.stringify([c, this.currencyOn(c, d)]);
+        out.set(key, (out.get(key) ?? 0) + rows.length);
+      }
     }
     return out;
   }
@@ -257,7 +290,7 @@ export class Model {
   dayTotals(connector: string | null, from: string, to: string): DayTotals[] {
     const byDay = new Map<string, ReportRow[]>();
     for (const c of connector === null ? this.connectors() : [connector]) {
-      for (const r of this.rowsIn(c, from, to)) push(byDay, JSON.stringify([r[I._date], this.currencyOf(c)]), r);
+      for (const r of this.rowsIn(c, from, to)) push(byDay, JSON.stringify([r[I._date], this.currencyOn(c, r[I._date]!)]), r);
     }
     return [...byDay.keys()].sort((a, b) => compareBytes(a, b)).map((key) => {
       const [day, currency] = JSON.parse(key) as [string, string];
@@ -279,11 +312,11 @@ export class Model {
     for (const c of connector === null ? this.connectors() : [connector]) {
       for (const r of this.rowsIn(c, from, to)) {
         const id = cell(r, idCol);
-        if (id !== null) push(groups, JSON.stringify([c, id]), r);
+        if (id !== null) push(groups, JSON.stringify([c, this.currencyOn(c, r[I._date]!), id]), r);
       }
     }
     const entries = [...groups].map(([key, rs]) => {
-      const [conn, id] = JSON.parse(key) as [string, string];
+      const [conn, currency, id] = JSON.parse(key) as [string, string, string];
       const sum = (i: number): bigint | null => rs.reduce<bigint | null>((a, r) => (cell(r, i) === null ? a : (a ?? 0n) + toUnits(r[i]!)), null);
       let best = '';
       let names = new Set<string>();
@@ -298,7 +331,7 @@ export class Model {
         if (d === best) names.add(n);
       }
       return {
-        connector: conn, currency: this.currencyOf(conn), id, rows: rs.length, sales: sum(I.sales), total: sum(I.total_commissions),
+        connector: conn, currency, id, rows: rs.length, sales: sum(I.sales), total: sum(I.total_commissions),
         names: names.size ? [...names].sort(compareBytes) : [null],
       };
     });
@@ -528,7 +561,7 @@ export class Harness {
     return out;
   }
 
-  /** The model's currencies, in the fact table, the day summary and the top summary (raw SQL), and unlabelledConnectors. */
+  /** The model's currencies, in the fact table, the day summary and the top summary (raw SQL), and connectorCurrencies (the whole map). */
   async assertCurrencies(message = ''): Promise<void> {
     const got = await this.currencyCounts();
     const want = this.model.factCurrencies();
@@ -536,7 +569,7 @@ export class Harness {
     assert.deepEqual(sorted(got.fact), sorted(want), `${message} fact table rows per (connector, currency)`);
     assert.deepEqual(sorted(got.summary), sorted(want), `${message} ${DAY_SUMMARY_TABLE.name} rows per (connector, currency)`);
     for (const k of got.top) assert.ok(want.has(k), `${message} ${TOP_SUMMARY_TABLE.name} has ${k}, which the fact table has not`);
-    assert.deepEqual(await this.warehouse.unlabelledConnectors(), this.model.unlabelled(), `${message} unlabelledConnectors`);
+    assert.deepEqual([...await this.warehouse.connectorCurrencies()], [...this.model.connectorCurrencies()], `${message} connectorCurrencies`);
   }
 
   /** The dimension tables as the warehouse holds them (rows of these connectors), sorted like the reference. */

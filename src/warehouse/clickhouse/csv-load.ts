@@ -15,7 +15,7 @@ import { type LoadedColumn, LOADED_COLUMNS } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import type { WindowLoad } from '../types.js';
 import { type ChServer, day, ident, str } from './connection.js';
-import { loadCurrency } from './load.js';
+import { loadCurrency } from '../currency.js';
 import { checkDay, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, STAGE_PREFIX } from './schema.js';
 
 const TYPE_OF = new Map<string, string>(LOADED_COLUMNS.map((c) => [c.name, c.type]));

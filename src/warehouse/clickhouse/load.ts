@@ -20,10 +20,11 @@ import { PassThrough, Readable } from 'node:stream';
 import { once } from 'node:events';
 import { LOADED_COLUMNS, TOP_DIMENSIONS, type ReportRow } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
+import { loadCurrency } from '../currency.js';
 import { dimensionTables } from '../render.js';
 import type { WindowLoad } from '../types.js';
 import { type ChServer, day, ident, type Shard, str } from './connection.js';
-import { checkDay, CURRENCY, currentVersions, FACT_COLUMNS, factColumnsWith, latest, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, TOP_COLUMNS, TOP_ROWS_TABLE, VERSIONS_TABLE } from './schema.js';
+import { checkDay, CURRENCY, currentVersions, FACT_COLUMNS, latest, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, TOP_COLUMNS, TOP_ROWS_TABLE, VERSIONS_TABLE } from './schema.js';
 
 const WIDTH = LOADED_COLUMNS.length;
 const INSERT_COLUMNS = ['_connector', ...LOADED_COLUMNS.map((c) => c.name), '_synced_at', '_sync_id', '_version', '_row', '_sign', CURRENCY].map(ident);
@@ -38,12 +39,6 @@ export function tsvText(v: string): string {
 /** A report cell: empty and null both load as NULL (\N), as DuckDB's CSV load reads them. */
 function tsv(v: string | null | undefined): string {
   return v === null || v === undefined || v === '' ? '\\N' : tsvText(v);
-}
-
-/** The load's currency (WindowLoad.currency), which every row and summary row of the load carries. */
-export function loadCurrency(load: WindowLoad): string {
-  if (typeof load.currency !== 'string') throw new ConnectorError('internal', `the load of ${load.connector} ${load.start}..${load.end} names no currency`);
-  return load.currency;
 }
 
 /** Versions increase within a process (microseconds since 1970, bumped past what the database already has). */
@@ -202,7 +197,9 @@ const batchRows = (b: ShardBatch): string =>
 /**
  * Make each window's version current for its days on one shard (see the header, step 2). Rows of
  * an out-of-window day are added to the day (DuckDB's delete-then-insert does that): its current
- * rows are copied into the new version first, numbered after the load's `count` rows.
+ * rows are copied into the new version first, numbered after the load's `count` rows, each with
+ * its own currency (a load is refused when the connector's rows are in another one, so they are
+ * the load's, or '' not labelled yet: relabelling them is the relabel's job, not a load's).
  */
 export async function publishShard(l: Layout, b: ShardBatch): Promise<void> {
   const s = b[0]!.p.shard.server;
@@ -212,7 +209,7 @@ export async function publishShard(l: Layout, b: ShardBatch): Promise<void> {
     const c = str(w.load.connector);
     await s.run(
       `INSERT INTO ${rowsT} (${FACT_COLUMNS}, _version, _row, _sign)
-       SELECT ${factColumnsWith(str(loadCurrency(w.load)))}, toUInt64(${w.version}), toUInt32(${w.count} + rowNumberInAllBlocks()), toInt8(1) FROM ${rowsT}
+       SELECT ${FACT_COLUMNS}, toUInt64(${w.version}), toUInt32(${w.count} + rowNumberInAllBlocks()), toInt8(1) FROM ${rowsT}
        WHERE _connector = ${c} AND _date IN ${dayList(p.extra)} AND (_connector, _date, _version) IN (${currentVersions(l, `_connector = ${c} AND _date IN ${dayList(p.extra)}`)})`,
     );
   }

@@ -16,7 +16,7 @@
  * tables made before the column get it by ALTER TABLE … ADD COLUMN, which appends, so new and
  * migrated tables have the same layout (currency.ts migrates them and recreates the views).
  */
-import { DAY_SUMMARY_TABLE, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, TOP_SUMMARY_TABLE, TOTAL_PRECISION, type ColumnDef } from '../../model/schema.js';
+import { CURRENCY_COLUMN, DAY_SUMMARY_TABLE, MONEY_PRECISION, MONEY_SCALE, REPORT_TABLE, TOP_SUMMARY_TABLE, TOTAL_PRECISION, type ColumnDef } from '../../model/schema.js';
 import { isIsoDay } from '../../util/days.js';
 import { ConnectorError } from '../../util/errors.js';
 import { columnList, dimensionTables, type TypeMap } from '../render.js';
@@ -40,7 +40,7 @@ const NULLABLE_TYPES = Object.fromEntries(Object.entries(CLICKHOUSE_TYPES).map((
 const NOT_NULL = new Set(['_connector', '_date', '_synced_at', '_sync_id', 'currency']);
 
 /** The model's currency column (schema.ts): last in every physical table, '' for rows loaded before it existed. */
-export const CURRENCY = 'currency';
+export const CURRENCY = CURRENCY_COLUMN;
 export const CURRENCY_DDL = `${ident(CURRENCY)} String DEFAULT ''`;
 const noCurrency = (defs: readonly ColumnDef[]): ColumnDef[] => defs.filter((c) => c.name !== CURRENCY);
 

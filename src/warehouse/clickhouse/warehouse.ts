@@ -20,7 +20,8 @@
  *
  * This file: topology, routing, the load's steps, delete and the reads. The tables are in
  * schema.ts, the load's statements in load.ts, the first layout's migration in migrate.ts, the
- * currency column's migration, relabel and unlabelled list in currency.ts; the
+ * currency column's migration, the check of a load's currency, relabel and connectorCurrencies in
+ * currency.ts; the
  * bookkeeping is not ClickHouse's (no transactions): index.ts gets it from the registry.
  */
 import type { CsvPart, ReportBody } from '../../model/report-body.js';
@@ -36,7 +37,7 @@ import { cheapestForm, streamCsv } from './csv-load.js';
 import { cancelSuperseded, insertRowsText, nextSeq, type Published, publishShard, refreshDimensions, rowsText, type ShardBatch, type ShardDays, streamRows } from './load.js';
 import { Batcher } from '../../util/batcher.js';
 import { migrateV1 } from './migrate.js';
-import { migrateCurrency, relabel, unlabelledSql } from './currency.js';
+import { checkCurrency, currenciesFrom, currenciesSql, migrateCurrency, relabel } from './currency.js';
 import {
   checkDay, clampDay, currentVersions, dropStaleStages, initServer, latest, Layout, MAX_DAY, ROWS_TABLE, SHARDING_KEY, TOP_ROWS_TABLE, VERSIONS_TABLE,
 } from './schema.js';
@@ -250,10 +251,12 @@ export class ClickHouseWarehouse implements Warehouse {
       days.push(d);
       if (days.length > MAX_WINDOW_DAYS) throw new ConnectorError('bad_request', `window ${load.start}..${load.end} is longer than ${MAX_WINDOW_DAYS} days`);
     }
-    // Independent reads before the load: one round trip's wait, not two.
+    // Independent reads before the load: one round trip's wait, not three. A load in another
+    // currency than the connector's rows is refused here, before anything is inserted.
     const [routes, version] = await Promise.all([
       this.route(load.connector, days),
       this.runVersion(load),
+      checkCurrency(this.main, this.layout, load),
     ]);
     onStart();
     const form = body.format === 'rows' ? body : await cheapestForm(body.parts);
@@ -422,9 +425,10 @@ export class ClickHouseWarehouse implements Warehouse {
     await relabel(this.layout, this.shards, connector, currency);
   }
 
-  async unlabelledConnectors(): Promise<string[]> {
+  /** The current versions with rows (currency.ts), as coverages reads them. */
+  async connectorCurrencies(): Promise<Map<string, string[]>> {
     await this.topology();
-    return (await this.main.rows<{ c: string }>(unlabelledSql(this.layout))).map((r) => r.c);
+    return currenciesFrom(await this.main.rows<{ c: string; cur: string }>(currenciesSql(this.currentDays('1'))));
   }
 
   async coverage(connector: string): Promise<Coverage> {

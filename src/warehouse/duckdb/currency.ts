@@ -10,9 +10,10 @@
  *   a migrated table has the layout of a new one. DuckDB (1.5) allows these ALTERs on the day
  *   summary's PRIMARY KEY table and inside a transaction; all of it is one transaction, so a crash
  *   leaves the file as it was. ADD COLUMN writes the column for every row (3M fact rows: ~0.3 s).
- * - one currency per connector: a load in a currency other than that of the connector's rows (in
- *   the day summary, or of its other windows in the same transaction) is refused before it
- *   changes anything: relabel first (Warehouse.relabelCurrency; the app does, holding the lease).
+ * - one currency per connector: a load in a currency other than that of the connector's labelled
+ *   rows (in the day summary, or of its other windows in the same transaction) is refused before
+ *   it changes anything: relabel first (Warehouse.relabelCurrency; the app does, holding the
+ *   lease). Rows in '' (loaded before the column existed) take a load in any currency.
  *   Checked once per window on the small day summary, so the summaries can take any_value of the
  *   fact rows' currency (summary.ts) instead of checking every row.
  * - relabelCurrency: one UPDATE per table, restricted to the connector's rows not already in the
@@ -20,15 +21,15 @@
  *   ~0.35 s + 0.4 s commit; the no-op: one scan, ~0.13 s).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type ColumnDef, DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE } from '../../model/schema.js';
-import { ConnectorError } from '../../util/errors.js';
+import { type ColumnDef, CURRENCY_COLUMN, CURRENCY_TABLES, DAY_SUMMARY_TABLE } from '../../model/schema.js';
+import { currenciesByConnector, currencyRefused, loadCurrency } from '../currency.js';
 import { columnList, type TypeMap } from '../render.js';
 import type { WindowLoad } from '../types.js';
 import { inTransaction } from './connection.js';
 
-export const CURRENCY = 'currency';
+export const CURRENCY = CURRENCY_COLUMN;
 
-const TABLES = [REPORT_TABLE.name, DAY_SUMMARY_TABLE.name, TOP_SUMMARY_TABLE.name];
+const TABLES = CURRENCY_TABLES;
 
 /** columnList, with `currency` NOT NULL. */
 export function columnsDdl(columns: readonly ColumnDef[], types: TypeMap): string {
@@ -68,25 +69,20 @@ export async function migrateCurrency(c: DuckDBConnection): Promise<string[]> {
 }
 
 /**
- * Refuse a load whose currency is not that of the connector's rows (inside the load's transaction,
- * before it deletes anything); `loaded`: the currency of the connector's earlier windows in it.
+ * Refuse a load whose currency is not that of the connector's labelled rows (inside the load's
+ * transaction, before it deletes anything); `loaded`: the currency of the connector's earlier
+ * windows in it. Rows in '' do not refuse (types.ts WindowLoad.currency).
  */
 export async function checkCurrency(c: DuckDBConnection, load: WindowLoad, loaded: Map<string, string>): Promise<void> {
-  if (typeof load.currency !== 'string') {
-    throw new ConnectorError('internal', `connector ${load.connector}: a load without a currency (WindowLoad.currency is ${String(load.currency)})`);
-  }
+  const currency = loadCurrency(load);
   let other = loaded.get(load.connector);
   if (other === undefined) {
     const r = await c.runAndReadAll(
-      `SELECT ${CURRENCY} FROM ${DAY_SUMMARY_TABLE.name} WHERE _connector = $1 AND ${CURRENCY} <> $2 LIMIT 1`, [load.connector, load.currency]);
+      `SELECT ${CURRENCY} FROM ${DAY_SUMMARY_TABLE.name} WHERE _connector = $1 AND ${CURRENCY} <> $2 AND ${CURRENCY} <> '' LIMIT 1`, [load.connector, currency]);
     other = (r.getRowObjectsJson() as { currency: string }[])[0]?.currency;
   }
-  if (other !== undefined && other !== load.currency) {
-    throw new ConnectorError('internal', `connector ${load.connector}: a load in ${load.currency || "''"} while its rows are in ${other || "'' (unlabelled)"}`, {
-      hint: 'relabel its rows to the new currency first (Warehouse.relabelCurrency)',
-    });
-  }
-  loaded.set(load.connector, load.currency);
+  if (other !== undefined && other !== currency) throw currencyRefused(load.connector, currency, other);
+  loaded.set(load.connector, currency);
 }
 
 /** Set the currency of every row of the connector (fact table and both summaries), in one transaction. */
@@ -98,5 +94,10 @@ export async function relabel(c: DuckDBConnection, connector: string, currency: 
   });
 }
 
-/** Connectors with unlabelled rows, from the day summary (a row per connector and day: cheap), byte order. */
-export const UNLABELLED_SQL = `SELECT DISTINCT _connector FROM ${DAY_SUMMARY_TABLE.name} WHERE ${CURRENCY} = '' ORDER BY _connector`;
+/** connectorCurrencies' read: each connector's currencies, from the day summary (a row per connector and day with rows: cheap). */
+export const CURRENCIES_SQL = `SELECT DISTINCT _connector, ${CURRENCY} FROM ${DAY_SUMMARY_TABLE.name}`;
+
+/** CURRENCIES_SQL's rows as connectorCurrencies returns them (lists in byte order). */
+export function currenciesFrom(rows: Record<string, unknown>[]): Map<string, string[]> {
+  return currenciesByConnector(rows.map((r) => ({ connector: String(r._connector), currency: String(r.currency) })));
+}

@@ -9,6 +9,12 @@
  * It takes both ReportBody forms (capabilities.canonicalCsv): a `canonical-csv` body (what the
  * engine hands it from the report reader) is appended to the file byte for byte, no row arrays, no
  * strings per cell; a `rows` body (tests, any other source) is written as CSV here.
+ *
+ * Every row and summary row carries the load's `currency` (a constant of the INSERT, like
+ * `_connector`). currency.ts has the rest of that column: its migration in init (migrateCurrency),
+ * the refusal of a load in another currency than the connector's rows before it deletes anything
+ * (checkCurrency, once per window on the day summary), relabelCurrency (relabel) and
+ * connectorCurrencies.
  */
 import { mkdirSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
@@ -23,7 +29,7 @@ import { columnList, csvField, dimensionTables, type TypeMap } from '../render.j
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { inTransaction, openDuckDb, releaseDuckDb, SerialConnection } from './connection.js';
 import { DUCKDB_CAPABILITIES } from './capabilities.js';
-import { checkCurrency, columnsDdl, migrateCurrency, relabel, UNLABELLED_SQL } from './currency.js';
+import { checkCurrency, columnsDdl, CURRENCIES_SQL, currenciesFrom, migrateCurrency, relabel } from './currency.js';
 import { COVERAGE_SQL, COVERAGES_SQL, DAY_TOTALS_SQL, daysOutsideWindow, deleteSummaries, ensureSummaries, refreshSummaries, topSql, TouchedDays } from './summary.js';
 
 export const DUCKDB_TYPES: TypeMap = {
@@ -294,8 +300,9 @@ export class DuckDbWarehouse implements Warehouse {
     await this.conn.exclusive((c) => relabel(c, connector, currency));
   }
 
-  async unlabelledConnectors(): Promise<string[]> {
-    return (await this.reader.rows(UNLABELLED_SQL)).map((r) => String(r._connector));
+  /** From the day summary (currency.ts): a row per connector and day. */
+  async connectorCurrencies(): Promise<Map<string, string[]>> {
+    return currenciesFrom(await this.reader.rows(CURRENCIES_SQL));
   }
 
   async coverage(connector: string): Promise<Coverage> {

@@ -1,7 +1,7 @@
 /**
  * The `currency` column in PostgreSQL (schema.ts: last column of the fact table and of both
- * summaries): its DDL, the migration of tables made before it, relabelCurrency and
- * unlabelledConnectors. A module of its own because the migration has its own rules (locks,
+ * summaries): its DDL, the migration of tables made before it, the check of a load's currency,
+ * relabelCurrency and connectorCurrencies. A module of its own because the migration has its own rules (locks,
  * roles that do not own the tables) and warehouse.ts stays about loading.
  *
  * Column: `text NOT NULL DEFAULT ''` on all three tables, new or migrated, so both have the same
@@ -9,7 +9,7 @@
  * WINDOW_DEFAULTS: the load's `rakuten.currency` setting, '' outside a load), which the canonical
  * CSV path relies on; the rows path and the summary refreshes always write it explicitly. The ''
  * defaults keep a worker of the previous version working during a rolling upgrade: its rows and
- * summary rows are '' (unlabelled), listed by unlabelledConnectors, labelled by the app.
+ * summary rows are '' (unlabelled), listed by connectorCurrencies, labelled by the app.
  *
  * Migration (ensureCurrencyColumns, in init): when the catalog says a table lacks the column,
  * `ALTER TABLE … ADD COLUMN IF NOT EXISTS currency text NOT NULL DEFAULT ''` on each such table,
@@ -20,8 +20,14 @@
  * DEFAULT: an ADD COLUMN evaluates its DEFAULT once for the existing rows, and a setting read at
  * ALTER time must not become their currency. The window DEFAULT comes afterwards, by SET DEFAULT
  * (catalog only, existing rows untouched). The ACCESS EXCLUSIVE locks are taken in the loads'
- * order (fact table, day summary, top summary) and waited for at most LOCK_TIMEOUT per attempt,
- * so readers never queue long behind a migration waiting for a long load.
+ * order (fact table, day summary, top summary) and waited for at most LOCK_TIMEOUT per attempt:
+ * readers queued behind a migration that waits for a long load wait at most that long each
+ * attempt (5 s), up to ~60 s over its ATTEMPTS before it gives up with a busy error.
+ *
+ * One currency per connector (checkCurrency, first thing in each load's transaction, under the
+ * connector's shared lock): a load in another currency than the connector's labelled rows (the
+ * day summary says, a few rows per connector and day) is refused before it deletes anything;
+ * rows in '' take any. relabel takes the lock exclusive, so no load checks halfway through one.
  *
  * A role that does not own the tables: when the columns exist (the owner migrated, or made the
  * tables) init runs no ALTER at all and everything works, canonical CSV by the rows path if the
@@ -30,18 +36,20 @@
  * saying so (currencyMissing); coverage and deletes keep working.
  */
 import type pg from 'pg';
-import { type ColumnDef, DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE } from '../../model/schema.js';
+import { type ColumnDef, CURRENCY_COLUMN, CURRENCY_TABLES, DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_SUMMARY_TABLE } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
+import { currenciesByConnector, currencyRefused } from '../currency.js';
 import type { TypeMap } from '../render.js';
+import type { WindowLoad } from '../types.js';
 import { checkout, mapPgError } from './connection.js';
 import { lockConnector, Q } from './summary.js';
 
-export const CURRENCY = 'currency';
+export const CURRENCY = CURRENCY_COLUMN;
 /** The column's type as every table has it (new or migrated). */
 const CURRENCY_TYPE = `text NOT NULL DEFAULT ''`;
 
 /** The tables holding `currency`, in the order loads lock them. */
-const TABLES = [REPORT_TABLE.name, DAY_SUMMARY_TABLE.name, TOP_SUMMARY_TABLE.name];
+const TABLES = CURRENCY_TABLES;
 
 /** A table's column list for CREATE TABLE (render.ts columnList, with the currency column's NOT NULL DEFAULT ''). */
 export function pgColumns(columns: readonly ColumnDef[], types: TypeMap): string {
@@ -118,8 +126,27 @@ export async function relabel(c: pg.ClientBase, connector: string, currency: str
   for (const t of TABLES) await c.query(`UPDATE ${t} SET ${CURRENCY} = $2 WHERE _connector = $1 AND ${CURRENCY} <> $2`, [connector, currency]);
 }
 
-/** unlabelledConnectors: from the day summary (a few rows per connector and day), byte order. */
-export const UNLABELLED_QUERY = {
-  sql: `SELECT _connector FROM ${DAY_SUMMARY_TABLE.name} WHERE ${CURRENCY} = '' GROUP BY _connector ORDER BY _connector COLLATE "C"`,
+/**
+ * Refuse a load (`currency`: loadCurrency's) whose connector has labelled rows in another
+ * currency (see the header): in its transaction, under the connector's shared lock, before the
+ * DELETE. One index range of the day summary's primary key.
+ */
+export async function checkCurrency(c: pg.ClientBase, load: WindowLoad, currency: string): Promise<void> {
+  const { rows } = await c.query(
+    `SELECT ${CURRENCY} FROM ${DAY_SUMMARY_TABLE.name} WHERE _connector = $1 AND ${CURRENCY} <> $2 AND ${CURRENCY} <> '' LIMIT 1`,
+    [load.connector, currency],
+  );
+  const other = (rows[0] as { currency?: string } | undefined)?.currency;
+  if (other !== undefined) throw currencyRefused(load.connector, currency, other);
+}
+
+/** connectorCurrencies: from the day summary (a few rows per connector and day). */
+export const CURRENCIES_QUERY = {
+  sql: `SELECT DISTINCT _connector, ${CURRENCY} FROM ${DAY_SUMMARY_TABLE.name}`,
   params: [] as unknown[],
 };
+
+/** CURRENCIES_QUERY's rows as connectorCurrencies returns them (lists in byte order). */
+export function currenciesFrom(rows: Record<string, unknown>[]): Map<string, string[]> {
+  return currenciesByConnector(rows.map((r) => ({ connector: String(r._connector), currency: String(r.currency) })));
+}

@@ -16,8 +16,9 @@
  *
  * Concurrency (all transaction-scoped advisory locks, so a crash releases them):
  * - a load holds its connector's lock SHARED for its whole transaction (`lockConnector`), taken
- *   first; deleteConnectorData takes it EXCLUSIVE: a delete waits for the connector's loads in
- *   flight, and a load waits for a delete, so no load's facts outlive a delete that took their sums;
+ *   first; deleteConnectorData and relabelCurrency take it EXCLUSIVE: a delete (relabel) waits for
+ *   the connector's loads in flight, and a load waits for it, so no load's facts outlive a delete
+ *   that took their sums, and no load commits rows in the old currency halfway through a relabel;
  * - the refresh runs under one summary lock per (connector, day) it refreshes, which
  *   `refreshSummaries` takes in day order, in one statement, once the load's rows are in: loads
  *   that touch one day (a window day of one, an appended day of the other) refresh it one after
@@ -46,6 +47,7 @@
  */
 import type pg from 'pg';
 import { type ColumnDef, DAY_SUMMARY_TABLE, REPORT_TABLE, TOP_DIMENSIONS, TOP_SUMMARY_TABLE } from '../../model/schema.js';
+import { ConnectorError } from '../../util/errors.js';
 
 const F = REPORT_TABLE.name;
 const DAY = DAY_SUMMARY_TABLE.name;
@@ -101,10 +103,12 @@ export const dayOf = (key: string): string => `date '9999-12-31' - substr(${key}
 
 /**
  * One row per (connector, day) with rows, aggregated from the fact rows `where` selects, with
- * their currency. A (connector, day) has one currency (a load writes one on all its rows, and
- * relabelCurrency changes all of a connector's): grouping by it too never adds two currencies up;
- * a day holding two (rows appended outside a window by a load in another currency) breaks the
- * primary key and fails the load (refreshSummaries says why).
+ * their currency. A (connector, day) has one currency (a load writes one on all its rows,
+ * relabelCurrency changes all of a connector's, and a load in another currency than the
+ * connector's labelled rows is refused up front: currency.ts checkCurrency): grouping by it too
+ * never adds two currencies up. Only rows appended outside their window to a day still in ''
+ * (loaded before the column existed, not labelled yet) can give a day two, which breaks the
+ * primary key: refreshSummaries then fails the load with a ConnectorError saying to relabel first.
  */
 function dayInsert(where: string): string {
   const cols = ['_connector', '_date', 'rows', ...DAY_SUMS, 'currency'];
@@ -155,7 +159,7 @@ export async function fillSummaries(c: pg.ClientBase, missing: ReadonlySet<strin
   }
 }
 
-/** The connector's lock: SHARED by each load for its whole transaction, EXCLUSIVE by deleteConnectorData. */
+/** The connector's lock: SHARED by each load for its whole transaction, EXCLUSIVE by deleteConnectorData and relabelCurrency (currency.ts). */
 export async function lockConnector(c: pg.ClientBase, connector: string, mode: 'shared' | 'exclusive'): Promise<void> {
   const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
   await c.query(`SELECT ${fn}(hashtextextended('rakuten-connector:connector:' || $1, 0))`, [connector]);
@@ -190,7 +194,9 @@ export async function refreshSummaries(
     await c.query(dayInsert(days('f.')), params);
   } catch (e) {
     if ((e as { code?: string }).code !== '23505') throw e;
-    throw new Error(`rows of connector ${connector} on one day are in two currencies (rows loaded outside their window in another currency?): relabel them first`);
+    throw new ConnectorError('internal', `connector ${connector}: rows of one day would be in two currencies (rows loaded outside their window onto a day of unlabelled rows)`, {
+      hint: 'relabel its rows to the connector\'s currency first (Warehouse.relabelCurrency; the app does when it opens)',
+    });
   }
   if (!top) {
     await c.query(topInsert(days('f.')), params);

@@ -15,7 +15,8 @@
  *
  * Every row and summary row carries the load's `currency` (constant per load, like `_connector`:
  * a DEFAULT on the CSV path, framed into each COPY line on the rows path); currency.ts migrates
- * tables made before the column and relabels a connector's rows.
+ * tables made before the column, refuses a load in another currency than the connector's rows
+ * (first in its transaction) and relabels a connector's rows.
  *
  * Types: money is numeric(18,4) (exact; sums are read back as `::text`, never JS numbers). `_extra`
  * (json) is `text`, like DuckDB's VARCHAR: it keeps the report's text byte for byte, where jsonb
@@ -31,7 +32,8 @@ import { columnList, dimensionTables, type TypeMap } from '../render.js';
 import type { Coverage, DayTotals, StateStore, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { checkout, createPool, inTransaction, mapPgError, parsePostgresUrl, runDdl, type PostgresTarget } from './connection.js';
 import { copyCsv, copyRows, copyValue } from './copy.js';
-import { ADD_CURRENCY_STATEMENTS, currencyMissing, ensureCurrencyColumns, pgColumns, relabel, UNLABELLED_QUERY } from './currency.js';
+import { ADD_CURRENCY_STATEMENTS, checkCurrency, CURRENCIES_QUERY, currenciesFrom, currencyMissing, ensureCurrencyColumns, pgColumns, relabel } from './currency.js';
+import { loadCurrency } from '../currency.js';
 import { aggregateWindow, DimensionAggregator } from './dimensions.js';
 import { POSTGRES_CAPABILITIES } from './capabilities.js';
 import { PostgresStateStore } from './state.js';
@@ -120,7 +122,20 @@ export class PostgresWarehouse implements Warehouse {
    * the dimensions aggregated in JS as the rows stream past.
    */
   async replaceWindow(load: WindowLoad, body: ReportBody): Promise<number> {
+    try {
+      return await this.replace(load, body);
+    } catch (e) {
+      // Failed or refused (say, a load in another currency) maybe before reading a row: still
+      // close the caller's iterable (a download behind it stops), as consuming it would have.
+      const it: AsyncIterable<unknown> = body.format === 'rows' ? body.batches : body.parts;
+      await Promise.resolve(it[Symbol.asyncIterator]().return?.()).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async replace(load: WindowLoad, body: ReportBody): Promise<number> {
     this.requireCurrency();
+    loadCurrency(load);
     if (body.format === 'canonical-csv') {
       // A multi-day window (its _date per row) or a table without the DEFAULTs: rows, without peeking.
       if (!this.csvDefaults || load.start !== load.end) return this.loadRows(load, csvRows(body.parts));
@@ -183,6 +198,8 @@ export class PostgresWarehouse implements Warehouse {
     return inTransaction(this.pool, this.location, async (c) => {
       // First: a deleteConnectorData of this connector waits for this load, or this load for it.
       await lockConnector(c, load.connector, 'shared');
+      // Then: a load in another currency than the connector's rows is refused before it changes anything.
+      await checkCurrency(c, load, loadCurrency(load));
       // Two loads of the same connector-day (a worker whose lease expired mid-load and its successor)
       // would each DELETE only what their snapshot saw and both insert: duplicates. Per-day advisory
       // locks, taken in day order (no deadlock), make the second wait and then delete the first's rows.
@@ -218,9 +235,9 @@ export class PostgresWarehouse implements Warehouse {
     await inTransaction(this.pool, this.location, (c) => relabel(c, connector, currency));
   }
 
-  async unlabelledConnectors(): Promise<string[]> {
+  async connectorCurrencies(): Promise<Map<string, string[]>> {
     this.requireCurrency();
-    return (await this.rows(UNLABELLED_QUERY)).map((r) => String(r._connector));
+    return currenciesFrom(await this.rows(CURRENCIES_QUERY));
   }
 
   async dayTotals(connector: string | null, from: string, to: string): Promise<DayTotals[]> {
