@@ -16,6 +16,8 @@ import { sleep } from '../sync/retry.js';
 import { eachLimited } from '../util/pool.js';
 import { defaultWarehouseUrl, type Opened, openWarehouse } from '../warehouse/index.js';
 import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord, TopEntry } from '../warehouse/types.js';
+import { Alerts } from './alerts.js';
+import { type Freshness, freshnessOf } from './freshness.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
 import { currencyNeeded, FALLBACK_CURRENCY, labelCurrencies, saveWithCurrency, usdNotice, withSettingDefaults } from './currency.js';
 import { nameError, settingError, settingsInputProblems, validateRange, validateSettings } from './settings.js';
@@ -121,7 +123,12 @@ export class App {
    */
   syncCheck?: (name: string, view: () => Promise<ConnectorView>) => Promise<void>;
 
-  private constructor(readonly home: string, readonly warehouseUrl: string, readonly db: Opened, readonly vault: Vault) {}
+  /** Where alerts go and what was sent (src/app/alerts.ts). */
+  readonly alerts: Alerts;
+
+  private constructor(readonly home: string, readonly warehouseUrl: string, readonly db: Opened, readonly vault: Vault) {
+    this.alerts = new Alerts(db.state, vault, (name) => this.get(name));
+  }
 
   static async open(opts: { home: string; warehouse?: string }): Promise<App> {
     mkdirSync(opts.home, { recursive: true, mode: 0o700 });
@@ -198,8 +205,11 @@ export class App {
   }
 
   /** Re-run the checks for a saved connector. */
+  /** Re-run the checks for a saved connector (a rejected token is alerted once: src/app/alerts.ts). */
   async test(name: string, opts: { request?: RequestOptions } = {}): Promise<TestReport> {
-    return saveAndTestChecks(this.source(await this.get(name)), opts);
+    const report = await saveAndTestChecks(this.source(await this.get(name)), opts);
+    await this.alerts.afterTest(name, report).catch(() => undefined);
+    return report;
   }
 
   /** Whether a change needs Save & Test: a new URL, report key or token, or another time zone. */
@@ -256,8 +266,25 @@ export class App {
     const rec = await this.get(name);
     if (opts.range) validateRange(opts.range);
     await this.syncCheck?.(rec.name, async () => this.view(rec));
-    return runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID, current: () => this.get(name) }, rec, this.source(rec), opts);
+    let run: RunRecord;
+    try {
+      run = await runSync({ warehouse: this.db.warehouse, state: this.db.state, worker: WORKER_ID, current: () => this.get(name) }, rec, this.source(rec), opts);
+    } catch (e) {
+      // A failed sync is alerted once (until it recovers); an interrupted one is not a failure.
+      if (!opts.signal?.aborted) await this.alerts.afterSync(name, { error: e }).catch(() => undefined);
+      throw e;
+    }
+    await this.alerts.afterSync(name, { run }).catch(() => undefined);
+    return run;
   }
+
+  /** Every connector's freshness now (src/app/freshness.ts); a change to or from stale is alerted once. */
+  async checkFreshness(now = new Date()): Promise<Freshness[]> {
+    const all = (await this.statuses()).map((st) => freshnessOf(st, now));
+    await this.alerts.afterFreshness(all).catch(() => undefined);
+    return all;
+  }
+
 
   /**
    * Sync every connector that is not paused — the job of one worker among many. A connector

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { App } from '../app/app.js';
-import { type Freshness, freshnessOf } from '../app/freshness.js';
+import type { Freshness } from '../app/freshness.js';
 import type { Output } from '../app/output.js';
 
 type WithApp = <T>(fn: (app: App, out: Output) => Promise<T>) => Promise<T>;
@@ -33,8 +33,8 @@ export function addFreshnessCommand(program: Command, withApp: WithApp): void {
     .description("exit 1 when any connector is stale: no successful sync for longer than its limit (--stale-after, or twice its schedule's interval plus 2 h)")
     .action(async () => {
       await withApp(async (app, out) => {
-        const now = new Date();
-        const all = (await app.statuses()).map((st) => freshnessOf(st, now));
+        // The same check as `serve`'s: a connector that went stale (or fresh again) is alerted once.
+        const all = await app.checkFreshness();
         const stale = all.filter((f) => f.state === 'stale');
         if (out.json) {
           for (const f of all) out.data({ name: f.name, state: f.state, lastSuccessAt: f.lastSuccessAt, ageHours: Math.floor(f.ageMs / 3_600_000), limitHours: f.limitMs === null ? null : f.limitMs / 3_600_000 });

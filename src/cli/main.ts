@@ -23,6 +23,7 @@ import { DEFAULT_SYNC_PARALLEL } from '../app/defaults.js';
 import { checkName, checkRange, checkSettings, int, printChecks, staleAfter, UsageError } from './common.js';
 import { addEditCommands, settingsText } from './commands-edit.js';
 import { addFreshnessCommand } from './commands-freshness.js';
+import { addAlertCommands } from './commands-alerts.js';
 import { demoSyncCheck } from './demo-connector.js';
 import type { CliApp } from './remote.js';
 import { defaultWarehouseUrl } from '../warehouse/index.js';
@@ -317,6 +318,7 @@ program
 
 addEditCommands(program, withApp);
 addFreshnessCommand(program, withApp);
+addAlertCommands(program, withApp);
 
 /** The commands that serve (the last two, as `--help` lists them): they run what src/main.ts gave. */
 function addServeCommands(parts: CliParts): void {

@@ -22,7 +22,9 @@ import { registerSecret } from '../util/secrets.js';
 import type { RunRecord } from '../warehouse/types.js';
 
 /** The App methods the CLI's commands use; RemoteApp has them all. */
-export type CliApp = Pick<App, 'statuses' | 'status' | 'saveAndTest' | 'test' | 'edit' | 'updateSettings' | 'remove' | 'removeData' | 'sync' | 'syncAll'>;
+export type CliApp = Pick<App, 'statuses' | 'status' | 'saveAndTest' | 'test' | 'edit' | 'updateSettings' | 'remove' | 'removeData' | 'sync' | 'syncAll' | 'checkFreshness'> & {
+  alerts: Pick<App['alerts'], 'add' | 'list' | 'remove' | 'test' | 'history'>;
+};
 
 export interface ServeFile { url: string; pid: number; credential: string }
 
@@ -110,6 +112,14 @@ export class RemoteApp implements CliApp {
   updateSettings: App['updateSettings'] = (name, patch) => this.call('updateSettings', name, patch);
   remove: App['remove'] = (name, dropData) => this.call('remove', name, dropData);
   removeData: App['removeData'] = (name) => this.call('removeData', name);
+  checkFreshness: App['checkFreshness'] = () => this.call('checkFreshness');
+  alerts: CliApp['alerts'] = {
+    add: (kind, target, connector) => this.call('alerts.add', kind, target, connector),
+    list: () => this.call('alerts.list'),
+    remove: (id) => this.call('alerts.remove', id),
+    test: (id) => this.call('alerts.test', id),
+    history: (limit, channelId) => this.call('alerts.history', limit, channelId),
+  };
   /** The server's home, and the sha256 of its warehouse URL. */
   where = () => this.call<{ home: string; warehouse: string }>('home');
 

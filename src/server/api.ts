@@ -26,6 +26,7 @@ import { chartRoutes } from './routes/charts.js';
 import type { ServerContext } from './routes/common.js';
 import { connectorRoutes } from './routes/connectors.js';
 import { metaRoutes } from './routes/meta.js';
+import { alertRoutes } from './routes/alerts.js';
 import { syncRoutes } from './routes/syncs.js';
 
 export type { ServerContext } from './routes/common.js';
@@ -88,6 +89,7 @@ export function createHttpApp(ctx: ServerContext & { metrics?: ServerMetrics }):
   connectorRoutes(http, ctx);
   syncRoutes(http, ctx);
   chartRoutes(http, ctx);
+  alertRoutes(http, ctx);
 
   http.all('/api/*', (c) => send(c, 404, { errors: { path: `no such API route: ${c.req.method} ${new URL(c.req.url).pathname}` } }));
   http.notFound((c) => c.text('not found', 404));

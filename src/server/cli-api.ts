@@ -22,7 +22,7 @@ import { type SyncEvent, type SyncOptions, WORKER_ID } from '../sync/engine.js';
 import { SchedulerBusyError, type Scheduler } from '../scheduler/scheduler.js';
 import { ConnectorError } from '../util/errors.js';
 import { redact, safeError } from '../util/secrets.js';
-import type { RunRecord } from '../warehouse/types.js';
+import type { AlertChannelKind, RunRecord } from '../warehouse/types.js';
 import type { LocalCredential } from './local-credential.js';
 import type { RequestOptions } from '../rakuten/client.js';
 import type { SyncRunner } from './runner.js';
@@ -86,6 +86,11 @@ const str = (v: unknown): string => {
   if (typeof v !== 'string' || v.length > 4096) throw new ConnectorError('config', 'bad request from the CLI');
   return v;
 };
+const ALERT_KINDS: readonly AlertChannelKind[] = ['webhook', 'slack', 'email'];
+const alertKind = (v: unknown): AlertChannelKind => {
+  if (!ALERT_KINDS.includes(v as AlertChannelKind)) throw new ConnectorError('config', 'bad request from the CLI');
+  return v as AlertChannelKind;
+};
 const obj = <T>(v: unknown): T => {
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConnectorError('config', 'bad request from the CLI');
   return v as T;
@@ -113,6 +118,12 @@ function methods(ctx: CliApiContext): Record<string, (args: unknown[]) => Promis
   };
   return {
     statuses: () => app.statuses(),
+    checkFreshness: () => app.checkFreshness(),
+    'alerts.add': ([kind, target, connector]) => app.alerts.add(alertKind(kind), str(target), connector === null || connector === undefined ? null : str(connector)),
+    'alerts.list': () => app.alerts.list(),
+    'alerts.remove': ([id]) => app.alerts.remove(str(id)),
+    'alerts.test': ([id]) => app.alerts.test(id === undefined || id === null ? undefined : str(id)),
+    'alerts.history': ([limit, channelId]) => app.alerts.history(typeof limit === 'number' ? limit : 20, channelId === undefined || channelId === null ? undefined : str(channelId)),
     status: ([name, runs]) => app.status(str(name), typeof runs === 'number' ? runs : 10),
     saveAndTest: async ([input]) => {
       const res = await app.saveAndTest(obj<ConnectorInput>(input), { request: request() });

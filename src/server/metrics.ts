@@ -24,6 +24,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { App, ConnectorStatus } from '../app/app.js';
 import type { SyncEvent, SyncOptions } from '../sync/engine.js';
 import { redact } from '../util/secrets.js';
+import type { AlertDeliveryRecord } from '../warehouse/types.js';
 
 export const METRICS_PATH = '/metrics';
 
@@ -46,7 +47,13 @@ export class ServerMetrics {
   private readonly lastSuccess: Gauge<'connector'>;
   private readonly lag: Gauge<'connector'>;
   private readonly historyUp: Gauge;
+  private readonly alerts: Counter<'event' | 'status'>;
   private inflight: Promise<string> | undefined;
+
+  /** Counts one alert delivery (App.alerts' listener). */
+  readonly alertDelivered = (d: AlertDeliveryRecord): void => {
+    this.alerts.inc({ event: d.event, status: d.status });
+  };
 
   constructor(private readonly o: MetricsOptions) {
     const registers = [this.registry];
@@ -74,6 +81,10 @@ export class ServerMetrics {
       name: 'rakuten_freshness_lag_seconds', registers, labelNames: ['connector'],
       help: 'Seconds since the connector\'s latest successful sync finished, at scrape time (no series before its first success).',
     });
+    this.alerts = new Counter({
+      name: 'rakuten_alerts_total', registers, labelNames: ['event', 'status'],
+      help: 'Alert deliveries made by this server (one per channel), by event (failed, recovered, stale, fresh, token_rejected, test) and status (sent, failed).',
+    });
     this.historyUp = new Gauge({
       name: 'rakuten_run_history_up', registers,
       help: '1 when the run history could be read for this scrape, else 0 (the last-success and freshness series are then missing).',
@@ -87,7 +98,7 @@ export class ServerMetrics {
         this.rows.inc({ connector }, e.rows);
         break;
       case 'retry':
-        this.retries.inc({ connector, kind: retryKind(e) });
+        this.retries.inc({ connector, kind: e.kind });
         break;
       case 'end': {
         const outcome = e.run.status === 'success' || e.run.status === 'failed' || e.run.status === 'interrupted' ? e.run.status : undefined;
@@ -172,22 +183,4 @@ export function metricsRefusal(): MiddlewareHandler {
       headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'WWW-Authenticate': 'Bearer realm="rakuten-connector"' },
     });
   };
-}
-
-/**
- * The ConnectorError kind behind a retry. The retry event carries the error as words only (the
- * engine's SyncEvent has no kind yet), so the kind is read from the messages src/rakuten/client.ts
- * and report-reader.ts give each retryable kind; an event that carries `kind` is taken at its word.
- */
-export function retryKind(e: Extract<SyncEvent, { type: 'retry' }>): string {
-  const given = (e as { kind?: unknown }).kind;
-  if (typeof given === 'string' && /^[a-z_]{1,32}$/.test(given)) return given;
-  const m = e.error;
-  if (/HTTP 429|rate limit/i.test(m)) return 'rate_limited';
-  if (/server error \(HTTP 5\d\d\)|HTTP 5\d\d/i.test(m)) return 'server';
-  if (/corrupt or incomplete|closed before the report was complete|^line \d+:/i.test(m)) return 'truncated';
-  if (/HTML page instead|JSON instead of CSV|no report header|content encoding/i.test(m)) return 'not_csv';
-  if (/timed out|timeout|did not arrive in full|stalled|aborted|did not answer in time/i.test(m)) return 'timeout';
-  if (/network error|cannot reach|unreachable|ECONN|ENOTFOUND|EAI_AGAIN/i.test(m)) return 'network';
-  return 'other';
 }

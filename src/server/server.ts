@@ -11,7 +11,8 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { App, ConnectorView } from '../app/app.js';
 import type { Output } from '../app/output.js';
 import { leaseTtlFromEnv, requestOptionsFromEnv, retryPolicyFromEnv, syncConcurrencyFromEnv } from '../app/options.js';
-import type { Clock } from '../scheduler/clock.js';
+import { type Clock, systemClock } from '../scheduler/clock.js';
+import { watchFreshness } from './freshness-watch.js';
 import { type ScheduledConnector, Scheduler } from '../scheduler/scheduler.js';
 import { safeError } from '../util/secrets.js';
 import { createHttpApp } from './api.js';
@@ -127,6 +128,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
     throw new ServerStartError(`the scheduler could not read the connectors: ${safeError(e).message}`, e);
   }
+  app.alerts.listeners.add(metrics.alertDelivered);
+  const freshness = watchFreshness(app, o.clock ?? systemClock, out);
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
   let unannounce = () => {};
   if (o.announce !== false) {
@@ -141,6 +144,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       closing = true;
+      freshness.stop();
+      app.alerts.listeners.delete(metrics.alertDelivered);
       unannounce();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

@@ -39,7 +39,8 @@ export interface SyncOptions {
 export type SyncEvent =
   | { type: 'start'; run: RunRecord }
   | { type: 'window'; window: Window; rows: number; windowsDone: number; windowsTotal: number; totalRows: number; elapsedMs: number }
-  | { type: 'retry'; window: Window; attempt: number; delayMs: number; error: string }
+  /** `kind`: the ConnectorError kind that caused the retry ('internal' for another error). */
+  | { type: 'retry'; window: Window; attempt: number; delayMs: number; error: string; kind: string }
   | { type: 'warning'; message: string }
   | { type: 'end'; run: RunRecord };
 
@@ -204,7 +205,9 @@ async function loadWindows(
       },
     }, (body) => warehouse.replaceWindow({ connector: connector.name, start: w.start, end: w.end, syncId: run.id, syncedAt: new Date(), currency: connector.settings.currency }, body)), {
       signal: abort.signal,
-      onRetry: (err, attempt, delayMs) => emit({ type: 'retry', window: w, attempt, delayMs, error: redact(describeError(err)) }),
+      onRetry: (err, attempt, delayMs) => emit({
+        type: 'retry', window: w, attempt, delayMs, error: redact(describeError(err)), kind: err instanceof ConnectorError ? err.kind : 'internal',
+      }),
     });
 
   const drain = async (): Promise<void> => {

@@ -28,6 +28,17 @@ export interface SettingSpec {
 }
 
 
+/** RAKUTEN_SMTP_URL's problem, or null; never quotes the value (it holds a password). */
+function smtpUrlProblem(v: string): string | null {
+  try {
+    const u = new URL(v.trim());
+    if ((u.protocol === 'smtp:' || u.protocol === 'smtps:') && u.hostname) return null;
+  } catch {
+    // not a URL
+  }
+  return 'use smtp://user:pass@host:587 or smtps://user:pass@host:465';
+}
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 export const MIB = 1024 * 1024;
@@ -53,6 +64,10 @@ export const SETTINGS = [
   { env: 'RAKUTEN_RETRY_MAX_MS', kind: 'int', min: 0, max: 6 * HOUR, defaultDoc: '60000', doc: 'longest retry delay (ms)' },
   { env: 'RAKUTEN_LEASE_TTL_MS', kind: 'int', min: 1000, max: 6 * HOUR, defaultDoc: '60000', doc: 'how long a worker\'s claim on a connector lasts without renewal (ms; renewed every third of it); `sync` and `serve`' },
   { env: 'RAKUTEN_SYNC_CONCURRENCY', kind: 'int', min: 1, max: 64, defaultDoc: '2', doc: '`serve`: connectors synced at the same time' },
+  { env: 'RAKUTEN_SMTP_URL', kind: 'secret', defaultDoc: 'none (e-mail alerts then fail, saying so)', doc: 'SMTP server for e-mail alerts: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://user:pass@host:465` (TLS); the password is never shown',
+    check: smtpUrlProblem },
+  { env: 'RAKUTEN_ALERT_FROM', kind: 'text', defaultDoc: '`rakuten-connector@<hostname>`', doc: 'sender address of e-mail alerts',
+    check: (v) => (/^[^\s@]+@[^\s@]+$/.test(v.trim()) && v.trim().length <= 254 ? null : 'use one e-mail address, e.g. alerts@example.com') },
   { env: 'RAKUTEN_DEBUG', kind: 'flag', defaultDoc: 'off', doc: '`1`: print stack traces (redacted) with errors' },
 ] as const satisfies readonly SettingSpec[];
 

@@ -2,14 +2,23 @@
  * The bookkeeping tables, shared by the SQL state stores (DuckDB, PostgreSQL). Timestamps are
  * ISO-8601 UTC text so every store compares and returns them the same way.
  */
-import type { ConnectorRecord, ConnectorSettings, RunRecord, RunStatus } from './types.js';
+import type {
+  AlertChannelKind, AlertChannelRecord, AlertCondition, AlertDeliveryRecord, AlertEvent, ConnectorRecord, ConnectorSettings, RunRecord,
+  RunStatus,
+} from './types.js';
 
 export const RUN_COLUMNS = [
   'id', 'connector', 'started_at', 'finished_at', 'status', 'range_start', 'range_end', 'windows_total', 'windows_done', 'rows',
   'error', 'worker',
 ];
 
-export function STATE_DDL(t: { text: string; int: string; ts: string }): string[] {
+/**
+ * Every bookkeeping table and index, IF NOT EXISTS (so init adds new ones to an existing database).
+ * `collate` orders the delivery index as the stores read it (PostgreSQL: ' COLLATE "C"').
+ * `at` is quoted: DuckDB reserves the word.
+ */
+export function STATE_DDL(t: { text: string; int: string; ts: string; collate?: string }): string[] {
+  const c = t.collate ?? '';
   return [
     `CREATE TABLE IF NOT EXISTS rakuten_connectors (
       name ${t.text} PRIMARY KEY, url ${t.text} NOT NULL, token_sealed ${t.text} NOT NULL, settings ${t.text} NOT NULL,
@@ -20,8 +29,30 @@ export function STATE_DDL(t: { text: string; int: string; ts: string }): string[
       id ${t.text} PRIMARY KEY, connector ${t.text} NOT NULL, started_at ${t.ts} NOT NULL, finished_at ${t.ts},
       status ${t.text} NOT NULL, range_start ${t.text} NOT NULL, range_end ${t.text} NOT NULL, windows_total ${t.int} NOT NULL,
       windows_done ${t.int} NOT NULL, rows ${t.int} NOT NULL, error ${t.text}, worker ${t.text} NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS rakuten_alert_channels (
+      id ${t.text} PRIMARY KEY, kind ${t.text} NOT NULL, target_sealed ${t.text} NOT NULL, connector ${t.text}, created_at ${t.ts} NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS rakuten_alert_deliveries (
+      id ${t.text} PRIMARY KEY, channel_id ${t.text} NOT NULL, connector ${t.text}, event ${t.text} NOT NULL, "at" ${t.ts} NOT NULL,
+      status ${t.text} NOT NULL, attempts ${t.int} NOT NULL, error ${t.text})`,
+    `CREATE INDEX IF NOT EXISTS rakuten_alert_deliveries_at ON rakuten_alert_deliveries ("at"${c}, id${c})`,
+    `CREATE TABLE IF NOT EXISTS rakuten_alert_conditions (
+      connector ${t.text} NOT NULL, condition ${t.text} NOT NULL, active BOOLEAN NOT NULL, since ${t.ts} NOT NULL,
+      PRIMARY KEY (connector, condition))`,
   ];
 }
+
+/** The relations STATE_DDL creates (PostgreSQL's init runs the DDL only when one is missing). */
+export const STATE_RELATIONS = [
+  'rakuten_connectors', 'rakuten_sync_state', 'rakuten_sync_runs', 'rakuten_alert_channels', 'rakuten_alert_deliveries',
+  'rakuten_alert_deliveries_at', 'rakuten_alert_conditions',
+];
+
+/** A LIMIT the SQL can take: at least 1, an integer (NaN → 1, Infinity → the largest safe integer). */
+export function sqlLimit(limit: number): number {
+  return Number.isNaN(limit) ? 1 : Math.max(1, Math.floor(Math.min(limit, Number.MAX_SAFE_INTEGER)));
+}
+
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 export function connectorFromRow(r: Record<string, unknown>): ConnectorRecord {
   return {
@@ -35,7 +66,7 @@ export function connectorFromRow(r: Record<string, unknown>): ConnectorRecord {
 }
 
 export function runFromRow(r: Record<string, unknown>): RunRecord {
-  const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+  const str = strOrNull;
   return {
     id: String(r.id),
     connector: String(r.connector),
@@ -50,6 +81,54 @@ export function runFromRow(r: Record<string, unknown>): RunRecord {
     error: str(r.error),
     worker: String(r.worker),
   };
+}
+
+export const ALERT_CHANNEL_COLUMNS = ['id', 'kind', 'target_sealed', 'connector', 'created_at'];
+export const ALERT_DELIVERY_COLUMNS = ['id', 'channel_id', 'connector', '"at"', 'event', 'status', 'attempts', 'error'];
+
+export function alertChannelFromRow(r: Record<string, unknown>): AlertChannelRecord {
+  return {
+    id: String(r.id),
+    kind: String(r.kind) as AlertChannelKind,
+    targetSealed: String(r.target_sealed),
+    connector: strOrNull(r.connector),
+    createdAt: String(r.created_at),
+  };
+}
+
+/** A channel's values in ALERT_CHANNEL_COLUMNS' order. */
+export function alertChannelValues(c: AlertChannelRecord): (string | null)[] {
+  return [c.id, c.kind, c.targetSealed, c.connector, c.createdAt];
+}
+
+export function alertDeliveryFromRow(r: Record<string, unknown>): AlertDeliveryRecord {
+  return {
+    id: String(r.id),
+    channelId: String(r.channel_id),
+    connector: strOrNull(r.connector),
+    event: String(r.event) as AlertEvent,
+    at: String(r.at),
+    status: String(r.status) as AlertDeliveryRecord['status'],
+    attempts: Number(r.attempts),
+    error: strOrNull(r.error),
+  };
+}
+
+/** A delivery's values in ALERT_DELIVERY_COLUMNS' order. */
+export function alertDeliveryValues(d: AlertDeliveryRecord): (string | number | null)[] {
+  return [d.id, d.channelId, d.connector, d.at, d.event, d.status, d.attempts, d.error];
+}
+
+/** Rows of (connector, condition) of the active conditions → alertConditions' map. */
+export function alertConditionsFrom(rows: Record<string, unknown>[]): Map<string, Set<AlertCondition>> {
+  const out = new Map<string, Set<AlertCondition>>();
+  for (const r of rows) {
+    const c = String(r.connector);
+    const set = out.get(c) ?? new Set<AlertCondition>();
+    set.add(String(r.condition) as AlertCondition);
+    out.set(c, set);
+  }
+  return out;
 }
 
 type SqlValue = string | number | null;

@@ -1,10 +1,15 @@
 /**
- * Bookkeeping in the same DuckDB file as the data: connectors, cursors, leases and the sync-run
- * history (tables: state-sql.ts). Also the 'local' bookkeeping of a warehouse that keeps none
+ * Bookkeeping in the same DuckDB file as the data: connectors, cursors, leases, the sync-run
+ * history and the alert channels, deliveries and conditions (tables: state-sql.ts). Also the 'local' bookkeeping of a warehouse that keeps none
  * itself (<home>/state.duckdb, see registry.ts).
  */
-import { connectorFromRow, latestRunsFrom, latestRunsSql, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from '../state-sql.js';
-import type { ConnectorRecord, RunRecord, StateStore, SyncStateRecord } from '../types.js';
+import {
+  ALERT_CHANNEL_COLUMNS, ALERT_DELIVERY_COLUMNS, alertChannelFromRow, alertChannelValues, alertConditionsFrom, alertDeliveryFromRow,
+  alertDeliveryValues, connectorFromRow, latestRunsFrom, latestRunsSql, runFromRow, sqlLimit, STATE_DDL, runInsertSql, runUpdateSql,
+} from '../state-sql.js';
+import type {
+  AlertChannelRecord, AlertCondition, AlertDeliveryRecord, ConnectorRecord, RunRecord, StateStore, SyncStateRecord,
+} from '../types.js';
 import { openDuckDb, releaseDuckDb, SerialConnection } from './connection.js';
 
 export class DuckDbStateStore implements StateStore {
@@ -44,6 +49,7 @@ export class DuckDbStateStore implements StateStore {
     await this.conn.run('DELETE FROM rakuten_connectors WHERE name = $1', [name]);
     await this.conn.run('DELETE FROM rakuten_sync_state WHERE connector = $1', [name]);
     await this.conn.run('DELETE FROM rakuten_sync_runs WHERE connector = $1', [name]);
+    await this.conn.run('DELETE FROM rakuten_alert_conditions WHERE connector = $1', [name]);
   }
 
   async getCursor(connector: string): Promise<string | undefined> {
@@ -71,7 +77,7 @@ export class DuckDbStateStore implements StateStore {
 
   async listRuns(connector: string | null, limit: number): Promise<RunRecord[]> {
     const rows = await this.conn.rows(
-      `SELECT * FROM rakuten_sync_runs WHERE ($1::VARCHAR IS NULL OR connector = $1) ORDER BY started_at DESC, id DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+      `SELECT * FROM rakuten_sync_runs WHERE ($1::VARCHAR IS NULL OR connector = $1) ORDER BY started_at DESC, id DESC LIMIT ${sqlLimit(limit)}`,
       [connector],
     );
     return rows.map(runFromRow);
@@ -124,6 +130,57 @@ export class DuckDbStateStore implements StateStore {
     const [r] = await this.conn.rows('SELECT lease_owner, lease_expires FROM rakuten_sync_state WHERE connector = $1', [connector]);
     if (!r?.lease_owner || String(r.lease_expires) < new Date().toISOString()) return undefined;
     return { owner: String(r.lease_owner), expiresAt: String(r.lease_expires) };
+  }
+
+  async listAlertChannels(): Promise<AlertChannelRecord[]> {
+    return (await this.conn.rows('SELECT * FROM rakuten_alert_channels ORDER BY created_at, id')).map(alertChannelFromRow);
+  }
+
+  /** Insert or replace by id; created_at stays the first save's (as a connector's does). */
+  async saveAlertChannel(rec: AlertChannelRecord): Promise<void> {
+    await this.conn.run(
+      `INSERT INTO rakuten_alert_channels (${ALERT_CHANNEL_COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, target_sealed = excluded.target_sealed, connector = excluded.connector`,
+      alertChannelValues(rec),
+    );
+  }
+
+  async deleteAlertChannel(id: string): Promise<boolean> {
+    return this.conn.exclusive(async (c) => (await c.runAndReadAll('DELETE FROM rakuten_alert_channels WHERE id = $1 RETURNING id', [id])).currentRowCount > 0);
+  }
+
+  async recordAlertDelivery(d: AlertDeliveryRecord): Promise<void> {
+    await this.conn.run(
+      `INSERT INTO rakuten_alert_deliveries (${ALERT_DELIVERY_COLUMNS.join(', ')}) VALUES (${ALERT_DELIVERY_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+      alertDeliveryValues(d),
+    );
+  }
+
+  async listAlertDeliveries(limit: number, channelId?: string): Promise<AlertDeliveryRecord[]> {
+    const rows = await this.conn.rows(
+      `SELECT * FROM rakuten_alert_deliveries WHERE ($1::VARCHAR IS NULL OR channel_id = $1) ORDER BY "at" DESC, id DESC LIMIT ${sqlLimit(limit)}`,
+      [channelId ?? null],
+    );
+    return rows.map(alertDeliveryFromRow);
+  }
+
+  /**
+   * One statement per direction, a row back only when it changed the condition. In: insert, or
+   * flip an inactive row. Out: flip an active row; a connector never set has no row, stays out and
+   * gets none (absent = in no condition).
+   */
+  async setAlertCondition(connector: string, condition: AlertCondition, active: boolean, at: string): Promise<boolean> {
+    const sql = active
+      ? `INSERT INTO rakuten_alert_conditions AS t (connector, condition, active, since) VALUES ($1, $2, true, $3)
+         ON CONFLICT (connector, condition) DO UPDATE SET active = excluded.active, since = excluded.since WHERE NOT t.active
+         RETURNING 1 AS changed`
+      : `UPDATE rakuten_alert_conditions SET active = false, since = $3 WHERE connector = $1 AND condition = $2 AND active
+         RETURNING 1 AS changed`;
+    return this.conn.exclusive(async (c) => (await c.runAndReadAll(sql, [connector, condition, at])).currentRowCount > 0);
+  }
+
+  async alertConditions(): Promise<Map<string, Set<AlertCondition>>> {
+    return alertConditionsFrom(await this.conn.rows('SELECT connector, condition FROM rakuten_alert_conditions WHERE active ORDER BY connector, condition'));
   }
 
   private async ensureState(connector: string): Promise<void> {

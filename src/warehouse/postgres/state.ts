@@ -5,9 +5,16 @@
  * worker's, so clock skew between machines cannot hand one lease to two owners.
  */
 import type pg from 'pg';
+import { ConnectorError } from '../../util/errors.js';
 import { inTransaction, isoSql, mapPgError, runDdl, type PostgresTarget } from './connection.js';
-import { connectorFromRow, latestRunsFrom, latestRunsSql, runFromRow, STATE_DDL, runInsertSql, runUpdateSql } from '../state-sql.js';
-import type { ConnectorRecord, RunRecord, StateStore, SyncStateRecord } from '../types.js';
+import {
+  ALERT_CHANNEL_COLUMNS, ALERT_DELIVERY_COLUMNS, alertChannelFromRow, alertChannelValues, alertConditionsFrom, alertDeliveryFromRow,
+  alertDeliveryValues, connectorFromRow, latestRunsFrom, latestRunsSql, runFromRow, sqlLimit, STATE_DDL, STATE_RELATIONS, runInsertSql,
+  runUpdateSql,
+} from '../state-sql.js';
+import type {
+  AlertChannelRecord, AlertCondition, AlertDeliveryRecord, ConnectorRecord, RunRecord, StateStore, SyncStateRecord,
+} from '../types.js';
 
 /** Caps absurd TTLs (Infinity) at ten years so now() + ttl stays a valid timestamp. */
 const MAX_TTL_MS = 10 * 365 * 86_400_000;
@@ -22,10 +29,23 @@ export class PostgresStateStore implements StateStore {
 
   constructor(private readonly target: PostgresTarget, private readonly pool: pg.Pool) {}
 
+  /**
+   * The DDL runs only when a table or index is missing (under the DDL advisory lock: runDdl), so
+   * a worker without CREATE rights starts fine once they exist, and an existing database gets the
+   * tables added since (the alert tables) from the first init by a role that may create them.
+   */
   async init(): Promise<void> {
-    await runDdl(this.pool, this.target.location, this.target.schema, STATE_DDL({ text: 'text', int: 'bigint', ts: 'text' }), [
-      'rakuten_connectors', 'rakuten_sync_state', 'rakuten_sync_runs',
-    ]);
+    const ddl = STATE_DDL({ text: 'text', int: 'bigint', ts: 'text', collate: ' COLLATE "C"' });
+    try {
+      await runDdl(this.pool, this.target.location, this.target.schema, ddl, STATE_RELATIONS);
+    } catch (e) {
+      if ((e as { code?: string }).code === '42501') {
+        throw new ConnectorError('config', `PostgreSQL at ${this.target.location}: cannot create the bookkeeping tables in schema "${this.target.schema}": ${(e as Error).message}`, {
+          hint: 'start it once as the tables\' owner (or a role with CREATE on the schema): this version adds tables (the alert tables)',
+        });
+      }
+      throw mapPgError(e, this.target.location);
+    }
   }
 
   async listConnectors(): Promise<ConnectorRecord[]> {
@@ -51,6 +71,7 @@ export class PostgresStateStore implements StateStore {
       await c.query('DELETE FROM rakuten_connectors WHERE name = $1', [name]);
       await c.query('DELETE FROM rakuten_sync_state WHERE connector = $1', [name]);
       await c.query('DELETE FROM rakuten_sync_runs WHERE connector = $1', [name]);
+      await c.query('DELETE FROM rakuten_alert_conditions WHERE connector = $1', [name]);
     });
   }
 
@@ -83,7 +104,7 @@ export class PostgresStateStore implements StateStore {
     const where = connector === null ? '' : 'WHERE connector = $1';
     const rows = await this.rows(
       `SELECT * FROM rakuten_sync_runs ${where}
-       ORDER BY started_at COLLATE "C" DESC, id COLLATE "C" DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+       ORDER BY started_at COLLATE "C" DESC, id COLLATE "C" DESC LIMIT ${sqlLimit(limit)}`,
       connector === null ? [] : [connector],
     );
     return rows.map(runFromRow);
@@ -144,6 +165,63 @@ export class PostgresStateStore implements StateStore {
       [connector],
     );
     return r ? { owner: String(r.lease_owner), expiresAt: String(r.lease_expires) } : undefined;
+  }
+
+  async listAlertChannels(): Promise<AlertChannelRecord[]> {
+    return (await this.rows('SELECT * FROM rakuten_alert_channels ORDER BY created_at COLLATE "C", id COLLATE "C"')).map(alertChannelFromRow);
+  }
+
+  /** Insert or replace by id; created_at stays the first save's (as a connector's does). */
+  async saveAlertChannel(rec: AlertChannelRecord): Promise<void> {
+    await this.rows(
+      `INSERT INTO rakuten_alert_channels (${ALERT_CHANNEL_COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, target_sealed = excluded.target_sealed, connector = excluded.connector`,
+      alertChannelValues(rec),
+    );
+  }
+
+  async deleteAlertChannel(id: string): Promise<boolean> {
+    return (await this.rows('DELETE FROM rakuten_alert_channels WHERE id = $1 RETURNING id', [id])).length > 0;
+  }
+
+  async recordAlertDelivery(d: AlertDeliveryRecord): Promise<void> {
+    await this.rows(
+      `INSERT INTO rakuten_alert_deliveries (${ALERT_DELIVERY_COLUMNS.join(', ')}) VALUES (${ALERT_DELIVERY_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+      alertDeliveryValues(d),
+    );
+  }
+
+  /** Newest first in byte order (the index rakuten_alert_deliveries_at is in that order). */
+  async listAlertDeliveries(limit: number, channelId?: string): Promise<AlertDeliveryRecord[]> {
+    const where = channelId === undefined ? '' : 'WHERE channel_id = $1';
+    const rows = await this.rows(
+      `SELECT * FROM rakuten_alert_deliveries ${where} ORDER BY "at" COLLATE "C" DESC, id COLLATE "C" DESC LIMIT ${sqlLimit(limit)}`,
+      channelId === undefined ? [] : [channelId],
+    );
+    return rows.map(alertDeliveryFromRow);
+  }
+
+  /**
+   * One statement per direction, atomic across workers: a row comes back only when this statement
+   * changed the condition. In: insert, or flip an inactive row; ON CONFLICT … DO UPDATE … WHERE
+   * re-checks the committed row under its row lock, so of racing workers exactly one flips it.
+   * Out: UPDATE … WHERE active, re-checked under the row lock the same way; a connector never set
+   * has no row, stays out and gets none (absent = in no condition).
+   */
+  async setAlertCondition(connector: string, condition: AlertCondition, active: boolean, at: string): Promise<boolean> {
+    const sql = active
+      ? `INSERT INTO rakuten_alert_conditions AS t (connector, condition, active, since) VALUES ($1, $2, true, $3)
+         ON CONFLICT (connector, condition) DO UPDATE SET active = excluded.active, since = excluded.since WHERE NOT t.active
+         RETURNING 1 AS changed`
+      : `UPDATE rakuten_alert_conditions SET active = false, since = $3 WHERE connector = $1 AND condition = $2 AND active
+         RETURNING 1 AS changed`;
+    return (await this.rows(sql, [connector, condition, at])).length > 0;
+  }
+
+  async alertConditions(): Promise<Map<string, Set<AlertCondition>>> {
+    return alertConditionsFrom(await this.rows(
+      'SELECT connector, condition FROM rakuten_alert_conditions WHERE active ORDER BY connector COLLATE "C", condition COLLATE "C"',
+    ));
   }
 
   async close(): Promise<void> {
