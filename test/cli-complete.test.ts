@@ -72,7 +72,7 @@ describe('the CLI as complete as the web app', () => {
     assert.equal(r.stdout, `updated connector "e1": currency USD, start ${yesterday}, lookback 7 days, window 2 day(s), schedule ""\n`);
     assert.equal(r.stderr, '');
     const st = await status(home, 'e1');
-    assert.deepEqual(st.settings, { startDate: yesterday, lookbackDays: 7, windowDays: 2, schedule: '', paused: false, currency: 'USD' });
+    assert.deepEqual(st.settings, { startDate: yesterday, lookbackDays: 7, windowDays: 2, schedule: '', paused: false, currency: 'USD', staleAfterHours: null });
 
     const j = await cli(home, '--json', 'edit', 'e1', '--start-date', today);
     assert.equal(j.code, 0, j.stderr);
@@ -81,7 +81,7 @@ describe('the CLI as complete as the web app', () => {
     const { connector, ...rest } = lines[0] as { connector: { name: string; settings: unknown } };
     assert.deepEqual(rest, { saved: true, tested: false, checks: [], warnings: [] });
     assert.equal(connector.name, 'e1');
-    assert.deepEqual(connector.settings, { startDate: today, lookbackDays: 7, windowDays: 2, schedule: '', paused: false, currency: 'USD' });
+    assert.deepEqual(connector.settings, { startDate: today, lookbackDays: 7, windowDays: 2, schedule: '', paused: false, currency: 'USD', staleAfterHours: null });
   });
 
   it('edit: a new token, key or time zone is Saved & Tested first; a failing test changes nothing (exit 1)', async () => {
