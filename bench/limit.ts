@@ -81,7 +81,7 @@ const selectList = (date: string, tx: string, now: string, d: Dialect = STANDARD
   d.text('Offer ID'), d.text('Offer Name'), d.text('Link ID'), d.text('Link Name'),
   d.count('# of Impressions'), d.count('# of Clicks'), d.count('# of Orders'),
   d.money('Sales'), d.money('Gross Commissions'), d.money('Total Commission'),
-  'NULL', now, `'bench-run'`,
+  'NULL', now, `'bench-run'`, `'USD'`,
 ].join(', ');
 const TARGET = REPORT_TABLE.columns.map((c) => c.name).join(', ');
 

@@ -49,7 +49,7 @@ function toRow(f: string[], day: string, now: string): (string | null)[] {
     txt(g('Publisher Group ID')), txt(g('Publisher Group Name')), txt(g('Sub-Publisher ID')), txt(g('Sub-Publisher Name')), txt(g('Sub-Publisher URL')),
     txt(g('Offer ID')), txt(g('Offer Name')), txt(g('Link ID')), txt(g('Link Name')),
     num(g('# of Impressions')), num(g('# of Clicks')), num(g('# of Orders')), num(g('Sales')), num(g('Gross Commissions')), num(g('Total Commission')),
-    null, now, 'naive-run',
+    null, now, 'naive-run', 'USD',
   ];
 }
 

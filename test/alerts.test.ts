@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { FakeClock } from '../src/scheduler/clock.js';
-import { ACME_TOKEN, DEFAULT_ACCOUNTS, startSimulator, type Simulator } from '../src/simulator/index.js';
+import { ACME_TOKEN, DEFAULT_ACCOUNTS, GLOBEX_TOKEN, startSimulator, type Simulator } from '../src/simulator/index.js';
 import { FRESHNESS_CHECK_MS } from '../src/server/freshness-watch.js';
 import { todayIn } from '../src/util/days.js';
 import { runCli, transcript } from './helpers/cli.js';
@@ -87,7 +87,7 @@ describe('alerts, end to end', () => {
     await hooks?.close();
     await mail?.close();
     const all = transcript.join('\n');
-    assert.ok(!all.includes(ACME_TOKEN), 'no token in any output');
+    assert.ok(![ACME_TOKEN, GLOBEX_TOKEN].some((t) => all.includes(t)), 'no token in any output');
   });
 
   it('sync from the CLI: succeeds, fails twice, recovers → one "failed" and one "recovered" per channel, naming the connector, no token', async () => {
@@ -152,7 +152,13 @@ describe('alerts, end to end', () => {
       assert.equal((await run('test', 'acme')).code, 1, 'still rejected: no second alert');
       assert.deepEqual(got.got.map((g) => [g.body.event, g.body.connector]), [['token_rejected', 'acme']]);
       assert.match(String(got.got[0]!.body.text), /How to fix: /);
-      assert.ok(!JSON.stringify(got.got).includes(ACME_TOKEN));
+      // The fix the alert asks for (a new token, Saved & Tested) clears it: the next rejection is alerted again.
+      assert.equal((await run('edit', 'acme', '--token', GLOBEX_TOKEN)).code, 0);
+      await revoked.close();
+      revoked = await startSimulator({ port: own.port, rowsPerDay: 3, today, accounts: DEFAULT_ACCOUNTS.filter((a) => a.token !== ACME_TOKEN && a.token !== GLOBEX_TOKEN) });
+      assert.equal((await run('test', 'acme')).code, 1);
+      assert.deepEqual(got.got.map((g) => g.body.event), ['token_rejected', 'token_rejected']);
+      assert.ok(![ACME_TOKEN, GLOBEX_TOKEN].some((t) => JSON.stringify(got.got).includes(t)));
     } finally {
       await revoked?.close();
       await own.close().catch(() => undefined);

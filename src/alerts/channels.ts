@@ -89,8 +89,9 @@ export function maskTarget(kind: AlertChannelKind, target: string): string {
   }
   const base = `${u.protocol}//${u.host}`;
   if (kind === 'slack') {
+    // Slack's "/services/…": the first segment only when it is a plain word (a relay's may be its key).
     const first = u.pathname.split('/').find((s) => s !== '');
-    return first !== undefined ? `${base}/${first}/…` : `${base}/…`;
+    return first !== undefined && /^[a-z]{1,12}$/.test(first) ? `${base}/${first}/…` : `${base}/…`;
   }
   return `${base}/…`;
 }

@@ -163,7 +163,10 @@ async function sendMail(to: string, msg: AlertMessage, opts: DeliveryOptions, ti
   if (!shown) return { ok: false, retry: false, error: 'RAKUTEN_SMTP_URL is not an smtp:// or smtps:// URL' };
   registerSmtpSecrets(opts.smtpUrl);
   // `url` is parsed by nodemailer (smtps: TLS from the start; user:pass: AUTH); a per-attempt timeout on every phase.
-  const transport = nodemailer.createTransport({ url: opts.smtpUrl, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
+  // A password is never sent in clear: smtp:// with a login needs STARTTLS (unless on this machine).
+  const u = new URL(opts.smtpUrl);
+  const requireTLS = u.protocol === 'smtp:' && u.password !== '' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  const transport = nodemailer.createTransport({ url: opts.smtpUrl, requireTLS, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
   try {
     await transport.sendMail({ from: opts.from ?? defaultAlertFrom(), to, subject: msg.title, text: msg.text });
     return { ok: true };

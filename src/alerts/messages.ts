@@ -92,7 +92,7 @@ function wording(event: AlertEvent, info: AlertInfo, hours: number | null): Word
       return {
         title: `${lead}${who ? `${who}: the Rakuten token was rejected` : 'the Rakuten token was rejected'}`,
         what: `Rakuten refused the API token of ${subject}: it was revoked, regenerated or mistyped.`,
-        fix: 'copy the current report URL ("Get API") or token from Rakuten Advertising and update the connector (`rakuten-connector edit`); syncs stop until then.',
+        fix: 'copy the current report URL ("Get API") or token from Rakuten Advertising and update the connector (`rakuten-connector edit`); syncs fail until then.',
       };
     case 'test':
       return {

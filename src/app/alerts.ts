@@ -80,14 +80,13 @@ export class Alerts {
   /** After a sync ended: `run` when it succeeded, `error` when it failed (not when it was interrupted or never started). */
   async afterSync(connector: string, outcome: { run: RunRecord } | { error: unknown }): Promise<void> {
     if ('run' in outcome) {
-      if (await this.change(connector, 'failing', false)) await this.send('recovered', connector, { lastSuccessAt: outcome.run.finishedAt });
+      await this.change(connector, 'token', false); // a sync went through: the token works
+      await this.transition(connector, 'failing', false, 'recovered', { lastSuccessAt: outcome.run.finishedAt });
       return;
     }
     const e = outcome.error;
     if (e instanceof ConnectorError && e.kind === 'busy') return; // another worker syncs it: nothing failed
-    if (await this.change(connector, 'failing', true)) {
-      await this.send('failed', connector, { reason: describeError(e), hint: e instanceof ConnectorError ? e.hint : undefined });
-    }
+    await this.transition(connector, 'failing', true, 'failed', { reason: describeError(e), hint: e instanceof ConnectorError ? e.hint : undefined });
   }
 
   /** After `test` of a saved connector: a failed token check is token_rejected (once); a passing one clears it. */
@@ -95,22 +94,35 @@ export class Alerts {
     const token = report.checks.find((c) => c.id === 'token');
     if (!token || token.ok === null) return;
     if (token.ok) await this.change(connector, 'token', false);
-    else if (await this.change(connector, 'token', true)) await this.send('token_rejected', connector, { reason: token.detail, hint: token.hint });
+    else await this.transition(connector, 'token', true, 'token_rejected', { reason: token.detail, hint: token.hint });
   }
 
   /** The freshness of every connector (check-freshness, serve): stale once when it goes stale, fresh once when it comes back. */
   async afterFreshness(all: Freshness[]): Promise<void> {
-    for (const f of all) {
-      if (f.state === 'stale') {
-        if (await this.change(f.name, 'stale', true)) await this.send('stale', f.name, info(f));
-      } else if (f.state === 'fresh') {
-        if (await this.change(f.name, 'stale', false)) await this.send('fresh', f.name, info(f));
-      } else await this.change(f.name, 'stale', false); // paused, or no limit: not stale, and nothing to say
-    }
+    // Connectors at once: each one's deliveries (with their retries) do not wait for another's.
+    await Promise.all(all.map(async (f) => {
+      if (f.state === 'stale') await this.transition(f.name, 'stale', true, 'stale', info(f));
+      else if (f.state === 'fresh') await this.transition(f.name, 'stale', false, 'fresh', info(f));
+      else await this.change(f.name, 'stale', false); // paused, or no limit: not stale, and nothing to say
+    }));
   }
 
   private change(connector: string, condition: AlertCondition, active: boolean): Promise<boolean> {
     return this.state.setAlertCondition(connector, condition, active, new Date().toISOString());
+  }
+
+  /**
+   * Change a condition and, when this call changed it, send the event. If sending could not even
+   * start (the channels could not be read), the change is undone, so that the next check sends it.
+   */
+  private async transition(connector: string, condition: AlertCondition, active: boolean, event: AlertEvent, extra: AlertInfo): Promise<void> {
+    if (!(await this.change(connector, condition, active))) return;
+    try {
+      await this.send(event, connector, extra);
+    } catch (e) {
+      await this.change(connector, condition, !active).catch(() => undefined);
+      throw e;
+    }
   }
 
   /** Deliver to the channels of this connector (or `only`), recording each delivery. */
@@ -151,7 +163,7 @@ export class Alerts {
 }
 
 function info(f: Freshness): AlertInfo {
-  return { lastSuccessAt: f.lastSuccessAt, limitHours: f.limitMs === null ? undefined : f.limitMs / 3_600_000 };
+  return { lastSuccessAt: f.lastSuccessAt, limitHours: f.limitMs === null ? undefined : Math.round(f.limitMs / 360_000) / 10 };
 }
 
 function noChannel(id: string): ConnectorError {

@@ -198,13 +198,14 @@ export class App {
     // Rows it already has (its own, or an earlier connector's it adopts) take its currency first.
     if (existing ? existing.settings.currency !== settings.currency : input.adoptData) await saveWithCurrency(this.db, rec, existing?.settings.currency);
     else await this.db.state.saveConnector(rec);
+    // A token that passed clears an earlier rejection: the next one is alerted again.
+    if (existing) await this.alerts.afterTest(input.name, report).catch(() => undefined);
     if (existing && !input.currency && networkCurrency(src.network) && networkCurrency(src.network) !== settings.currency) {
       report.warnings.push(`the new URL's network=${src.network} reports in ${networkCurrency(src.network)}; this connector stays in ${settings.currency}: to change it, edit --currency ${networkCurrency(src.network)}`);
     }
     return { ...report, saved: true, connector: view };
   }
 
-  /** Re-run the checks for a saved connector. */
   /** Re-run the checks for a saved connector (a rejected token is alerted once: src/app/alerts.ts). */
   async test(name: string, opts: { request?: RequestOptions } = {}): Promise<TestReport> {
     const report = await saveAndTestChecks(this.source(await this.get(name)), opts);

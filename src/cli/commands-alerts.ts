@@ -1,7 +1,7 @@
 /**
  * `alerts`: where alerts go and what was sent, as the web API's /api/alerts does, through the
  * same App (src/app/alerts.ts): `alerts add --webhook URL | --slack URL | --email ADDRESS
- * [--connector NAME]`, `alerts list` (channels, targets masked, and the recent history), `alerts
+ * [--connector NAME]` (`-` reads the URL from standard input, out of `ps`), `alerts list` (channels, targets masked, and the recent history), `alerts
  * remove ID`, `alerts test [ID]` (exit 1 when a test delivery failed).
  */
 import type { Command } from 'commander';
@@ -9,6 +9,7 @@ import type { App } from '../app/app.js';
 import type { Output } from '../app/output.js';
 import type { AlertChannelKind, AlertDeliveryRecord } from '../warehouse/types.js';
 import { checkName, int, UsageError } from './common.js';
+import { readSecret } from './secret-input.js';
 
 type WithApp = <T>(fn: (app: App, out: Output) => Promise<T>) => Promise<T>;
 
@@ -22,8 +23,8 @@ export function addAlertCommands(program: Command, withApp: WithApp): void {
   alerts
     .command('add')
     .description('send alerts (sync failed, recovered, stale, fresh again, token rejected) to a webhook, Slack or an e-mail address')
-    .option('--webhook <url>', 'POST a JSON body to this URL')
-    .option('--slack <url>', 'a Slack-compatible incoming webhook URL')
+    .option('--webhook <url>', 'POST a JSON body to this URL; "-" reads it from standard input (a URL on the command line is visible to `ps`)')
+    .option('--slack <url>', 'a Slack-compatible incoming webhook URL (it carries a secret: "-" reads it from standard input)')
     .option('--email <address>', 'e-mail over RAKUTEN_SMTP_URL, from RAKUTEN_ALERT_FROM')
     .option('--connector <name>', 'only this connector\'s alerts (default: every connector)')
     .action(async (o: { webhook?: string; slack?: string; email?: string; connector?: string }) => {
@@ -31,8 +32,10 @@ export function addAlertCommands(program: Command, withApp: WithApp): void {
       if (given.length !== 1) throw new UsageError('give one of --webhook URL, --slack URL or --email ADDRESS');
       if (o.connector !== undefined) checkName(o.connector);
       const kind: AlertChannelKind = given[0]!;
+      const target = o[kind] === '-' ? await readSecret(`Paste the ${kind === 'slack' ? 'Slack webhook' : kind === 'webhook' ? 'webhook' : 'e-mail'} ${kind === 'email' ? 'address' : 'URL'} (not shown): `) : o[kind]!;
+      if (!target.trim()) throw new UsageError(`the ${kind} target read from standard input is empty`);
       await withApp(async (app, out) => {
-        const ch = await app.alerts.add(kind, o[kind]!, o.connector ?? null);
+        const ch = await app.alerts.add(kind, target, o.connector ?? null);
         if (out.json) return out.data({ added: ch });
         out.line(`added alert channel ${ch.id}: ${ch.kind} ${ch.target}, ${ch.connector ? `connector ${ch.connector}` : 'every connector'}; try it: rakuten-connector alerts test ${ch.id}`);
       });

@@ -41,7 +41,7 @@ export function addEditCommands(program: Command, withApp: WithApp): void {
     .option('--window-days <n>', 'days per request (transaction-date reports only)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
     .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone ("" = manual syncs only)')
     .option('--currency <code>', "ISO 4217 code of the report's amounts (USD, GBP, EUR…): the rows already loaded are relabelled")
-    .option('--stale-after <hours>', '`check-freshness` calls it stale after this many hours without a successful sync; "auto": twice the schedule\'s interval plus 2 h', staleAfter(STALE_AFTER_HOURS.min, STALE_AFTER_HOURS.max))
+    .option('--stale-after <hours>', '`serve` and `check-freshness` call it stale (and alert) after this many hours without a successful sync; "auto": twice the schedule\'s interval plus 2 h', staleAfter(STALE_AFTER_HOURS.min, STALE_AFTER_HOURS.max))
     .action(async (name: string, o: EditFlags) => {
       if (o.url !== undefined && (o.reportKey !== undefined || o.token !== undefined)) throw new UsageError('give --url, or --report-key / --token, not both');
       checkSettings({ startDate: o.startDate, lookbackDays: o.lookbackDays, windowDays: o.windowDays, schedule: o.schedule, currency: o.currency, staleAfterHours: o.staleAfter });

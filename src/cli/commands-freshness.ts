@@ -37,7 +37,7 @@ export function addFreshnessCommand(program: Command, withApp: WithApp): void {
         const all = await app.checkFreshness();
         const stale = all.filter((f) => f.state === 'stale');
         if (out.json) {
-          for (const f of all) out.data({ name: f.name, state: f.state, lastSuccessAt: f.lastSuccessAt, ageHours: Math.floor(f.ageMs / 3_600_000), limitHours: f.limitMs === null ? null : f.limitMs / 3_600_000 });
+          for (const f of all) out.data({ name: f.name, state: f.state, lastSuccessAt: f.lastSuccessAt, ageHours: Math.floor(f.ageMs / 3_600_000), limitHours: f.limitMs === null ? null : Math.round(f.limitMs / 360_000) / 10 });
         } else {
           for (const f of all) out.line(line(f));
           out.line(stale.length ? `${stale.length} of ${all.length} connector(s) stale: ${stale.map((f) => f.name).join(', ')}` : `no connector is stale (${all.length} checked)`);

@@ -127,7 +127,7 @@ program
   .option('--window-days <n>', 'days per request (transaction-date reports only; default 1)', int('--window-days', WINDOW_DAYS.min, WINDOW_DAYS.max))
   .option('--schedule <cron>', 'sync schedule for `serve`, cron in the report time zone (default "0 6 * * *")')
   .option('--currency <code>', "ISO 4217 code of the report's amounts (default: the URL's network's: 1 USD, 3 GBP, 5 CAD, 7 and 9 EUR, 41 AUD; else USD, with a warning)")
-  .option('--stale-after <hours>', '`check-freshness` calls it stale after this many hours without a successful sync (default "auto": twice the schedule\'s interval plus 2 h)', staleAfter(STALE_AFTER_HOURS.min, STALE_AFTER_HOURS.max))
+  .option('--stale-after <hours>', '`serve` and `check-freshness` call it stale (and alert) after this many hours without a successful sync (default "auto": twice the schedule\'s interval plus 2 h)', staleAfter(STALE_AFTER_HOURS.min, STALE_AFTER_HOURS.max))
   .option('--adopt-data', 'an earlier connector of this name left rows in the warehouse: keep them for this one')
   .option('--sync', 'once saved, run its first sync right away (as `sync NAME` would)')
   .action(async (o: { name: string; url?: string; reportKey?: string; token?: string; startDate?: string; lookbackDays?: number; windowDays?: number; schedule?: string; currency?: string; staleAfter?: number | null; adoptData?: boolean; sync?: boolean }) => {
