@@ -19,6 +19,7 @@ import type { ConnectorRecord, ConnectorSettings, Coverage, DayTotals, RunRecord
 import { Alerts } from './alerts.js';
 import { type Freshness, freshnessOf } from './freshness.js';
 import { saveAndTestChecks, type TestReport } from './save-and-test.js';
+import { type ConnectorChange, type ConnectorInput, type ConnectorStatus, type ConnectorView, type EditResult, KeptDataError, type SaveResult, type SyncAllResult } from './connector-types.js';
 import { currencyNeeded, FALLBACK_CURRENCY, labelCurrencies, saveWithCurrency, usdNotice, withSettingDefaults } from './currency.js';
 import { nameError, settingError, settingsInputProblems, validateRange, validateSettings } from './settings.js';
 import { networkCurrency } from '../rakuten/networks.js';
@@ -28,93 +29,8 @@ import type { RequestOptions } from '../rakuten/client.js';
 import { DEFAULT_LOOKBACK_DAYS, DEFAULT_SCHEDULE, DEFAULT_START_DAYS_AGO, DEFAULT_SYNC_PARALLEL } from './defaults.js';
 
 export { DEFAULT_LOOKBACK_DAYS, DEFAULT_SCHEDULE, DEFAULT_START_DAYS_AGO, DEFAULT_SYNC_PARALLEL };
-
-/** What `sync --all` did with each connector: the tally it ends with. */
-export interface SyncAllResult {
-  synced: string[];
-  failed: string[];
-  /** Synced by another worker meanwhile (skipped here). */
-  elsewhere: string[];
-  /** Still being synced by another worker when we stopped waiting. */
-  stillBusy: string[];
-}
-
-export interface ConnectorInput {
-  name: string;
-  /** The "Get API" URL, or reportKey + token. */
-  url?: string;
-  reportKey?: string;
-  token?: string;
-  startDate?: string;
-  lookbackDays?: number;
-  windowDays?: number;
-  schedule?: string;
-  paused?: boolean;
-  /** Replaces the URL's `tz` (re-tested). */
-  timeZone?: string;
-  /** ISO 4217 code of the report's amounts; default: the URL's network's (src/rakuten/networks.ts). */
-  currency?: string;
-  /** Freshness limit in hours; null: the schedule's rule (src/app/freshness.ts). */
-  staleAfterHours?: number | null;
-  /**
-   * A new connector whose name an earlier (removed) connector used, and whose rows are still in
-   * the warehouse, takes those rows over. Without it such a name is refused (KeptDataError).
-   */
-  adoptData?: boolean;
-}
-
-/** What `edit` / PATCH may change: anything but the name. */
-export type ConnectorChange = Omit<ConnectorInput, 'name' | 'adoptData'>;
-
-/** An edit: re-tested (then saved only if Save & Test passed) or settings saved at once. */
-export interface EditResult extends SaveResult {
-  tested: boolean;
-}
-
-/**
- * A new connector's name is that of an earlier connector whose rows are still in the warehouse:
- * refused unless the rows are adopted (adoptData) or deleted first (App.removeData).
- */
-export class KeptDataError extends ConnectorError {
-  constructor(readonly connector: string, readonly kept: Coverage) {
-    super('config', `the warehouse still has ${kept.rows.toLocaleString('en-US')} rows (${kept.days} day${kept.days === 1 ? '' : 's'}, ${kept.firstDay}..${kept.lastDay}) of an earlier connector named "${connector}"`, {
-      hint: `to keep them for the new connector, add it with --adopt-data (API: "adoptData": true); to delete them first: rakuten-connector remove-data ${connector}`,
-      field: 'name',
-    });
-  }
-}
-
-export interface SaveResult extends TestReport {
-  saved: boolean;
-  connector?: ConnectorView;
-}
-
-/** What may be shown about a connector: never the token, only its mask. */
-export interface ConnectorView {
-  name: string;
-  /**
-   * Why the connector cannot be used right now, in plain words (its host is no longer allowed,
-   * its token cannot be unsealed with this key, its stored URL is broken), or null. Such a
-   * connector is still listed; syncing it fails at once with this reason.
-   */
-  problem: string | null;
-  url: string;
-  tokenMasked: string;
-  reportKey: string;
-  dateType: string;
-  timeZone: string;
-  settings: ConnectorSettings;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ConnectorStatus extends ConnectorView {
-  cursor: string | null;
-  coverage: Coverage;
-  lastRun: RunRecord | null;
-  lastSuccess: RunRecord | null;
-  running: { owner: string; expiresAt: string } | null;
-}
+export { KeptDataError } from './connector-types.js';
+export type { ConnectorChange, ConnectorInput, ConnectorStatus, ConnectorView, EditResult, SaveResult, SyncAllResult } from './connector-types.js';
 
 export class App {
   /**

@@ -1,7 +1,8 @@
 /**
  * Routes about the form rather than a connector: GET /api/meta (required columns, defaults,
- * time zones, auth mode, which warehouse) and POST /api/parse-url (the form's live preview of a
- * pasted URL: parses only, fetches nothing). Split from api.ts by resource.
+ * time zones, auth mode, which warehouse, the networks' currencies and the ISO 4217 codes) and
+ * POST /api/parse-url (the form's live preview of a pasted URL, its network's currency included:
+ * parses only, fetches nothing). Split from api.ts by resource.
  */
 import type { Hono } from 'hono';
 import { DEFAULT_LOOKBACK_DAYS, DEFAULT_SCHEDULE, DEFAULT_START_DAYS_AGO } from '../../app/app.js';
