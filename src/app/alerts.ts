@@ -99,11 +99,18 @@ export class Alerts {
 
   /** The freshness of every connector (check-freshness, serve): stale once when it goes stale, fresh once when it comes back. */
   async afterFreshness(all: Freshness[]): Promise<void> {
+    // One read of the conditions, then a write only where the state may change (this runs every
+    // few minutes for every connector); the write itself decides, atomically, who sends.
+    const now = await this.state.alertConditions();
+    const stale = (name: string) => now.get(name)?.has('stale') ?? false;
     // Connectors at once: each one's deliveries (with their retries) do not wait for another's.
     await Promise.all(all.map(async (f) => {
-      if (f.state === 'stale') await this.transition(f.name, 'stale', true, 'stale', info(f));
-      else if (f.state === 'fresh') await this.transition(f.name, 'stale', false, 'fresh', info(f));
-      else await this.change(f.name, 'stale', false); // paused, or no limit: not stale, and nothing to say
+      if (f.state === 'stale') {
+        if (!stale(f.name)) await this.transition(f.name, 'stale', true, 'stale', info(f));
+      } else if (stale(f.name)) {
+        if (f.state === 'fresh') await this.transition(f.name, 'stale', false, 'fresh', info(f));
+        else await this.change(f.name, 'stale', false); // paused, or no limit: not stale, and nothing to say
+      }
     }));
   }
 

@@ -71,9 +71,11 @@ export async function labelCurrencies(db: Db, find: (name: string) => Promise<Co
     if (e instanceof ConnectorError && e.kind === 'config') return;
     throw e;
   }
+  // One read of the saved connectors for all of them (this runs at every open), not one each.
+  const want = new Map((await db.state.listConnectors()).map((r) => [r.name, withSettingDefaults(r).settings.currency]));
   for (const [name, currencies] of found) {
-    const want = (await find(name))?.settings.currency;
-    if (!want || (currencies.length === 1 && currencies[0] === want)) continue;
+    const currency = want.get(name);
+    if (!currency || (currencies.length === 1 && currencies[0] === currency)) continue;
     try {
       await withLease(db.state, name, async () => {
         const rec = await find(name); // as saved now, under the lease
