@@ -71,6 +71,7 @@ export async function labelCurrencies(db: Db, find: (name: string) => Promise<Co
     if (e instanceof ConnectorError && e.kind === 'config') return;
     throw e;
   }
+  if (!found.size) return;
   // One read of the saved connectors for all of them (this runs at every open), not one each.
   const want = new Map((await db.state.listConnectors()).map((r) => [r.name, withSettingDefaults(r).settings.currency]));
   for (const [name, currencies] of found) {
