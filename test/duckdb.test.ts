@@ -19,6 +19,15 @@ import type { Warehouse, WindowLoad } from '../src/warehouse/types.js';
 import { assertTop, body, csvBody, Model, randomRows, row, windowLoad } from './helpers/contract.js';
 import { tempHome } from './helpers/targets.js';
 
+/** Polls `cond` every 5 ms until it holds (a test that waits for a state, not for a guessed time). */
+async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const T = REPORT_TABLE.name;
 const DAY = DAY_SUMMARY_TABLE.name;
 const TOP = TOP_SUMMARY_TABLE.name;
@@ -389,10 +398,12 @@ describe('duckdb warehouse: dashboard summaries', { concurrency: false }, () => 
       const rows = { a: rowsOf('2025-06-01', 'a'), b: rowsOf('2025-06-02', 'b'), c: rowsOf('2025-06-03', 'c') };
       const a = load('A', '2025-06-01', rows.a, gate);
       const b = load('B', '2025-06-02', rows.b);
-      await new Promise((r) => setTimeout(r, 200));
+      // No guess at timing: wait until B is staged (and A is being read), then start C and wait
+      // until C is parked waiting for room; it must not have read its body.
+      await until(() => log.includes('read A') && w.staging.bytes > 0, 'A read and B staged');
       const c = load('C', '2025-06-03', rows.c);
-      await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(log, ['read A', 'read B'], 'C waits for room before it reads its body');
+      await until(() => w.staging.waiting === 1 || log.includes('read C'), 'C waits or reads');
+      assert.deepEqual([...log].sort(), ['read A', 'read B'], 'C waits for room before it reads its body');
       release();
       assert.deepEqual(await Promise.all([a, b, c]), [rows.a.length, rows.b.length, rows.c.length]);
       assert.ok(log.indexOf('read C') > log.indexOf('committed B'), `C was read after B committed (${log})`);

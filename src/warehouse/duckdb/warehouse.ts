@@ -150,6 +150,11 @@ export class DuckDbWarehouse implements Warehouse {
   /** Bytes of the read windows' files not committed yet, and the windows waiting for room. */
   private stagedBytes = 0;
   private spaceWaiters: (() => void)[] = [];
+
+  /** What the staging holds now: bytes read and not committed, and windows waiting for room (tests watch it). */
+  get staging(): { bytes: number; waiting: number } {
+    return { bytes: this.stagedBytes, waiting: this.spaceWaiters.length };
+  }
   private draining = false;
   private waiter: (() => void) | null = null;
 
