@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { maskTarget, parseTarget, useTarget } from '../src/alerts/channels.js';
 import { alertDeliveryOptions, deliver } from '../src/alerts/deliver.js';
@@ -336,6 +336,63 @@ test('email: without RAKUTEN_SMTP_URL it fails at once, saying what to set; an u
   assert.equal(gone.status, 'failed');
   assert.equal(gone.attempts, 2);
   assert.ok(!gone.error!.includes('hunter2'), gone.error!);
+});
+
+/** A raw SMTP server that answers every command correctly, each `delayMs` late (each phase in time, the whole not). */
+async function slowSmtp(delayMs: number): Promise<{ port: number; accepted: number; close(): Promise<void> }> {
+  const state = { port: 0, accepted: 0, close: async () => {} };
+  const srv = createNetServer((sock) => {
+    const say = (line: string) => setTimeout(() => sock.writable && sock.write(`${line}\r\n`), delayMs);
+    let inData = false;
+    let buf = '';
+    say('220 slow.example.test ESMTP');
+    sock.on('error', () => undefined);
+    sock.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (inData) {
+          if (line === '.') {
+            inData = false;
+            state.accepted++;
+            say('250 queued');
+          }
+          continue;
+        }
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'DATA') {
+          inData = true;
+          say('354 go on');
+        } else if (verb === 'QUIT') say('221 bye');
+        else say('250 ok');
+      }
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  state.port = (srv.address() as AddressInfo).port;
+  state.close = () => new Promise<void>((r) => { srv.close(() => r()); });
+  return state;
+}
+
+test('email: an SMTP server that answers every command just in time cannot hold an attempt longer than its timeout', async () => {
+  // Every answer 150 ms late: each phase is within the 400 ms timeout, the 6+ round trips are not.
+  const s = await slowSmtp(150);
+  try {
+    const started = Date.now();
+    const res = await deliver(channel('email', 'ops@example.test'), failed, { attempts: 1, baseDelayMs: 5, timeoutMs: 400, smtpUrl: `smtp://127.0.0.1:${s.port}`, from: 'a@example.test' });
+    const took = Date.now() - started;
+    assert.equal(res.status, 'failed', `the attempt ran to its end in ${took} ms`);
+    assert.match(res.error!, /did not finish within 400 ms/);
+    assert.equal(s.accepted, 0);
+    // And the same server is good with a timeout that covers the whole exchange.
+    const ok = await deliver(channel('email', 'ops@example.test'), failed, { attempts: 1, baseDelayMs: 5, timeoutMs: 10_000, smtpUrl: `smtp://127.0.0.1:${s.port}`, from: 'a@example.test' });
+    assert.equal(ok.status, 'sent', ok.error ?? '');
+    assert.equal(s.accepted, 1);
+  } finally {
+    await s.close();
+  }
 });
 
 test('settings: RAKUTEN_SMTP_URL is a secret never quoted; RAKUTEN_ALERT_FROM defaults to rakuten-connector@<host>', () => {

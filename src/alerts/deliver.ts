@@ -166,11 +166,16 @@ async function sendMail(to: string, msg: AlertMessage, opts: DeliveryOptions, ti
   // A password is never sent in clear: smtp:// with a login needs STARTTLS (unless on this machine).
   const u = new URL(opts.smtpUrl);
   const requireTLS = u.protocol === 'smtp:' && u.password !== '' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  // The phases' timeouts do not bound the whole: a server that answers each command just in time
+  // could hold an attempt for minutes. The attempt as a whole gets `timeoutMs` too: its signal
+  // makes nodemailer close the connection, so a mail given up on is not sent later anyway.
   const transport = nodemailer.createTransport({ url: opts.smtpUrl, requireTLS, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
-    await transport.sendMail({ from: opts.from ?? defaultAlertFrom(), to, subject: msg.title, text: msg.text });
+    await transport.sendMail({ from: opts.from ?? defaultAlertFrom(), to, subject: msg.title, text: msg.text, signal });
     return { ok: true };
   } catch (e) {
+    if (signal.aborted) return { ok: false, retry: true, error: `sending mail through ${shown} did not finish within ${timeoutMs} ms` };
     const err = e as { code?: string; responseCode?: number };
     // A permanent SMTP answer (5xx) or a refused login will not change on retry.
     const permanent = (err.responseCode !== undefined && err.responseCode >= 500) || err.code === 'EAUTH' || err.code === 'EENVELOPE';

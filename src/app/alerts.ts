@@ -4,7 +4,9 @@
  * state store's setAlertCondition lets exactly one worker see each change), and what was sent
  * (every delivery and its outcome, the alert history). The wording and the delivery itself are
  * src/alerts/. Sending never fails the sync or the check that caused it: a delivery that fails is
- * recorded as failed.
+ * recorded as failed. Nor does it hold the sync up: the condition changes before the caller goes
+ * on, the delivery (up to ~33 s with its retries when a receiver is down) runs in the background,
+ * and `settle()` (App.close) waits for every one still under way, so a CLI run sends before it exits.
  *
  * - failed: a sync failed (after its retries); recovered: the first success after that;
  * - stale / fresh: freshness (src/app/freshness.ts), checked by `serve` and `check-freshness`;
@@ -45,7 +47,20 @@ export class Alerts {
   readonly listeners = new Set<(d: AlertDeliveryRecord) => void>();
 
   /** `get`: the saved connector of that name, or a config error (a channel of one connector must name one). */
+  /** Deliveries under way (see the header); settle() waits for them. */
+  private readonly inflight = new Set<Promise<void>>();
+
   constructor(private readonly state: StateStore, private readonly vault: Vault, private readonly get: (name: string) => Promise<unknown>) {}
+
+  /** How many deliveries are under way. */
+  get pending(): number {
+    return this.inflight.size;
+  }
+
+  /** Wait for every delivery under way, including those started meanwhile. */
+  async settle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+  }
 
   async add(kind: AlertChannelKind, target: string, connector: string | null): Promise<AlertChannelView> {
     if (connector !== null) await this.get(connector);
@@ -63,6 +78,15 @@ export class Alerts {
 
   async remove(id: string): Promise<void> {
     if (!(await this.state.deleteAlertChannel(id))) throw noChannel(id);
+  }
+
+  /**
+   * A removed connector takes its own channels and its conditions with it (a connector saved
+   * again under that name starts with none: its first failure is alerted). The history stays.
+   */
+  async forget(connector: string): Promise<void> {
+    for (const c of await this.state.listAlertChannels()) if (c.connector === connector) await this.state.deleteAlertChannel(c.id);
+    for (const condition of (await this.state.alertConditions()).get(connector) ?? []) await this.change(connector, condition, false);
   }
 
   async history(limit: number, channelId?: string): Promise<AlertDeliveryRecord[]> {
@@ -119,17 +143,16 @@ export class Alerts {
   }
 
   /**
-   * Change a condition and, when this call changed it, send the event. If sending could not even
-   * start (the channels could not be read), the change is undone, so that the next check sends it.
+   * Change a condition and, when this call changed it, send the event in the background. If
+   * sending could not even start (the channels could not be read), the change is undone, so that
+   * the next check sends it.
    */
   private async transition(connector: string, condition: AlertCondition, active: boolean, event: AlertEvent, extra: AlertInfo): Promise<void> {
     if (!(await this.change(connector, condition, active))) return;
-    try {
-      await this.send(event, connector, extra);
-    } catch (e) {
-      await this.change(connector, condition, !active).catch(() => undefined);
-      throw e;
-    }
+    const sending: Promise<void> = this.send(event, connector, extra)
+      .then(() => undefined, () => this.change(connector, condition, !active).then(() => undefined, () => undefined))
+      .finally(() => this.inflight.delete(sending));
+    this.inflight.add(sending);
   }
 
   /** Deliver to the channels of this connector (or `only`), recording each delivery. */

@@ -62,7 +62,9 @@ export class App {
     return app;
   }
 
+  /** Waits for the alerts still being delivered (they run in the background), then closes the warehouse. */
   async close(): Promise<void> {
+    await this.alerts.settle();
     await this.db.close();
   }
 
@@ -325,6 +327,7 @@ export class App {
     }
     if (dropData) await this.db.warehouse.deleteConnectorData(name);
     await this.db.state.deleteConnector(name);
+    await this.alerts.forget(name);
   }
 
   async get(name: string): Promise<ConnectorRecord> {

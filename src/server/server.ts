@@ -158,6 +158,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       }
       server.closeAllConnections();
       await stopped;
+      if (app.alerts.pending) out.log('info', `sending ${app.alerts.pending} alert(s) still under way before stopping`, { event: 'shutdown' });
       await app.close();
     })());
 
