@@ -2,15 +2,32 @@
  * How the application reports: everything the CLI prints and every log line of `serve` goes
  * through here, so it is redacted (no token can reach a terminal or a log file). Progress is a
  * live line on a terminal, plain lines otherwise, JSON lines with --json.
+ * Log messages go through one pino logger: one JSON line per event (`level`, `time`, `msg` and
+ * the event's fields), redacted as a whole line on its way out; without --json the same record is
+ * rendered as a plain line. `serve` logs JSON lines unless a person is watching its terminal.
  * In app/ (not cli/) because the CLI and the server both report through it, and neither may
  * import the other.
  */
+import { pino, stdTimeFunctions, type Logger } from 'pino';
 import { redact } from '../util/secrets.js';
 import type { SyncEvent } from '../sync/engine.js';
 
 export class Output {
   private liveLine = false;
-  constructor(readonly json: boolean, private readonly out: NodeJS.WriteStream = process.stdout, private readonly err: NodeJS.WriteStream = process.stderr) {}
+  private readonly logger: Logger;
+  constructor(readonly json: boolean, private readonly out: NodeJS.WriteStream = process.stdout, private readonly err: NodeJS.WriteStream = process.stderr) {
+    // Synchronous writes to our own stream (stderr), in order with the result lines on stdout.
+    const write = (line: string) => this.err.write(this.json ? line : plainLine(line));
+    this.logger = pino(
+      {
+        base: null,
+        timestamp: stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+        hooks: { streamWrite: (line) => redact(line) },
+      },
+      { write },
+    );
+  }
 
   /** A result line (stdout). */
   line(text = ''): void {
@@ -27,11 +44,7 @@ export class Output {
   /** A log message (stderr). */
   log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
     this.clearLive();
-    if (this.json) {
-      this.err.write(redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })) + '\n');
-    } else {
-      this.err.write(redact(`${level === 'info' ? '' : `${level}: `}${msg}`) + '\n');
-    }
+    this.logger[level](fields, msg);
   }
 
   /** A progress update: redrawn in place on a terminal, one line per update otherwise. */
@@ -82,4 +95,15 @@ export class Output {
 
 export function fmtInt(n: number): string {
   return n.toLocaleString('en-US');
+}
+
+/** A pino JSON line (already redacted) as a person reads it: the message, `warn: ` / `error: ` before it. */
+function plainLine(line: string): string {
+  try {
+    const r = JSON.parse(line) as { level?: string; msg?: string; stack?: unknown };
+    const stack = typeof r.stack === 'string' ? `\n${r.stack}` : '';
+    return `${r.level === 'info' ? '' : `${r.level}: `}${r.msg ?? ''}${stack}\n`;
+  } catch {
+    return line;
+  }
 }

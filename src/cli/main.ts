@@ -342,7 +342,9 @@ function addServeCommands(parts: CliParts): void {
     .option('--trust-proxy', 'behind a TLS reverse proxy: trust its X-Forwarded-Proto/-Host/-For headers, mark the session cookie Secure')
     .action(async (o: { host: string; port: number; trustProxy?: boolean }) => {
       const g = globals();
-      await parts.serve({ home: g.home, warehouse: g.warehouse, out: g.out, host: o.host, port: o.port, trustProxy: Boolean(o.trustProxy) });
+      // A server's log: one JSON line per event (pino) unless a person watches its terminal.
+      const out = g.out.json || process.stderr.isTTY ? g.out : new Output(true);
+      await parts.serve({ home: g.home, warehouse: g.warehouse, out, host: o.host, port: o.port, trustProxy: Boolean(o.trustProxy) });
     });
 }
 

@@ -22,7 +22,8 @@ export function redact(text: string): string {
   let out = text;
   for (const s of known) {
     const mask = maskToken(s);
-    for (const form of new Set([s, encodeURIComponent(s)])) {
+    // As it is, URL-encoded, and as it reads inside a JSON string (JSON log lines and --json output).
+    for (const form of new Set([s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)])) {
       if (out.includes(form)) out = out.split(form).join(mask);
     }
   }
