@@ -21,6 +21,7 @@ export const PUBLIC_FILES: readonly string[] = [
   'format.js',
   'live.js',
   'parts.js',
+  'view-alerts.js',
   'view-connector.js',
   'view-dashboard.js',
   'view-form.js',

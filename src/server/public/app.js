@@ -2,17 +2,18 @@
 // Rakuten Connector web app, the entry module (index.html loads it): the hash router, the header's
 // navigation and sign-out, the footer's warehouse line. Plain DOM, no framework, no network access
 // beyond this server's own API (api.js); all text goes in through textContent (dom.js). The views:
-// view-dashboard.js, view-connector.js, view-form.js.
+// view-dashboard.js, view-connector.js, view-form.js, view-alerts.js.
 
 import { AUTH, meta } from './api.js';
 import { banner, h, main } from './dom.js';
 import { warehouseName } from './format.js';
 import { newView, current, stopPolling } from './live.js';
+import { alertsView } from './view-alerts.js';
 import { connectorView } from './view-connector.js';
 import { dashboardView } from './view-dashboard.js';
 import { setupView } from './view-form.js';
 
-/** `#/` dashboard, `#/new` setup form, `#/c/<name>` a connector, `#/c/<name>/edit` its settings. */
+/** `#/` dashboard, `#/new` setup form, `#/alerts` alert channels and history, `#/c/<name>` a connector, `#/c/<name>/edit` its settings. */
 async function route() {
   stopPolling();
   const seq = newView();
@@ -26,6 +27,9 @@ async function route() {
   else if (hash === '#/new') {
     nav = 'new';
     view = () => setupView(seq, null);
+  } else if (hash === '#/alerts') {
+    nav = 'alerts';
+    view = () => alertsView(seq);
   } else if ((m = /^#\/c\/([^/]+)\/edit$/.exec(hash))) {
     const name = m[1];
     view = () => setupView(seq, decodeURIComponent(name));

@@ -114,4 +114,26 @@
  * }} ChartData
  */
 
+/** @typedef {'webhook' | 'slack' | 'email'} AlertChannelKind */
+/** What an alert said happened (`test`: a test alert sent from the alerts page or `alerts test`). */
+/** @typedef {'failed' | 'recovered' | 'stale' | 'fresh' | 'token_rejected' | 'test'} AlertEvent */
+
+/**
+ * Where alerts go (`GET /api/alerts`, `POST /api/alerts`): `target` masked by the server (a
+ * webhook's path and query carry secrets; an e-mail address as it is); `connector` null = every connector.
+ * @typedef {{ id: string, kind: AlertChannelKind, target: string, connector: string | null, createdAt: string }} AlertChannel
+ */
+
+/**
+ * One alert sent (or given up on) to one channel, the alert history (`GET /api/alerts`, and the
+ * answer of the test routes). `channelId` may name a channel removed since; `error` is redacted.
+ * @typedef {{
+ *   id: string, channelId: string, connector: string | null, event: AlertEvent, at: string,
+ *   status: 'sent' | 'failed', attempts: number, error: string | null,
+ * }} AlertDelivery
+ */
+
+/** `GET /api/alerts`: the channels and the recent deliveries, newest first. */
+/** @typedef {{ channels: AlertChannel[], deliveries: AlertDelivery[] }} AlertsAnswer */
+
 export {};

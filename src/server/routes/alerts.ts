@@ -5,6 +5,7 @@
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import { ConnectorError } from '../../util/errors.js';
 import { HttpError, send } from '../respond.js';
 import { emptySchema, limitQuerySchema, NAME_RE } from '../validate.js';
 import { readJson, readQuery, type ServerContext } from './common.js';
@@ -28,7 +29,15 @@ export function alertRoutes(http: Hono, ctx: ServerContext): void {
 
   http.post('/api/alerts', async (c) => {
     const b = await readJson(c, channelSchema);
-    return send(c, 201, { channel: await app.alerts.add(b.kind, b.target, b.connector ?? null) });
+    try {
+      return send(c, 201, { channel: await app.alerts.add(b.kind, b.target, b.connector ?? null) });
+    } catch (e) {
+      // Named by this request's fields: an unknown connector is `connector`, a bad URL or address `target`.
+      if (e instanceof ConnectorError && e.kind === 'config') {
+        throw new HttpError(400, { [e.field === 'name' ? 'connector' : 'target']: e.hint ? `${e.message} (${e.hint})` : e.message });
+      }
+      throw e;
+    }
   });
 
   http.delete('/api/alerts/:id', async (c) => {
