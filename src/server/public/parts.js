@@ -1,6 +1,7 @@
 // @ts-check
 // Pieces the dashboard, the connector page and the setup form share: the progress bar of a sync,
-// the "Sync now" button, the next-sync text, a connector's error, and the list of Save & Test checks.
+// the "Sync now" button, the next-sync text, a connector's freshness (limit, stale badge) and error,
+// and the list of Save & Test checks.
 
 import { api, enc, errorText } from './api.js';
 import { busy, h, toast, withCode } from './dom.js';
@@ -73,6 +74,32 @@ export function nextText(c) {
   const kind = c.nextRunKind === 'retry' ? `retry after ${c.failures} failure${c.failures === 1 ? '' : 's'}` : c.nextRunKind === 'catch-up' ? 'catch-up' : c.schedule.label;
   return [relativeTime(c.nextRunAt), kind];
 }
+
+/**
+ * A connector's freshness limit in words: "50 h (automatic)" or "48 h (set)"; null without one.
+ * @param {Connector} c
+ */
+export function staleLimitText(c) {
+  const f = c.freshness;
+  if (!f || f.limitHours === null) return null;
+  return `${f.limitHours} h (${c.settings.staleAfterHours === null ? 'automatic' : 'set'}${f.state === 'paused' ? '; not checked while paused' : ''})`;
+}
+
+/**
+ * Why a stale connector is: "No successful sync for 52 h: the limit is 50 h."
+ * @param {Connector} c
+ */
+export function staleText(c) {
+  const { ageHours, limitHours, lastSuccessAt } = c.freshness;
+  const age = limitHours === null || ageHours > limitHours ? `${ageHours} h` : `over ${limitHours} h`;
+  return lastSuccessAt ? `No successful sync for ${age}: the limit is ${limitHours} h.` : `No successful sync in the ${age} since it was saved: the limit is ${limitHours} h.`;
+}
+
+/**
+ * The "stale" badge beside a stale connector's name; null when it is not stale.
+ * @param {Connector} c
+ */
+export const staleBadge = (c) => (c.freshness && c.freshness.state === 'stale' ? h('span', { class: 'pill stale', 'data-testid': 'stale-badge', title: staleText(c), text: 'stale' }) : null);
 
 /**
  * What is wrong with a connector: why it cannot be used at all, else its last failure.

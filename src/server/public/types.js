@@ -26,8 +26,18 @@
  */
 
 /** @typedef {{ type: 'daily' | 'hourly' | 'manual' | 'cron', cron: string, time?: string, label: string }} Schedule */
-/** `currency`: the ISO 4217 code of every amount of its report (sales, commissions). */
-/** @typedef {{ startDate: string, lookbackDays: number, windowDays: number, schedule: string, paused: boolean, currency: string }} Settings */
+/**
+ * `currency`: the ISO 4217 code of every amount of its report (sales, commissions).
+ * `staleAfterHours`: the freshness limit set (1–8760), null = automatic (twice the schedule's interval plus 2 h).
+ */
+/** @typedef {{ startDate: string, lookbackDays: number, windowDays: number, schedule: string, paused: boolean, currency: string, staleAfterHours: number | null }} Settings */
+/**
+ * A connector's freshness now (src/app/freshness.ts, as `check-freshness`): `stale` when its last
+ * successful sync (never synced: its saving) is older than `limitHours`; `paused` and `no-limit`
+ * (manual syncs only, no staleAfterHours) are never stale. `limitHours` to 0.1 h, null without a
+ * limit; `ageHours` whole hours since that sync (or the saving).
+ * @typedef {{ state: 'fresh' | 'stale' | 'paused' | 'no-limit', limitHours: number | null, lastSuccessAt: string | null, ageHours: number }} Freshness
+ */
 /** @typedef {{ rows: number, days: number, firstDay: string | null, lastDay: string | null }} Coverage */
 /** @typedef {'syncing' | 'unusable' | 'paused' | 'failing' | 'healthy' | 'new'} ConnectorStatus */
 
@@ -37,7 +47,7 @@
  *   name: string, problem: string | null, url: string, tokenMasked: string,
  *   reportKey: string, dateType: string, timeZone: string,
  *   settings: Settings, schedule: Schedule, status: ConnectorStatus,
- *   lastRun: Run | null, lastSuccess: Run | null, lastSuccessAt: string | null,
+ *   lastRun: Run | null, lastSuccess: Run | null, lastSuccessAt: string | null, freshness: Freshness,
  *   nextRunAt: string | null, nextRunKind: 'scheduled' | 'catch-up' | 'retry' | null,
  *   failures: number, backoffUntil: string | null, lastError: string | null,
  *   cursor: string | null, coverage: Coverage, progress: Progress | null,

@@ -1,15 +1,15 @@
 // @ts-check
 // One connector's page (`#/c/<name>`): its actions (Sync now, Backfill…, Pause/Resume, Test
-// connection, Edit settings, Delete…), its settings (currency included), status numbers, error
-// banner, live progress, charts and sync history. Polls the connector; the charts and history
-// reload when a sync ends.
+// connection, Edit settings, Delete…), its settings (currency and freshness limit included), status
+// numbers, stale and error banners, live progress, charts and sync history. Polls the connector;
+// the charts and history reload when a sync ends.
 
 import { api, enc, errorText } from './api.js';
 import { chartsSection } from './charts.js';
 import { banner, busy, h, main, pill, toast, withCode } from './dom.js';
 import { coverageText, formatCount, formatDuration, localDateTime, relativeTime } from './format.js';
 import { current, kick, startPolling } from './live.js';
-import { checksList, connectorError, failedLead, isActive, nextText, progressView, syncButton } from './parts.js';
+import { checksList, connectorError, failedLead, isActive, nextText, progressView, staleBadge, staleLimitText, staleText, syncButton } from './parts.js';
 
 /** @import { ApiResult } from './api.js' */
 /** @import { Connector, Run, TestReport } from './types.js' */
@@ -21,12 +21,13 @@ import { checksList, connectorError, failedLead, isActive, nextText, progressVie
 export async function connectorView(seq, name) {
   const head = h('div', { class: 'page-head' });
   const stats = h('div', { class: 'stats' });
+  const stale = h('div', { class: 'section', hidden: true });
   const alerts = h('div', { class: 'section', hidden: true });
   const progressHost = h('div', { class: 'card section pad', hidden: true, 'data-testid': 'progress-card' });
   const panel = h('div');
   const charts = chartsSection(name, name);
   const history = h('section', { class: 'card section', 'aria-label': 'Sync history' });
-  main.replaceChildren(h('a', { class: 'crumb', href: '#/' }, '← All connectors'), head, stats, alerts, progressHost, panel, charts.el, history);
+  main.replaceChildren(h('a', { class: 'crumb', href: '#/' }, '← All connectors'), head, stats, stale, alerts, progressHost, panel, charts.el, history);
   let wasActive = false;
   let first = true;
   let lastHead = '';
@@ -55,7 +56,7 @@ export async function connectorView(seq, name) {
 
   /** @param {Connector} c */
   const render = (c) => {
-    const headKey = JSON.stringify([c.status, c.settings, c.schedule, c.tokenMasked, c.timeZone]);
+    const headKey = JSON.stringify([c.status, c.settings, c.schedule, c.tokenMasked, c.timeZone, c.freshness]);
     if (headKey !== lastHead) {
       lastHead = headKey;
       const pause = h('button', { class: 'btn', type: 'button', 'data-action': c.settings.paused ? 'resume' : 'pause' }, c.settings.paused ? 'Resume' : 'Pause');
@@ -85,7 +86,7 @@ export async function connectorView(seq, name) {
       del.addEventListener('click', () => confirmDelete(c));
       head.replaceChildren(
         h('div', {},
-          h('div', { class: 'title-row' }, h('h1', { text: c.name }), pill(c.status)),
+          h('div', { class: 'title-row' }, h('h1', { text: c.name }), pill(c.status), staleBadge(c)),
           h('div', { class: 'meta-line' },
             h('span', {}, 'Report ', h('b', { text: c.reportKey })),
             h('span', {}, h('b', { text: c.dateType }), ' dates'),
@@ -94,6 +95,8 @@ export async function connectorView(seq, name) {
             h('span', {}, 'Currency ', h('b', { 'data-testid': 'currency', text: c.settings.currency })),
             h('span', {}, 'Schedule ', h('b', { text: c.settings.paused ? `paused (${c.schedule.label})` : c.schedule.label })),
             h('span', {}, 'Lookback ', h('b', { text: `${c.settings.lookbackDays} days` })),
+            // No successful sync for longer than this: stale (alerted; `check-freshness` exits 1).
+            h('span', { 'data-testid': 'stale-limit' }, ...(staleLimitText(c) ? ['Stale after ', h('b', { text: staleLimitText(c) })] : [h('b', { text: 'Never stale' }), ' (manual syncs only)'])),
             h('span', {}, 'Token ', h('b', { class: 'mono', 'data-testid': 'token-masked', text: c.tokenMasked })))),
         h('div', { class: 'actions' }, syncButton(name, false), backfill, pause, test, h('a', { class: 'btn', href: `#/c/${enc(name)}/edit` }, 'Edit settings'), del));
     }
@@ -117,6 +120,10 @@ export async function connectorView(seq, name) {
       stat('Next sync', next, nextSub || (c.nextRunAt ? localDateTime(c.nextRunAt) : ''), 'next-sync'),
       stat('Days covered', cov.value, c.coverage.firstDay ? `${c.coverage.firstDay} … ${c.coverage.lastDay}${cov.missing ? ` · ${cov.missing} ${cov.missing === 1 ? 'day' : 'days'} missing` : ''}` : 'no data yet', 'days-covered'),
       stat('Rows', formatCount(String(c.coverage.rows)), c.cursor ? `synced through ${c.cursor}` : 'in rakuten_affiliate_report', 'rows-total'));
+    const isStale = c.freshness && c.freshness.state === 'stale';
+    stale.hidden = !isStale;
+    stale.replaceChildren(isStale ? banner('warn', h('div', { 'data-testid': 'stale-banner' }, h('b', { text: 'Data is stale. ' }), staleText(c),
+      ' The warehouse may be missing recent days: "Sync now" brings it up to date.')) : '');
     const error = connectorError(c);
     // While a new sync is queued or runs, the last failure is history: told calmly, not as a live error.
     const retrying = active && !c.problem;

@@ -1,13 +1,14 @@
 // @ts-check
-// The dashboard (`#/`): every connector with its status, last and next sync, coverage and rows,
-// live progress while one syncs, and the charts over all connectors (reloaded when a sync ends).
+// The dashboard (`#/`): every connector with its status (a "stale" badge beside the name of one past
+// its freshness limit), last and next sync, coverage and rows, live progress while one syncs, and
+// the charts over all connectors (reloaded when a sync ends).
 
 import { api, enc, errorText, meta } from './api.js';
 import { chartsSection } from './charts.js';
 import { banner, h, main, pill, withCode } from './dom.js';
 import { coverageText, formatCount, localDateTime, relativeTime, shortDay, warehouseName } from './format.js';
 import { current, startPolling } from './live.js';
-import { connectorError, isActive, nextText, progressView, syncButton } from './parts.js';
+import { connectorError, isActive, nextText, progressView, staleBadge, syncButton } from './parts.js';
 
 /** @import { Connector } from './types.js' */
 
@@ -75,7 +76,7 @@ function connectorsTable(list) {
     const detail = showProgress || error;
     const cov = coverageText(c.coverage);
     rows.push(h('tr', { class: detail ? 'has-detail' : '', 'data-connector': c.name },
-      h('td', { class: 'cell-name' }, h('a', { class: 'conn-name', href: `#/c/${enc(c.name)}`, text: c.name }), h('div', { class: 'conn-sub', text: `${c.reportKey} · ${c.dateType} dates · ${c.timeZone} · ${c.settings.currency}` })),
+      h('td', { class: 'cell-name' }, h('a', { class: 'conn-name', href: `#/c/${enc(c.name)}`, text: c.name }), staleBadge(c), h('div', { class: 'conn-sub', text: `${c.reportKey} · ${c.dateType} dates · ${c.timeZone} · ${c.settings.currency}` })),
       h('td', { 'data-label': 'Status' }, pill(c.status)),
       h('td', { 'data-label': 'Last successful sync', title: c.lastSuccessAt ? localDateTime(c.lastSuccessAt) : '' }, c.lastSuccessAt ? relativeTime(c.lastSuccessAt) : h('span', { class: 'faint', text: 'never' })),
       h('td', { 'data-label': 'Next sync', title: c.nextRunAt ? localDateTime(c.nextRunAt) : '' }, next, nextSub ? h('div', { class: 'conn-sub', text: nextSub }) : null),

@@ -2,12 +2,13 @@
 // The setup form (`#/new`) and the settings form of a saved connector (`#/c/<name>/edit`), beside
 // the steps to get the report URL from Rakuten. A pasted URL is parsed as it is typed (never
 // fetched); Save & Test shows every check, the failed one with its fix. The currency of the
-// report's amounts comes from the URL's network when it is a known one, else the form asks.
+// report's amounts comes from the URL's network when it is a known one, else the form asks. "Stale
+// after (hours)" sets the freshness limit; empty is automatic.
 
 import { api, enc, errorText, meta } from './api.js';
 import { banner, busy, h, main, toast, withCode } from './dom.js';
 import { current } from './live.js';
-import { checksList, failedLead } from './parts.js';
+import { checksList, failedLead, staleLimitText } from './parts.js';
 
 /** @import { ApiResult, ErrorBody } from './api.js' */
 /** @import { Kid } from './dom.js' */
@@ -21,6 +22,17 @@ const FIRST_SYNC_CHECKED = true;
 
 /** The currency field's hint while nothing says which currency the amounts are in. */
 const CURRENCY_QUESTION = "Which currency are the report's amounts in? An ISO 4217 code, e.g. USD, GBP, EUR.";
+
+/** The stale-after field's hint: what empty means (src/app/freshness.ts). */
+const STALE_AUTO = "Hours without a successful sync before the connector is stale (and alerted). Empty: automatic, twice the schedule's interval plus 2 h (daily: 50 h; manual syncs only: never stale).";
+
+/**
+ * The stale-after field's value as the API takes it: null when empty, a number when whole, else
+ * the text as typed (the server's field error says what is wrong with it).
+ * @param {string} v trimmed
+ * @returns {number | null | string}
+ */
+const staleValue = (v) => (v === '' ? null : /^\d+$/.test(v) ? Number(v) : v);
 
 /**
  * The local date `n` days ago, YYYY-MM-DD.
@@ -96,6 +108,11 @@ export async function setupView(seq, editName) {
       editing ? 'The first day the first sync loads.' : `The first day the first sync loads (by default the last ${m.defaults.startDaysAgo + 1} days, today included).`),
     lookbackDays: field('lookbackDays', 'Lookback days', h('input', { type: 'number', name: 'lookbackDays', min: 0, max: 365, step: 1, value: String(existing ? existing.settings.lookbackDays : m.defaults.lookbackDays) }),
       'Days re-loaded on every sync: Rakuten keeps changing recent days (late orders, returns).'),
+    // Text, not a number input: what a browser cannot read as a number would be sent as empty (automatic).
+    staleAfterHours: field('staleAfterHours', 'Stale after (hours)', h('input', {
+      type: 'text', inputmode: 'numeric', name: 'staleAfterHours', autocomplete: 'off', placeholder: 'automatic',
+      value: existing && existing.settings.staleAfterHours !== null ? String(existing.settings.staleAfterHours) : '',
+    }), existing ? `${STALE_AUTO} Now: ${staleLimitText(existing) ?? 'no limit (manual syncs only)'}.` : STALE_AUTO),
   };
   /** The fields by name, for the errors of an answer. */
   const fields = /** @type {Record<string, Field | undefined>} */ (f);
@@ -270,7 +287,7 @@ export async function setupView(seq, editName) {
     h('fieldset', {}, h('legend', { text: 'Settings' }),
       h('div', { class: 'row' }, f.dateType.el, f.timeZone.el),
       h('div', { class: 'row' }, f.currency.el, f.startDate.el),
-      h('div', { class: 'row' }, f.lookbackDays.el, h('div', {})),
+      h('div', { class: 'row' }, f.lookbackDays.el, f.staleAfterHours.el),
       h('div', { class: 'field' }, h('label', { for: 'scheduleType', text: 'Schedule' }), h('div', { class: 'inline' }, schedType, schedTime), schedHint, schedErr),
       firstSyncEl),
     tzList, currencyList,
@@ -299,6 +316,9 @@ export async function setupView(seq, editName) {
     if (currency && (!editing || currency !== existing.settings.currency)) body.currency = currency;
     if (val(f.startDate)) body.startDate = val(f.startDate);
     if (val(f.lookbackDays) !== '') body.lookbackDays = /^\d+$/.test(val(f.lookbackDays)) ? Number(val(f.lookbackDays)) : val(f.lookbackDays);
+    // Saved at once, no new test: sent on edit only when it changed.
+    const staleAfter = staleValue(val(f.staleAfterHours));
+    if (!editing || staleAfter !== existing.settings.staleAfterHours) body.staleAfterHours = staleAfter;
     body.schedule = schedType.value === 'daily' ? { type: 'daily', time: schedTime.value || '06:00' } : schedType.value === 'cron' ? { type: 'cron', cron: customCron } : { type: schedType.value };
     if (!editing) body.sync = firstSync.checked;
     const retest = !editing || body.url || body.reportKey || body.token || body.timeZone;

@@ -6,6 +6,7 @@
  */
 import type { Hono } from 'hono';
 import { type ConnectorChange, type ConnectorStatus, KeptDataError } from '../../app/app.js';
+import { freshnessOf } from '../../app/freshness.js';
 import { describeSchedule, scheduleToCron } from '../../scheduler/cron.js';
 import { describeError } from '../../util/errors.js';
 import type { RunRecord } from '../../warehouse/types.js';
@@ -26,7 +27,33 @@ function plainError(run: RunRecord | null, schedError: string | null): string | 
   return null;
 }
 
-/** A connector as the web app shows it: App.status, plus its state in words, schedule and live progress. */
+/** A connector's freshness as the web app shows it (the rule of `check-freshness`: src/app/freshness.ts). */
+export interface ConnectorFreshness {
+  state: 'fresh' | 'stale' | 'paused' | 'no-limit';
+  /** The limit in hours (to 0.1 h, as `check-freshness --json`), null without one. */
+  limitHours: number | null;
+  lastSuccessAt: string | null;
+  /** Whole hours since the last successful sync (never synced: since it was saved). */
+  ageHours: number;
+}
+
+/**
+ * freshnessOf on the status already read (no warehouse read). On the wall clock, as
+ * `check-freshness` and the metrics: runs and creation times are recorded in real time.
+ */
+function freshnessNow(st: ConnectorStatus): ConnectorFreshness {
+  const lastSuccessAt = st.lastSuccess?.finishedAt ?? null;
+  try {
+    const f = freshnessOf(st, new Date());
+    return { state: f.state, limitHours: f.limitMs === null ? null : Math.round(f.limitMs / 360_000) / 10, lastSuccessAt, ageHours: Math.floor(f.ageMs / 3_600_000) };
+  } catch {
+    // A schedule or time zone that cannot be read (the connector's `problem` says why): no limit
+    // can be told, and the list must not fail because of one connector.
+    return { state: st.settings.paused ? 'paused' : 'no-limit', limitHours: null, lastSuccessAt, ageHours: 0 };
+  }
+}
+
+/** A connector as the web app shows it: App.status, plus its state in words, schedule, freshness and live progress. */
 export async function connectorSummary(ctx: ServerContext, name: string) {
   return summarize(ctx, await ctx.app.status(name, 1));
 }
@@ -55,6 +82,7 @@ function summarize(ctx: ServerContext, full: ConnectorStatus & { runs?: RunRecor
     failures: sched?.failures ?? 0,
     backoffUntil: sched?.backoffUntil ?? null,
     lastSuccessAt: st.lastSuccess?.finishedAt ?? null,
+    freshness: freshnessNow(st),
     lastError: state === 'syncing' ? null : plainError(lastRun, sched?.lastError ?? null),
     progress,
   };
