@@ -7,7 +7,7 @@
  * One rule for `check-freshness`, `serve` and the metrics.
  */
 import { nextFire } from '../scheduler/cron.js';
-import type { ConnectorStatus } from './app.js';
+import type { ConnectorStatus } from './connector-types.js';
 
 /** Added to twice the schedule's interval. */
 export const STALE_SLACK_MS = 2 * 3_600_000;
