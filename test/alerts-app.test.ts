@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App } from '../src/app/app.js';
+import { Output } from '../src/app/output.js';
+import { startServer } from '../src/server/server.js';
 import { ACME_TOKEN, GLOBEX_TOKEN, startSimulator, type Simulator } from '../src/simulator/index.js';
 import { todayIn } from '../src/util/days.js';
 import { ConnectorError } from '../src/util/errors.js';
@@ -146,6 +148,8 @@ describe('alerts in the App', () => {
       assert.deepEqual((await app.alerts.list()).map((c) => c.id), [all.id], `the channel of beta (${own.id}) went with it`);
       assert.equal((await app.alerts.history(10)).length, 2, 'the history stays');
 
+      // A sync of the old "beta" that ended just after the removal leaves its condition behind.
+      await app.db.state.setAlertCondition('beta', 'failing', true, new Date().toISOString());
       await add(app, 'beta', GLOBEX_TOKEN);
       sim.addFaults([{ kind: '503', times: 1 }]);
       await assert.rejects(app.sync('beta', ONCE), /503/);
@@ -153,6 +157,47 @@ describe('alerts in the App', () => {
       assert.deepEqual(hook.got.map((g) => [g.path, g.event]).slice(2), [['/all', 'failed']], 'a new "beta": its failure is news');
     } finally {
       await app.close();
+      await hook.close();
+    }
+  });
+
+  it('once close() has begun, nothing changes a condition (the next run decides) and nothing is sent', async () => {
+    const home = tempHome('rc-alerts-app-');
+    const hook = await receiver();
+    const app = await App.open({ home });
+    try {
+      await add(app, 'acme');
+      await app.alerts.add('webhook', `${hook.url}/all`, null);
+      assert.equal(await app.alerts.close(), true);
+      sim.addFaults([{ kind: '503', times: 1 }]);
+      await assert.rejects(app.sync('acme', ONCE), /503/);
+      await app.alerts.settle();
+      assert.equal(hook.got.length, 0);
+      assert.equal((await app.db.state.alertConditions()).get('acme')?.has('failing') ?? false, false, 'the failure is still news for the next run');
+    } finally {
+      await app.close();
+      await hook.close();
+    }
+  });
+
+  it('serve stopping waits for deliveries under way a few seconds at most, then gives them up and says so', async () => {
+    const home = tempHome('rc-alerts-app-');
+    const hook = await receiver({ hold: true });
+    const app = await App.open({ home });
+    let log = '';
+    const stream = { isTTY: false, write: (t: string) => ((log += t), true) } as unknown as NodeJS.WriteStream;
+    const srv = await startServer({ app, out: new Output(true, stream, stream), host: '127.0.0.1', port: 0 });
+    try {
+      await add(app, 'acme');
+      await app.alerts.add('webhook', `${hook.url}/never-answers`, null);
+      sim.addFaults([{ kind: '503', times: 1 }]);
+      await assert.rejects(app.sync('acme', ONCE), /503/);
+      await until(() => hook.got.length === 1, 'the webhook request');
+      // The receiver never answers (a delivery's own retries would take ~30 s): serve stops anyway.
+      await srv.close();
+      assert.match(log, /1 alert delivery\(ies\) given up at shutdown/);
+    } finally {
+      await srv.close();
       await hook.close();
     }
   });

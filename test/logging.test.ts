@@ -46,6 +46,17 @@ describe('logging', () => {
     assert.match(lines[0]!.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.equal(lines[1]!.level, 'warn');
     assert.ok(!json.text().includes('4x7q') && !lines[1]!.msg.includes('4x7q') && !String(lines[1]!.detail).includes('4x7q'), json.text());
+    // A secret ending in a quote: its mask would end in one too, and must not break the line.
+    const quoted = 'ends-in-a-quote-8k2m"';
+    registerSecret(quoted);
+    const j2 = capture();
+    new Output(true, j2.stream, j2.stream).log('error', `login ${quoted} refused`, { url: `smtp://u:${quoted}@h` });
+    const [l2] = jsonLines(j2.text());
+    assert.ok(!j2.text().includes('8k2m"') && !l2!.msg.includes('8k2m'), j2.text());
+    // A field may not overwrite the record's own keys.
+    const j3 = capture();
+    new Output(true, j3.stream, j3.stream).log('info', 'real', { level: 'fake', msg: 'fake', time: 'fake' });
+    assert.deepEqual(jsonLines(j3.text()).map((l) => [l.level, l.msg]), [['info', 'real']]);
 
     const plain = capture();
     const p = new Output(false, plain.stream, plain.stream);

@@ -168,7 +168,8 @@ async function sendMail(to: string, msg: AlertMessage, opts: DeliveryOptions, ti
   const requireTLS = u.protocol === 'smtp:' && u.password !== '' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
   // The phases' timeouts do not bound the whole: a server that answers each command just in time
   // could hold an attempt for minutes. The attempt as a whole gets `timeoutMs` too: its signal
-  // makes nodemailer close the connection, so a mail given up on is not sent later anyway.
+  // makes nodemailer close the connection, so a mail given up on before the end of its DATA is
+  // not sent later anyway (one given up on while the server acknowledges it may arrive twice).
   const transport = nodemailer.createTransport({ url: opts.smtpUrl, requireTLS, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
   const signal = AbortSignal.timeout(timeoutMs);
   try {

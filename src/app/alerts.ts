@@ -46,10 +46,12 @@ export class Alerts {
   /** Called with every delivery recorded (the metrics count them). */
   readonly listeners = new Set<(d: AlertDeliveryRecord) => void>();
 
-  /** `get`: the saved connector of that name, or a config error (a channel of one connector must name one). */
   /** Deliveries under way (see the header); settle() waits for them. */
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** Set by close(): no condition changes any more (the warehouse is about to close; the next run decides). */
+  private closing = false;
 
+  /** `get`: the saved connector of that name, or a config error (a channel of one connector must name one). */
   constructor(private readonly state: StateStore, private readonly vault: Vault, private readonly get: (name: string) => Promise<unknown>) {}
 
   /** How many deliveries are under way. */
@@ -57,9 +59,27 @@ export class Alerts {
     return this.inflight.size;
   }
 
-  /** Wait for every delivery under way, including those started meanwhile. */
-  async settle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+  /**
+   * Wait for every delivery under way, including those started meanwhile; with `timeoutMs`, at
+   * most that long. True when none is left.
+   */
+  async settle(timeoutMs?: number): Promise<boolean> {
+    const end = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    while (this.inflight.size > 0) {
+      const left = end - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const all = Promise.all([...this.inflight]);
+      await (left === Infinity ? all : Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, left)))]));
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  /** No more condition changes, then wait for the deliveries under way (at most `timeoutMs`). */
+  async close(timeoutMs?: number): Promise<boolean> {
+    this.closing = true;
+    return this.settle(timeoutMs);
   }
 
   async add(kind: AlertChannelKind, target: string, connector: string | null): Promise<AlertChannelView> {
@@ -80,12 +100,16 @@ export class Alerts {
     if (!(await this.state.deleteAlertChannel(id))) throw noChannel(id);
   }
 
-  /**
-   * A removed connector takes its own channels and its conditions with it (a connector saved
-   * again under that name starts with none: its first failure is alerted). The history stays.
-   */
+  /** A removed connector takes its own channels with it (its conditions go with its record). The history stays. */
   async forget(connector: string): Promise<void> {
     for (const c of await this.state.listAlertChannels()) if (c.connector === connector) await this.state.deleteAlertChannel(c.id);
+  }
+
+  /**
+   * A new connector starts with no condition: one left by an earlier connector of that name (a
+   * sync or a freshness check that ended just after its removal) would hide its first failure.
+   */
+  async fresh(connector: string): Promise<void> {
     for (const condition of (await this.state.alertConditions()).get(connector) ?? []) await this.change(connector, condition, false);
   }
 
@@ -143,21 +167,31 @@ export class Alerts {
   }
 
   /**
-   * Change a condition and, when this call changed it, send the event in the background. If
-   * sending could not even start (the channels could not be read), the change is undone, so that
-   * the next check sends it.
+   * Change a condition and, when this call changed it, send the event: the channels are read and
+   * the message written here (if that fails, the change is undone at once, so that the next check
+   * sends it), the deliveries themselves run in the background.
    */
   private async transition(connector: string, condition: AlertCondition, active: boolean, event: AlertEvent, extra: AlertInfo): Promise<void> {
+    if (this.closing) return;
     if (!(await this.change(connector, condition, active))) return;
-    const sending: Promise<void> = this.send(event, connector, extra)
-      .then(() => undefined, () => this.change(connector, condition, !active).then(() => undefined, () => undefined))
-      .finally(() => this.inflight.delete(sending));
+    let channels: AlertChannelRecord[];
+    try {
+      channels = await this.channelsOf(connector);
+    } catch (e) {
+      await this.change(connector, condition, !active).catch(() => undefined);
+      throw e;
+    }
+    const sending = this.send(event, connector, extra, channels).catch(() => undefined);
     this.inflight.add(sending);
+    void sending.finally(() => this.inflight.delete(sending));
   }
 
-  /** Deliver to the channels of this connector (or `only`), recording each delivery. */
-  private async send(event: AlertEvent, connector: string | null, extra: AlertInfo, only?: AlertChannelRecord[]): Promise<AlertDeliveryRecord[]> {
-    const channels = only ?? (await this.state.listAlertChannels()).filter((c) => c.connector === null || c.connector === connector);
+  private async channelsOf(connector: string): Promise<AlertChannelRecord[]> {
+    return (await this.state.listAlertChannels()).filter((c) => c.connector === null || c.connector === connector);
+  }
+
+  /** Deliver to these channels, recording each delivery; a delivery that fails is recorded as failed, never thrown. */
+  private async send(event: AlertEvent, connector: string | null, extra: AlertInfo, channels: AlertChannelRecord[]): Promise<AlertDeliveryRecord[]> {
     if (!channels.length) return [];
     const msg = alertMessage(event, { connector, ...extra, at: new Date().toISOString() });
     const opts = alertDeliveryOptions();
@@ -171,7 +205,13 @@ export class Alerts {
       }
       const d: AlertDeliveryRecord = { id: randomUUID(), channelId: c.id, connector, event, at: new Date().toISOString(), ...result };
       await this.state.recordAlertDelivery(d).catch(() => undefined);
-      for (const l of this.listeners) l(d);
+      for (const l of this.listeners) {
+        try {
+          l(d);
+        } catch {
+          // a listener (the metrics) never changes what was sent
+        }
+      }
       return d;
     }));
   }

@@ -62,9 +62,12 @@ export class App {
     return app;
   }
 
-  /** Waits for the alerts still being delivered (they run in the background), then closes the warehouse. */
-  async close(): Promise<void> {
-    await this.alerts.settle();
+  /**
+   * Waits for the alerts still being delivered (they run in the background; `alertsWaitMs`: at
+   * most that long, then they are given up), then closes the warehouse.
+   */
+  async close(opts: { alertsWaitMs?: number } = {}): Promise<void> {
+    await this.alerts.close(opts.alertsWaitMs);
     await this.db.close();
   }
 
@@ -113,6 +116,8 @@ export class App {
     // Everything that shows the connector must work before it is saved: never report a failure after saving.
     const view = this.view(rec);
     if (view.problem) throw new ConnectorError('config', `the connector cannot be saved: ${view.problem}`);
+    // A new connector starts with no alert condition (see Alerts.fresh).
+    if (!existing) await this.alerts.fresh(input.name);
     // Rows it already has (its own, or an earlier connector's it adopts) take its currency first.
     if (existing ? existing.settings.currency !== settings.currency : input.adoptData) await saveWithCurrency(this.db, rec, existing?.settings.currency);
     else await this.db.state.saveConnector(rec);

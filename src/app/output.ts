@@ -44,7 +44,9 @@ export class Output {
   /** A log message (stderr). */
   log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
     this.clearLive();
-    this.logger[level](fields, msg);
+    // The record's own keys are not a field's to set.
+    const { level: _l, time: _t, msg: _m, ...rest } = fields;
+    this.logger[level](rest, msg);
   }
 
   /** A progress update: redrawn in place on a terminal, one line per update otherwise. */

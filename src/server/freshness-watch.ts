@@ -10,22 +10,25 @@ import { safeError } from '../util/secrets.js';
 
 export const FRESHNESS_CHECK_MS = 5 * 60_000;
 
-export function watchFreshness(app: App, clock: Clock, out: Output): { stop(): void } {
+/** `stop()` ends the watch and resolves once a check under way has ended (serve closes the warehouse after it). */
+export function watchFreshness(app: App, clock: Clock, out: Output): { stop(): Promise<void> } {
   let timer: TimerHandle | undefined;
   let stopped = false;
+  let running: Promise<void> = Promise.resolve();
   const tick = async (): Promise<void> => {
     try {
       await app.checkFreshness(clock.now());
     } catch (e) {
       out.log('warn', `freshness check failed: ${safeError(e).message}`, { event: 'freshness-check-failed' });
     }
-    if (!stopped) timer = clock.setTimer(() => void tick(), FRESHNESS_CHECK_MS);
+    if (!stopped) timer = clock.setTimer(() => void (running = tick()), FRESHNESS_CHECK_MS);
   };
-  timer = clock.setTimer(() => void tick(), FRESHNESS_CHECK_MS);
+  timer = clock.setTimer(() => void (running = tick()), FRESHNESS_CHECK_MS);
   return {
     stop: () => {
       stopped = true;
       if (timer) clock.clearTimer(timer);
+      return running;
     },
   };
 }

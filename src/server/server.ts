@@ -21,6 +21,9 @@ import { type Health, healthCheck } from './health.js';
 import { cliRoutes, SyncEvents } from './cli-api.js';
 import { announce, LocalCredential, localUrl } from './local-credential.js';
 import { ServerMetrics } from './metrics.js';
+
+/** How long a stopping `serve` waits for alert deliveries under way (a container's stop timeout is often 10 s). */
+const ALERTS_WAIT_MS = 8_000;
 import { SHUTDOWN_MESSAGE, SyncRunner } from './runner.js';
 
 export interface ServerOptions {
@@ -144,7 +147,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       closing = true;
-      freshness.stop();
+      const freshnessStopped = freshness.stop();
       app.alerts.listeners.delete(metrics.alertDelivered);
       unannounce();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -158,8 +161,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       }
       server.closeAllConnections();
       await stopped;
-      if (app.alerts.pending) out.log('info', `sending ${app.alerts.pending} alert(s) still under way before stopping`, { event: 'shutdown' });
-      await app.close();
+      await freshnessStopped;
+      if (app.alerts.pending) out.log('info', `sending ${app.alerts.pending} alert(s) still under way before stopping (${ALERTS_WAIT_MS / 1000} s at most)`, { event: 'shutdown' });
+      if (!(await app.alerts.close(ALERTS_WAIT_MS))) out.log('warn', `${app.alerts.pending} alert delivery(ies) given up at shutdown (a receiver did not answer in time)`, { event: 'shutdown' });
+      await app.close({ alertsWaitMs: 0 });
     })());
 
   return { url: `http://${shown}:${port}`, port, app, scheduler, runner, health, close };

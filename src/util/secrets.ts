@@ -22,9 +22,11 @@ export function redact(text: string): string {
   let out = text;
   for (const s of known) {
     const mask = maskToken(s);
-    // As it is, URL-encoded, and as it reads inside a JSON string (JSON log lines and --json output).
-    for (const form of new Set([s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)])) {
-      if (out.includes(form)) out = out.split(form).join(mask);
+    // As it is, URL-encoded, and as it reads inside a JSON string (JSON log lines, --json output,
+    // API answers), where its mask is JSON-escaped too so the line stays valid JSON.
+    const forms: [string, string][] = [[s, mask], [encodeURIComponent(s), mask], [jsonEscaped(s), jsonEscaped(mask)]];
+    for (const [form, shown] of forms) {
+      if (out.includes(form)) out = out.split(form).join(shown);
     }
   }
   // Belt and braces: a `token=` query parameter that slipped through unregistered.
@@ -32,6 +34,9 @@ export function redact(text: string): string {
     v.includes('…') ? `${p}${v}` : `${p}${maskToken(decodeURIComponentSafe(v))}`,
   );
 }
+
+/** A string as it stands between the quotes of a JSON string. */
+const jsonEscaped = (v: string): string => JSON.stringify(v).slice(1, -1);
 
 function decodeURIComponentSafe(v: string): string {
   try {
