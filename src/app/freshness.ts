@@ -16,7 +16,7 @@ const FIRES_LOOKED_AT = 60;
 
 /**
  * Computed intervals by (schedule, time zone, hour of `at`): every connector answer of the web API
- * and every freshness check asks, and 60 fires of a short schedule cost up to ~0.6 s of CPU. Within
+ * and every freshness check asks, and 60 fires of a short schedule cost up to ~1 s of CPU. Within
  * an hour the answer changes only when a DST change enters the 60 fires looked at.
  */
 const intervals = new Map<string, number | null>();
