@@ -22,7 +22,7 @@ import type { Vault } from '../util/vault.js';
 import type {
   AlertChannelKind, AlertChannelRecord, AlertCondition, AlertDeliveryRecord, AlertEvent, RunRecord, StateStore,
 } from '../warehouse/types.js';
-import type { Freshness } from './freshness.js';
+import { type Freshness, freshnessHours } from './freshness.js';
 import type { TestReport } from './save-and-test.js';
 
 /** A channel as it may be shown: the target masked (a webhook's path and query carry secrets). */
@@ -233,7 +233,7 @@ export class Alerts {
 }
 
 function info(f: Freshness): AlertInfo {
-  return { lastSuccessAt: f.lastSuccessAt, limitHours: f.limitMs === null ? undefined : Math.round(f.limitMs / 360_000) / 10 };
+  return { lastSuccessAt: f.lastSuccessAt, limitHours: freshnessHours(f).limitHours ?? undefined };
 }
 
 function noChannel(id: string): ConnectorError {

@@ -71,3 +71,8 @@ export function freshnessOf(st: ConnectorStatus, now: Date): Freshness {
   const state = st.settings.paused ? 'paused' : limitMs === null ? 'no-limit' : ageMs > limitMs ? 'stale' : 'fresh';
   return { name: st.name, state, limitMs, lastSuccessAt, ageMs };
 }
+
+/** A freshness in hours as shown (check-freshness --json, the API, alerts): whole hours of age, the limit to 0.1 h. */
+export function freshnessHours(f: Freshness): { ageHours: number; limitHours: number | null } {
+  return { ageHours: Math.floor(f.ageMs / 3_600_000), limitHours: f.limitMs === null ? null : Math.round(f.limitMs / 360_000) / 10 };
+}

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { App } from '../app/app.js';
-import type { Freshness } from '../app/freshness.js';
+import { type Freshness, freshnessHours } from '../app/freshness.js';
 import type { Output } from '../app/output.js';
 
 type WithApp = <T>(fn: (app: App, out: Output) => Promise<T>) => Promise<T>;
@@ -37,7 +37,7 @@ export function addFreshnessCommand(program: Command, withApp: WithApp): void {
         const all = await app.checkFreshness();
         const stale = all.filter((f) => f.state === 'stale');
         if (out.json) {
-          for (const f of all) out.data({ name: f.name, state: f.state, lastSuccessAt: f.lastSuccessAt, ageHours: Math.floor(f.ageMs / 3_600_000), limitHours: f.limitMs === null ? null : Math.round(f.limitMs / 360_000) / 10 });
+          for (const f of all) out.data({ name: f.name, state: f.state, lastSuccessAt: f.lastSuccessAt, ...freshnessHours(f) });
         } else {
           for (const f of all) out.line(line(f));
           out.line(stale.length ? `${stale.length} of ${all.length} connector(s) stale: ${stale.map((f) => f.name).join(', ')}` : `no connector is stale (${all.length} checked)`);

@@ -6,7 +6,7 @@
  */
 import type { Hono } from 'hono';
 import { type ConnectorChange, type ConnectorStatus, KeptDataError } from '../../app/app.js';
-import { freshnessOf } from '../../app/freshness.js';
+import { freshnessHours, freshnessOf } from '../../app/freshness.js';
 import { describeSchedule, scheduleToCron } from '../../scheduler/cron.js';
 import { describeError } from '../../util/errors.js';
 import type { RunRecord } from '../../warehouse/types.js';
@@ -45,7 +45,8 @@ function freshnessNow(st: ConnectorStatus): ConnectorFreshness {
   const lastSuccessAt = st.lastSuccess?.finishedAt ?? null;
   try {
     const f = freshnessOf(st, new Date());
-    return { state: f.state, limitHours: f.limitMs === null ? null : Math.round(f.limitMs / 360_000) / 10, lastSuccessAt, ageHours: Math.floor(f.ageMs / 3_600_000) };
+    const { limitHours, ageHours } = freshnessHours(f);
+    return { state: f.state, limitHours, lastSuccessAt, ageHours };
   } catch {
     // A schedule or time zone that cannot be read (the connector's `problem` says why): no limit
     // can be told, and the list must not fail because of one connector.
