@@ -32,6 +32,7 @@ import {
   addDaysIso, BIN, clickhouseReachable, fmt, fmtInt, freshClickHouse, freshPostgres, measureNode, median, parseFlags, postgresReachable, ROOT, startSimChild,
   tempDir, type Measured,
 } from './lib.js';
+import { ServerCpu } from './server-cpu.js';
 
 // `--scenario agency`: many small connectors, then dashboard reads (bench/agency.ts, its own flags).
 const scenario = process.argv.slice(2).find((a, i, all) => a.startsWith('--scenario=') || all[i - 1] === '--scenario');
@@ -75,6 +76,8 @@ interface Result {
   wallS: number[];
   rssMB: number[];
   cpuS: number[];
+  /** CPU of the database server(s) for the run, merges included (ClickHouse only; server-cpu.ts). */
+  serverCpuS: number[];
   bytes: number;
   /** Bytes over the wire (the limit counts them; = bytes without --gzip). */
   wireBytes: number;
@@ -91,7 +94,7 @@ async function shutdown(code: number): Promise<never> {
   process.exit(code);
 }
 
-async function freshTarget(wh: string, tag: string): Promise<{ url: string; dir: string }> {
+async function freshTarget(wh: string, tag: string): Promise<{ url: string; dir: string; servers?: string[] }> {
   const dir = tempDir(`rc-bench-${tag}-`);
   if (!o.keep) cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   if (wh === 'duckdb') return { url: `duckdb:${join(dir, 'warehouse.duckdb')}`, dir };
@@ -99,7 +102,7 @@ async function freshTarget(wh: string, tag: string): Promise<{ url: string; dir:
     const ch = await freshClickHouse(wh, tag);
     if (!o.keep) cleanups.push(ch.drop);
     else console.log(`  (kept: ${dir}, ClickHouse database ${ch.db} on ${ch.servers.join(', ')})`);
-    return { url: ch.url, dir };
+    return { url: ch.url, dir, servers: ch.servers };
   }
   const db = await freshPostgres(tag);
   if (!o.keep) cleanups.push(db.drop);
@@ -133,19 +136,26 @@ const common = ['--sim', sim.url, '--token', ACME_TOKEN, '--from', START, '--to'
 
 async function runLimit(wh: string, run: number, r: Result, mode: 'bulk' | 'windows' = 'bulk'): Promise<void> {
   const t = await freshTarget(wh, `limit${run}`);
+  const server = t.servers ? new ServerCpu(t.servers) : null;
+  server?.start();
   const m = await measureNode(['--import', 'tsx', join(ROOT, 'bench/limit.ts'), ...common, '--warehouse', t.url, '--dir', t.dir, '--concurrency', o.concurrency, '--mode', mode, '--window-days', o['window-days'], ...(o.gzip ? ['--gzip'] : [])]);
+  const serverS = server ? await server.stop() : NaN;
   check(m, 'limit');
   const j = JSON.parse(m.stdout.trim().split('\n').pop()!) as { rows: number; bytes: number; wireBytes: number; downloadS: number; loadS: number };
   if (j.rows !== totalRows) throw new Error(`limit loaded ${j.rows} rows, want ${totalRows}`);
   r.wallS.push(m.wallS);
   r.rssMB.push(m.rssMB);
   r.cpuS.push(m.userS + m.sysS);
+  r.serverCpuS.push(serverS);
   r.bytes = j.bytes;
   r.wireBytes = j.wireBytes;
   r.rows = j.rows;
   r.note = `download ${fmt(j.downloadS, 2)} s + load ${fmt(j.loadS, 2)} s (last run)`;
-  console.log(`  ${r.name} run ${run}: ${fmt(m.wallS, 2)} s (download ${fmt(j.downloadS, 2)} s, load ${fmt(j.loadS, 2)} s), peak RSS ${fmt(m.rssMB, 0)} MB`);
+  console.log(`  ${r.name} run ${run}: ${fmt(m.wallS, 2)} s (download ${fmt(j.downloadS, 2)} s, load ${fmt(j.loadS, 2)} s), peak RSS ${fmt(m.rssMB, 0)} MB${serverNote(serverS)}`);
 }
+
+/** ", server CPU n s" for a console line, when it was measured. */
+const serverNote = (s: number): string => (Number.isFinite(s) ? `, server CPU ${fmt(s, 1)} s` : '');
 
 async function runOurs(wh: string, run: number, r: Result): Promise<void> {
   const t = await freshTarget(wh, `ours${run}`);
@@ -153,14 +163,18 @@ async function runOurs(wh: string, run: number, r: Result): Promise<void> {
   const env = { ...process.env, RAKUTEN_CONNECTOR_HOME: home, RAKUTEN_WAREHOUSE: t.url, RAKUTEN_ALLOWED_HOSTS: simHost };
   const add = await measureNode([BIN, 'add', '--name', 'bench', '--url', reportUrl, '--start-date', START, '--window-days', o['window-days']], env);
   check(add, 'Save & Test');
+  const server = t.servers ? new ServerCpu(t.servers) : null;
+  server?.start();
   const m = await measureNode([BIN, 'sync', 'bench', '--from', START, '--to', END, '--concurrency', o.concurrency], env);
+  const serverS = server ? await server.stop() : NaN;
   check(m, 'sync');
   await verify(t.url, home);
   r.wallS.push(m.wallS);
   r.rssMB.push(m.rssMB);
   r.cpuS.push(m.userS + m.sysS);
+  r.serverCpuS.push(serverS);
   r.rows = totalRows;
-  console.log(`  ours  run ${run}: ${fmt(m.wallS, 2)} s, peak RSS ${fmt(m.rssMB, 0)} MB, CPU ${fmt(m.userS + m.sysS, 1)} s — exact totals ✓`);
+  console.log(`  ours  run ${run}: ${fmt(m.wallS, 2)} s, peak RSS ${fmt(m.rssMB, 0)} MB, CPU ${fmt(m.userS + m.sysS, 1)} s${serverNote(serverS)} — exact totals ✓`);
 }
 
 async function runNaive(wh: string, r: Result): Promise<void> {
@@ -172,6 +186,7 @@ async function runNaive(wh: string, r: Result): Promise<void> {
   r.wallS.push(full);
   r.rssMB.push(m.rssMB);
   r.cpuS.push(NaN);
+  r.serverCpuS.push(NaN);
   r.rows = totalRows;
   r.note = j.complete ? 'complete run' : `extrapolated: ${fmtInt(j.rows)} rows in ${fmt(j.seconds, 0)} s (budget), × ${fmt(totalRows / j.rows, 1)}; RSS of the partial run`;
   console.log(`  naive: ${fmtInt(j.rows)} rows in ${fmt(j.seconds, 1)} s → ${fmt(full, 0)} s for the report${j.complete ? '' : ' (extrapolated)'}, peak RSS ${fmt(m.rssMB, 0)} MB`);
@@ -191,10 +206,10 @@ for (const wh of warehouses) {
     continue;
   }
   console.log(`${wh}:`);
-  const limit: Result = { name: 'limit', wallS: [], rssMB: [], cpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
-  const ours: Result = { name: 'ours', wallS: [], rssMB: [], cpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
-  const naive: Result = { name: 'naive', wallS: [], rssMB: [], cpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
-  const perWindow: Result = { name: 'limit/window', wallS: [], rssMB: [], cpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
+  const limit: Result = { name: 'limit', wallS: [], rssMB: [], cpuS: [], serverCpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
+  const ours: Result = { name: 'ours', wallS: [], rssMB: [], cpuS: [], serverCpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
+  const naive: Result = { name: 'naive', wallS: [], rssMB: [], cpuS: [], serverCpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
+  const perWindow: Result = { name: 'limit/window', wallS: [], rssMB: [], cpuS: [], serverCpuS: [], bytes: 0, wireBytes: 0, rows: 0, note: '' };
   const steps: (() => Promise<void>)[] = [];
   for (let run = 1; run <= RUNS; run++) {
     const round = [(): Promise<void> => runOurs(wh, run, ours)];
@@ -220,12 +235,15 @@ for (const wh of warehouses) {
     ours: 'ours: `rakuten-connector sync`',
     naive: 'naive: split parser + row-by-row `INSERT`',
   };
+  // The server's CPU where it was measured (ClickHouse on this machine): the two columns add up to the run's whole cost.
+  const withServer = rows.some((r) => r.serverCpuS.some((x) => Number.isFinite(x)));
   const table = [
-    '| | wall s (median) | rows/s | MB/s | peak RSS MB (max) | CPU s | × limit | runs (wall s) |',
-    '|---|---:|---:|---:|---:|---:|---:|---|',
+    `| | wall s (median) | rows/s | MB/s | peak RSS MB (max) | CPU s |${withServer ? ' server CPU s |' : ''} × limit | runs (wall s) |`,
+    `|---|---:|---:|---:|---:|---:|${withServer ? '---:|' : ''}---:|---|`,
     ...rows.map((r) => {
       const w = median(r.wallS);
-      return `| ${label[r.name]} | ${fmt(w, 2)} | ${fmtInt(r.rows / w)} | ${fmt(r.bytes / 1e6 / w, 1)} | ${fmt(Math.max(...r.rssMB), 0)} | ${fmt(median(r.cpuS), 1)} | ${fmt(w / lim, 2)} | ${r.wallS.map((x) => fmt(x, 2)).join(', ')} |`;
+      const sv = withServer ? ` ${fmt(median(r.serverCpuS), 1)} |` : '';
+      return `| ${label[r.name]} | ${fmt(w, 2)} | ${fmtInt(r.rows / w)} | ${fmt(r.bytes / 1e6 / w, 1)} | ${fmt(Math.max(...r.rssMB), 0)} | ${fmt(median(r.cpuS), 1)} |${sv} ${fmt(w / lim, 2)} | ${r.wallS.map((x) => fmt(x, 2)).join(', ')} |`;
     }),
   ].join('\n');
   const gz = o.gzip ? `; gzip: ${fmt(limit.wireBytes / 1e6, 0)} MB on the wire for the ${fmt(limit.bytes / 1e6, 0)} MB of CSV (${fmt(limit.bytes / Math.max(1, limit.wireBytes), 1)}×), inflated by both` : '';
