@@ -21,10 +21,10 @@ import { type Health, healthCheck } from './health.js';
 import { cliRoutes, SyncEvents } from './cli-api.js';
 import { announce, LocalCredential, localUrl } from './local-credential.js';
 import { ServerMetrics } from './metrics.js';
+import { SHUTDOWN_MESSAGE, SyncRunner } from './runner.js';
 
 /** How long a stopping `serve` waits for alert deliveries under way (a container's stop timeout is often 10 s). */
 const ALERTS_WAIT_MS = 8_000;
-import { SHUTDOWN_MESSAGE, SyncRunner } from './runner.js';
 
 export interface ServerOptions {
   app: App;
