@@ -27,6 +27,8 @@ import type { StateStore, WindowLoad } from '../src/warehouse/types.js';
 import { clickHouseAvailable, createTestClickHouseUrl, testServers } from './helpers/clickhouse.js';
 import { createTestPostgresUrl, postgresAvailable } from './helpers/postgres.js';
 import { csvBody } from './helpers/contract.js';
+import { readReport } from '../src/rakuten/report-reader.js';
+import { CANONICAL_HEADERS } from '../src/simulator/index.js';
 import { SMALL_CSV_BYTES } from '../src/warehouse/clickhouse/csv-load.js';
 import { Layout, modelViews, ROWS_TABLE, TOP_ROWS_TABLE, VERSIONS_TABLE } from '../src/warehouse/clickhouse/schema.js';
 
@@ -460,6 +462,40 @@ for (const cluster of [false, true]) {
       assert.deepEqual(await ctx.wh.dayTotals('csv-big', '2026-07-10', '2026-07-10'), before);
       const left = await onShards((s) => s.rows(`SELECT name FROM system.tables WHERE database = ${str(ctx.db)} AND name LIKE '%stage%'`));
       assert.deepEqual(left.flat(), []);
+    });
+
+    test("the report reader's stamped CSV goes straight into the rows table: text that looks like NULL stays text, the same reads as the rows form", async () => {
+      // A Rakuten report over the small-window size, with hostile text (not NUL: the reader refuses it) and empty cells.
+      const hostile = HOSTILE.filter((h) => !h.includes('\u0000'));
+      const q = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+      const lines = [CANONICAL_HEADERS.map(q).join(',')];
+      for (let i = 0; i < 4000; i++) {
+        const t = (k: number): string => (i % 5 === k ? hostile[(i + k) % hostile.length]! : i % 11 === k ? '' : `v${k}-${i % 97}`);
+        lines.push([
+          '7/11/26', `${i % 9 ? '1,234' : ''}`, `${i % 7}`, '1', `$${i}.25`, i % 13 ? `-$0.${String(i % 10000).padStart(4, '0')}` : '', `$1,${100 + (i % 900)}.50`, `O${i}`,
+          t(0), t(1), t(2), `G${i % 4}`, t(3), `P${i % 50}`, t(4), t(0), `F${i % 6}`, t(1), `L${i % 300}`, t(2),
+        ].map(q).join(','));
+      }
+      const text = `\uFEFF${lines.join('\r\n')}\r\n`;
+      assert.ok(text.length > 2 * SMALL_CSV_BYTES, 'the body is over the small-window size');
+      const opts = { dateFormat: 'm/d/yy', dateType: 'transaction' as const, start: '2026-07-11', end: '2026-07-11' };
+      const bytes = (async function* () { yield Buffer.from(text); })();
+      const read = readReport(bytes, opts, 'canonical-csv');
+      // Only the stamped form may be read: the warehouse must not fall back to restamping.
+      const stampedOnly: ReportBody = { format: 'canonical-csv', parts: (async function* () { throw new Error('parts read'); })(), stamped: read.stamped };
+      assert.equal(await ctx.wh.replaceWindow(load('stamped', '2026-07-11', '2026-07-11'), stampedOnly), 4000);
+      const rows: ReportRow[] = [];
+      for await (const b of readReport((async function* () { yield Buffer.from(text); })(), opts, 'rows').batches) rows.push(...b);
+      assert.equal(await ctx.wh.replaceWindow(load('stamped-rows', '2026-07-11', '2026-07-11'), rowsBody(batches(rows))), 4000);
+      assert.deepEqual(await ctx.wh.dayTotals('stamped', '2026-07-11', '2026-07-11'), await ctx.wh.dayTotals('stamped-rows', '2026-07-11', '2026-07-11'));
+      const cols = LOADED_COLUMNS.map((c) => ident(c.name)).join(', ');
+      const all = async (c: string) => rawRows(ctx, `SELECT ${cols} FROM $db.rakuten_affiliate_report WHERE _connector = '${c}' ORDER BY order_id`);
+      const [a, b] = [await all('stamped'), await all('stamped-rows')];
+      assert.equal(a.length, 4000);
+      assert.deepEqual(a, b, 'every cell the same both ways');
+      const literal = a.filter((r) => r.sub_publisher_id === '\\N');
+      assert.ok(literal.length > 0, 'the text \\N is text');
+      assert.ok(a.some((r) => r.sub_publisher_id === null), 'an empty cell is NULL');
     });
 
     test("a deleted connector's rows are removed in the background, not those of the same name loaded again", async () => {

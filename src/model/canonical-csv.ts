@@ -3,16 +3,27 @@
  * form for big windows but whose cheapest path for a small one is its row path (ClickHouse: a
  * staging table costs three statements, more than the rows of a 125-row window). Reads exactly
  * the form CsvPart defines: RFC-4180 quotes ("" inside), `\n` line ends, an empty unquoted cell is
- * NULL, `_date` the part's day or the row's transaction_date when the CSV has no `_date`.
+ * NULL, `_date` the part's day or the row's transaction_date when the CSV has no `_date`. A stamped
+ * CSV (CsvStamp) reads back too: its NULL cell is NULL, `_date` is the first cell after the columns,
+ * the stamp's other cells are skipped.
  */
 import { COLUMN_INDEX, LOADED_COLUMNS, type LoadedColumn, type ReportRow } from './schema.js';
 
 const WIDTH = LOADED_COLUMNS.length;
 
-/** The rows of one body's canonical CSV text (whole lines only), its columns and day as in CsvPart. */
-export function canonicalCsvRows(text: string, columns: readonly LoadedColumn[], day: string | null): ReportRow[] {
-  const at = columns.map((c) => COLUMN_INDEX[c]);
-  const hasDate = columns.includes('_date');
+/** A stamped CSV's shape: its NULL cell, and the cells after the part's columns (`_date`, the tail's, the row number). */
+export interface StampedShape {
+  nullCell: string;
+  trailing: number;
+}
+
+/** The rows of one body's canonical CSV text (whole lines only), its columns and day as in CsvPart; `stamped` when it carries a stamp. */
+export function canonicalCsvRows(text: string, columns: readonly LoadedColumn[], day: string | null, stamped?: StampedShape): ReportRow[] {
+  const at: number[] = columns.map((c) => COLUMN_INDEX[c]);
+  // A stamp's cells: `_date`, then cells nobody keeps (-1).
+  if (stamped) at.push(COLUMN_INDEX._date, ...new Array<number>(stamped.trailing - 1).fill(-1));
+  const hasDate = stamped !== undefined || columns.includes('_date');
+  const nullCell = stamped?.nullCell;
   const out: ReportRow[] = [];
   let i = 0;
   const n = text.length;
@@ -45,10 +56,11 @@ export function canonicalCsvRows(text: string, columns: readonly LoadedColumn[],
           j++;
         }
         v = j === i ? null : text.slice(i, j);
+        if (v === nullCell) v = null;
         i = j;
       }
       if (c >= at.length) throw new Error(`canonical CSV: a row has more than ${at.length} cells`);
-      row[at[c]!] = v;
+      if (at[c]! >= 0) row[at[c]!] = v;
       const sep = text.charCodeAt(i);
       i++;
       if (sep === 10 || i > n) {

@@ -32,11 +32,32 @@ export interface CsvPart {
   maxLine: number;
 }
 
+/**
+ * A warehouse's stamp on canonical CSV, for a load that goes straight into its table with no
+ * staging step (ClickHouse): every line also ends with `_date`, the `tail` cells and the row's
+ * number in the window (from 0), and NULL is written as `nullCell`. So a line is
+ * `<the part's columns>,<_date>,<tail>,<row>\n`; a text cell beginning with nullCell's first
+ * character is quoted (ClickHouse reads an unquoted cell starting with `\` as NULL or an error).
+ * With a stamp, a multi-day window's `_date` (the row's transaction date) lies inside the window.
+ */
+export interface CsvStamp {
+  /** The unquoted cell that means NULL (ClickHouse: `\N`). */
+  nullCell: string;
+  /** The cells after `_date` on every line, as CSV text without the leading comma: the load's constants. */
+  tail: string;
+  /** Dates (any date column) outside [min, max] are refused; `label` names the range in the error. */
+  dateRange?: { min: string; max: string; label: string };
+}
+
 export type ReportBodyFormat = 'rows' | 'canonical-csv';
 
+/**
+ * `canonical-csv` bodies are read once, either as `parts` or, when the body offers it, as
+ * `stamped(stamp)` (the report reader does; canonical-csv.ts's stampParts gives the same for any body).
+ */
 export type ReportBody =
   | { readonly format: 'rows'; readonly batches: AsyncIterable<ReportRow[]> }
-  | { readonly format: 'canonical-csv'; readonly parts: AsyncIterable<CsvPart> };
+  | { readonly format: 'canonical-csv'; readonly parts: AsyncIterable<CsvPart>; readonly stamped?: (stamp: CsvStamp) => AsyncIterable<CsvPart> };
 
 /** A rows body from batches (tests, and any source that is not the report reader). */
 export function rowsBody(batches: AsyncIterable<ReportRow[]> | Iterable<ReportRow[]>): ReportBody {

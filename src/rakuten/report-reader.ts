@@ -12,7 +12,7 @@
  *   parsers of values.ts, which decide exactly, value or error, in both forms) and the same `_date`
  *   rule (windowDay, dayOf).
  */
-import type { CsvPart, ReportBody, ReportBodyFormat } from '../model/report-body.js';
+import type { CsvPart, CsvStamp, ReportBody, ReportBodyFormat } from '../model/report-body.js';
 import { COLUMN_INDEX, LOADED_COLUMNS, type LoadedColumn, type ReportRow } from '../model/schema.js';
 import { ConnectorError } from '../util/errors.js';
 import { CsvError, type CsvRecord, CsvTokenizer, fieldText, PLAIN, RAW, recordTexts } from './csv.js';
@@ -40,7 +40,9 @@ export type ReportBodyOf<F extends ReportBodyFormat> = Extract<ReportBody, { for
  * (once); iterating it throws the ConnectorError the user sees when the report cannot be read.
  */
 export function readReport<F extends ReportBodyFormat>(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions, format: F): ReportBodyOf<F> {
-  const out: ReportBody = format === 'rows' ? { format: 'rows', batches: readRows(body, opts) } : { format: 'canonical-csv', parts: readCsv(body, opts) };
+  const out: ReportBody = format === 'rows'
+    ? { format: 'rows', batches: readRows(body, opts) }
+    : { format: 'canonical-csv', parts: readCsv(body, opts), stamped: (stamp: CsvStamp) => readCsv(body, opts, stamp) };
   return out as ReportBodyOf<F>;
 }
 
@@ -57,8 +59,8 @@ async function* readRows(body: AsyncIterable<Uint8Array | string>, opts: ReadOpt
   }
 }
 
-async function* readCsv(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions): AsyncGenerator<CsvPart> {
-  const r = new Reader(opts, true);
+async function* readCsv(body: AsyncIterable<Uint8Array | string>, opts: ReadOptions, stamp?: CsvStamp): AsyncGenerator<CsvPart> {
+  const r = new Reader(opts, true, stamp);
   for await (const last of pump(body, r)) {
     const part = r.takeCsv(last);
     if (part) yield part;
@@ -131,6 +133,18 @@ const OUT_SIZE = 256 * 1024;
 const FLUSH_AT = 128 * 1024;
 const QUOTE = 34, COMMA = 44, LF = 10;
 
+/** A stamp's bytes, ready to copy (see CsvStamp). */
+interface StampBytes {
+  nullCell: Buffer;
+  /** First byte of nullCell: a text cell starting with it is quoted. */
+  nullFirst: number;
+  /** `,<tail>,` (after `_date`, before the row number). */
+  tail: Buffer;
+  /** The window's day as bytes, when it is every row's `_date`. */
+  day: Buffer | null;
+  range: CsvStamp['dateRange'];
+}
+
 class Reader {
   readonly tokenizer: CsvTokenizer;
   header: string[] | null = null;
@@ -164,10 +178,17 @@ class Reader {
   private lastDateLen = -1;
   private lastDateIso = '';
   private readonly lastDateBytes = Buffer.allocUnsafe(10);
+  /** Canonical CSV with a warehouse's stamp (see CsvStamp), and the next row's number. */
+  private readonly stamp: StampBytes | null;
+  private rowNumber = 0;
 
-  constructor(private readonly opts: ReadOptions, private readonly csv: boolean) {
+  constructor(private readonly opts: ReadOptions, private readonly csv: boolean, stamp?: CsvStamp) {
+    this.stamp = stamp
+      ? { nullCell: Buffer.from(stamp.nullCell), nullFirst: Buffer.from(stamp.nullCell)[0] ?? -1, tail: Buffer.from(`,${stamp.tail},`), range: stamp.dateRange, day: null }
+      : null;
     this.parseDate = dateParser(opts.dateFormat);
     this.day = windowDay(opts);
+    if (this.stamp && this.day !== null) this.stamp.day = Buffer.from(this.day, 'latin1');
     this.tokenizer = new CsvTokenizer((rec) => this.onRecord(rec));
   }
 
@@ -275,6 +296,8 @@ class Reader {
     const raw = fieldText(rec, c);
     if (raw.trim() === '') return null;
     const iso = this.parseDate(raw);
+    const range = this.stamp?.range;
+    if (range && (iso < range.min || iso > range.max)) throw new ValueError(`${iso} is outside ${range.label} (${range.min}..${range.max})`);
     if (rec.kind[c] !== RAW && len <= this.lastDateRaw.length) {
       buf.copy(this.lastDateRaw, 0, s, e);
       this.lastDateLen = len;
@@ -360,16 +383,44 @@ class Reader {
   private putText(v: string): void {
     this.ensure(Buffer.byteLength(v) * 2 + 3 + this.rowBudget);
     // CsvPart's quoting rule (edge spaces too: ClickHouse trims them from unquoted cells).
-    const needs = v.includes('"') || v.includes(',') || v.includes('\n') || v.includes('\r') || /^[ \t]|[ \t]$/.test(v);
+    const needs = v.includes('"') || v.includes(',') || v.includes('\n') || v.includes('\r') || /^[ \t]|[ \t]$/.test(v) || (this.stamp !== null && v.charCodeAt(0) === this.stamp.nullFirst);
     const q = needs ? `"${v.replace(/"/g, '""')}"` : v;
     this.o += this.out.write(q, this.o, 'utf8');
+  }
+
+  /** The stamp's NULL cell (a few bytes: a loop is cheaper than Buffer.copy). */
+  private putNull(cell: Buffer): void {
+    const out = this.out;
+    let o = this.o;
+    for (let p = 0; p < cell.length; p++) out[o++] = cell[p]!;
+    this.o = o;
+  }
+
+  /** `,<_date>,<tail>,<row number>` of a stamped line. */
+  private putStampEnd(stamp: StampBytes, day: string): void {
+    const out = this.out;
+    let o = this.o;
+    out[o++] = COMMA;
+    if (stamp.day !== null) for (let p = 0; p < 10; p++) out[o++] = stamp.day[p]!;
+    else o += out.write(day, o, 'latin1');
+    o += stamp.tail.copy(out, o);
+    let n = this.rowNumber++;
+    let digits = 1;
+    for (let t = 10; n >= t; t *= 10) digits++;
+    for (let p = o + digits - 1; p >= o; p--) {
+      out[p] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    this.o = o + digits;
   }
 
   private csvRow(rec: CsvRecord): void {
     const buf = rec.buf;
     const kinds = this.kinds;
-    // Worst case of the common paths: every cell quoted, every date longer than written.
-    this.rowBudget = rec.bytes + 14 * rec.count + 32;
+    // Worst case of the common paths: every cell quoted, every date longer than written (or NULL
+    // written as the stamp's cell), and the stamp's end of line.
+    const stamp = this.stamp;
+    this.rowBudget = rec.bytes + 14 * rec.count + 32 + (stamp ? (stamp.nullCell.length + 2) * rec.count + stamp.tail.length + 32 : 0);
     this.rowStart = this.o;
     this.ensure(this.rowBudget);
     let tx: string | null = null;
@@ -380,15 +431,17 @@ class Reader {
         if (k === SKIP) continue;
         const s = rec.start[c]!, e = rec.end[c]!;
         const fk = rec.kind[c]!;
+        const at = this.o - this.rowStart; // relative: putText may move the row to a new buffer
         if (s !== e) {
           const out = this.out;
           let o = this.o;
           if (k === TEXT) {
             if (fk !== RAW && !needsTrim(buf, s, e)) {
-              if (fk !== PLAIN) out[o++] = QUOTE;
+              const quote = fk !== PLAIN || (stamp !== null && buf[s] === stamp.nullFirst);
+              if (quote) out[o++] = QUOTE;
               if (e - s > 32) o += buf.copy(out, o, s, e);
               else for (let p = s; p < e; p++) out[o++] = buf[p]!;
-              if (fk !== PLAIN) out[o++] = QUOTE;
+              if (quote) out[o++] = QUOTE;
               this.o = o;
             } else {
               const v = parseText(fieldText(rec, c));
@@ -411,6 +464,8 @@ class Reader {
             }
           }
         }
+        // Nothing written is NULL: canonical CSV's empty cell, or the stamp's NULL cell.
+        if (stamp !== null && this.o - this.rowStart === at) this.putNull(stamp.nullCell);
         this.out[this.o++] = COMMA;
       }
       this.o--; // the last comma
@@ -419,8 +474,9 @@ class Reader {
       this.cellError(rec, c, e);
       return;
     }
-    // The day is not written: it is CsvPart.day or this row's transaction_date, which is what dayOf returns.
-    if (this.dayOf(rec, tx) === null) {
+    // The day is not written (but with a stamp): it is CsvPart.day or this row's transaction_date, which is what dayOf returns.
+    const day = this.dayOf(rec, tx);
+    if (day === null) {
       this.o = this.rowStart;
       return;
     }
@@ -428,7 +484,9 @@ class Reader {
       this.out[this.o++] = COMMA;
       const j = this.extraJson(rec);
       if (j !== null) this.putText(j);
+      else if (stamp !== null) this.putNull(stamp.nullCell);
     }
+    if (stamp !== null) this.putStampEnd(stamp, day);
     this.out[this.o++] = LF;
     if (this.o - this.rowStart > this.maxLine) this.maxLine = this.o - this.rowStart;
     this.rowStart = this.o;

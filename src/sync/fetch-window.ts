@@ -4,7 +4,7 @@
  * consumer fails or stops early. The sync engine (consumer: the warehouse) and Save & Test
  * (consumer: a row count) both go through here, so the sequence is written once.
  */
-import type { ReportBody, ReportBodyFormat } from '../model/report-body.js';
+import type { CsvStamp, ReportBody, ReportBodyFormat } from '../model/report-body.js';
 import { openReport, type RequestOptions } from '../rakuten/client.js';
 import { type ReadOptions, readReport, type ReportBodyOf } from '../rakuten/report-reader.js';
 import type { ReportSource } from '../rakuten/url.js';
@@ -72,6 +72,9 @@ function watchEnd<F extends ReportBodyFormat>(body: ReportBodyOf<F>, end: () => 
     end();
   }
   const b = body as ReportBody;
-  const out: ReportBody = b.format === 'rows' ? { format: 'rows', batches: watched(b.batches) } : { format: 'canonical-csv', parts: watched(b.parts) };
+  const stamped = b.format === 'canonical-csv' ? b.stamped : undefined;
+  const out: ReportBody = b.format === 'rows'
+    ? { format: 'rows', batches: watched(b.batches) }
+    : { format: 'canonical-csv', parts: watched(b.parts), ...(stamped ? { stamped: (s: CsvStamp) => watched(stamped(s)) } : {}) };
   return out as ReportBodyOf<F>;
 }

@@ -1,46 +1,47 @@
 /**
- * The fast path of a load (capabilities.canonicalCsv): the report reader's canonical CSV bytes go
- * to ClickHouse untouched, as DuckDB's path sends them to read_csv, instead of rows turned into
- * strings and back into TabSeparated text in this process (which made the connector's CPU the
- * bottleneck). The bytes land in a staging table of String columns (`INSERT … FORMAT CSV`), and
- * one `INSERT … SELECT` types them into the rows table with the load's version, through the
- * Distributed table on a cluster (synchronously, so every shard has its rows when it returns).
+ * The fast path of a load (capabilities.canonicalCsv): the report reader's CSV bytes go straight
+ * into the rows table, as DuckDB's path sends them to read_csv, with no staging table and no
+ * `INSERT … SELECT` (which cost the server as much again as the insert itself). The reader writes
+ * them with this load's stamp (CsvStamp: `\N` for NULL, and on every line `_date`, the load's
+ * constants and the row's number), so every line is a whole row of the table. On a cluster they go
+ * through the Distributed table (synchronously, so every shard has its rows when it returns).
  * Step 1 of load.ts's sequence; publishing and the rest are the same for both paths.
  */
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
-import { canonicalCsvRows } from '../../model/canonical-csv.js';
-import { type CsvPart, type ReportBody, rowsBody } from '../../model/report-body.js';
-import { type LoadedColumn, LOADED_COLUMNS } from '../../model/schema.js';
+import { canonicalCsvRows, type StampedShape } from '../../model/canonical-csv.js';
+import { type CsvPart, type CsvStamp, type ReportBody, rowsBody } from '../../model/report-body.js';
 import { ConnectorError } from '../../util/errors.js';
 import type { WindowLoad } from '../types.js';
-import { type ChServer, day, ident, str } from './connection.js';
+import { type ChServer, ident } from './connection.js';
 import { loadCurrency } from '../currency.js';
-import { checkDay, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE, STAGE_PREFIX } from './schema.js';
+import { checkDay, CURRENCY, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE } from './schema.js';
 
-const TYPE_OF = new Map<string, string>(LOADED_COLUMNS.map((c) => [c.name, c.type]));
+/** A CSV cell always quoted (the stamp's text constants). */
+const quoted = (v: string): string => `"${v.replace(/"/g, '""')}"`;
 
-/**
- * A staged String cell as its typed value: empty = NULL (canonical CSV), ISO dates, plain decimals.
- * Both branches of if() are computed for every row, so the conversion gets a harmless stand-in for ''.
- */
-function typed(col: LoadedColumn): string {
-  const s = ident(col);
-  const type = TYPE_OF.get(col);
-  const or = (zero: string): string => `if(${s} = '', '${zero}', ${s})`;
-  const value = type === 'date' ? `toDate(${or(MIN_DAY)})` : type === 'bigint' ? `toInt64(${or('0')})` : type === 'money' ? `toDecimal64(${or('0')}, 4)` : s;
-  return `if(${s} = '', NULL, ${value})`;
+/** The stamp's cells after `_date`, in the order of STAMP_COLUMNS; the row number ends the line. */
+const STAMP_COLUMNS = ['_date', '_connector', '_synced_at', '_sync_id', '_version', '_sign', CURRENCY, '_row'];
+/** How a stamped line reads back (canonicalCsvRows): everything after the part's columns is the stamp's. */
+export const STAMPED: StampedShape = { nullCell: '\\N', trailing: STAMP_COLUMNS.length };
+
+/** This load's stamp: NULL as `\N` (the only NULL ClickHouse's CSV input knows), its constants, Date's range. */
+export function loadStamp(load: WindowLoad, version: number): CsvStamp {
+  const syncedAt = load.syncedAt.toISOString().slice(0, 19).replace('T', ' ');
+  return {
+    nullCell: STAMPED.nullCell,
+    tail: [quoted(load.connector), syncedAt, quoted(load.syncId), String(version), '1', quoted(loadCurrency(load))].join(','),
+    dateRange: { min: MIN_DAY, max: MAX_DAY, label: "ClickHouse's Date range" },
+  };
 }
 
-/** A staged date cell outside Date's range (it would wrap silently). ISO text compares like the day. */
-const outOfRange = (s: string): string => `(${s} != '' AND (${s} < '${MIN_DAY}' OR ${s} > '${MAX_DAY}'))`;
-
-/** Below this many CSV bytes a window goes the row path: one insert, where staging costs three statements more. */
+/** Below this many CSV bytes a window goes the row path, where windows that finish together share one insert. */
 export const SMALL_CSV_BYTES = 256 * 1024;
 
 /**
- * A canonical-CSV body as the form cheapest to load: a small one (the whole body under
- * SMALL_CSV_BYTES) as rows, a big one as the same CSV (the parts already read, then the rest).
+ * Stamped canonical-CSV parts as the form cheapest to load: a small body (under SMALL_CSV_BYTES)
+ * as rows, to share an insert with other small windows; a big one as the same CSV (the parts
+ * already read, then the rest).
  */
 export async function cheapestForm(parts: AsyncIterable<CsvPart>): Promise<ReportBody> {
   const it = parts[Symbol.asyncIterator]();
@@ -69,44 +70,37 @@ export async function cheapestForm(parts: AsyncIterable<CsvPart>): Promise<Repor
   const first = seen[0];
   if (!first) return rowsBody([]);
   const text = Buffer.concat(seen.flatMap((p) => p.chunks)).toString('utf8');
-  return rowsBody([canonicalCsvRows(text, first.columns, first.day)]);
+  return rowsBody([canonicalCsvRows(text, first.columns, first.day, STAMPED)]);
 }
 
 export interface CsvTarget {
   layout: Layout;
-  /** Where the staging table lives and the typed insert runs: the URL's server. */
+  /** Where the insert goes: the URL's server (through the Distributed table on a cluster). */
   server: ChServer;
   /** Settings for inserts: partitions per block, synchronous Distributed inserts, CSV quoting. */
   insertSettings: Record<string, number>;
 }
 
 /**
- * Stage the parts' bytes and insert them typed into the rows table, stamped (version, row number, +1).
- * Returns the count and the days of the new rows outside the window (from transaction dates).
+ * Stream stamped parts (loadStamp) into the rows table. Returns the count and the days of the new
+ * rows outside the window: only a part's own day can be (a stamped multi-day window's rows lie inside it).
  */
-export async function streamCsv(w: CsvTarget, load: WindowLoad, version: number, parts: AsyncIterable<CsvPart>) {
-  const l = w.layout;
-  const currency = str(loadCurrency(load));
-  const stage = l.t(`${STAGE_PREFIX}${Date.now()}_${Math.random().toString(16).slice(2, 14)}`);
-  let columns: readonly LoadedColumn[] | null = null;
+export async function streamCsv(w: CsvTarget, load: WindowLoad, parts: AsyncIterable<CsvPart>): Promise<{ count: number; extra: string[] }> {
   let partDay: string | null = null;
   let body: PassThrough | null = null;
   let done: Promise<void> = Promise.resolve();
   let failed: unknown;
   let count = 0;
-  let created = false;
   try {
     for await (const part of parts) {
-      if (!columns) {
-        columns = part.columns;
+      if (!body) {
+        if (part.columns.includes('_date')) throw new ConnectorError('internal', 'a stamped CSV part must not have a _date column of its own');
         partDay = part.day;
         if (partDay !== null) checkDay(partDay, '_date');
-        await w.server.run(`CREATE TABLE ${stage} (${columns.map((c) => `${ident(c)} String`).join(', ')}) ENGINE = Log`);
-        created = true;
         const b = new PassThrough({ highWaterMark: 1 << 20 });
         b.on('error', () => undefined);
         body = b;
-        done = w.server.insertStream(stage, columns.map(ident), b, 'CSV', w.insertSettings);
+        done = w.server.insertStream(w.layout.t(ROWS_TABLE), [...part.columns, ...STAMP_COLUMNS].map(ident), b, 'CSV', w.insertSettings);
         done.catch((e: unknown) => {
           failed = e ?? new Error('insert failed');
         });
@@ -114,52 +108,17 @@ export async function streamCsv(w: CsvTarget, load: WindowLoad, version: number,
       count += part.rows;
       for (const chunk of part.chunks) {
         if (failed) throw failed;
-        if (!body!.write(chunk)) await Promise.race([once(body!, 'drain'), done.then(() => Promise.reject(new Error('ClickHouse ended the insert early')))]);
+        if (!body.write(chunk)) await Promise.race([once(body, 'drain'), done.then(() => Promise.reject(new Error('ClickHouse ended the insert early')))]);
       }
     }
-    if (!body || !columns) return { count: 0, extra: [] as string[] };
+    if (!body) return { count: 0, extra: [] };
     body.end();
     await done;
-    const cols = columns;
-    const dateExpr = cols.includes('_date') ? typed('_date') : partDay !== null ? day(partDay) : `toDate(${ident('transaction_date')})`;
-    const dateCols = cols.filter((c) => TYPE_OF.get(c) === 'date');
-    try {
-      await w.server.run(
-        `INSERT INTO ${l.t(ROWS_TABLE)} (_connector, ${cols.map(ident).join(', ')}${cols.includes('_date') ? '' : ', _date'}, _synced_at, _sync_id, _version, _row, _sign, currency)
-         SELECT ${str(load.connector)}, ${cols.map(typed).join(', ')}${cols.includes('_date') ? '' : `, ${dateExpr}`},
-                toDateTime(${str(load.syncedAt.toISOString().slice(0, 19).replace('T', ' '))}, 'UTC'), ${str(load.syncId)}, toUInt64(${version}),
-                toUInt32(rowNumberInAllBlocks()), toInt8(throwIf(${dateCols.length ? dateCols.map((c) => outOfRange(ident(c))).join(' OR ') : '0'}) + 1),
-                ${currency}
-         FROM ${stage}`,
-        w.insertSettings,
-      );
-    } catch (e) {
-      await explainDates(w.server, stage, dateCols);
-      throw e;
-    }
-    // Days outside the window come only from transaction dates (a part's own day is checked by the caller's routing).
-    let extra: string[] = [];
-    if (partDay === null || partDay < load.start || partDay > load.end) {
-      const rows = await w.server.rows<{ d: string }>(
-        `SELECT DISTINCT toString(${dateExpr}) AS d FROM ${stage} WHERE NOT (${dateExpr} BETWEEN ${day(load.start)} AND ${day(load.end)})`,
-      );
-      extra = rows.map((r) => r.d);
-    }
-    return { count, extra };
+    return { count, extra: partDay !== null && (partDay < load.start || partDay > load.end) ? [partDay] : [] };
   } catch (e) {
+    // Rows that reached the table carry a version nobody publishes: invisible, cancelled by the next load of those days.
     body?.destroy(e instanceof Error ? e : new Error(String(e)));
     await done.catch(() => undefined);
     throw e;
-  } finally {
-    // Best effort: a leftover is dropped by a later init() once it is old.
-    if (created) await w.server.run(`DROP TABLE IF EXISTS ${stage}`).catch(() => undefined);
-  }
-}
-
-/** The typed insert failed: say which date was out of range, as the rows path does (else the server's error stands). */
-async function explainDates(server: ChServer, stage: string, dateCols: LoadedColumn[]): Promise<void> {
-  for (const c of dateCols) {
-    const [bad] = await server.rows<{ v: string }>(`SELECT ${ident(c)} AS v FROM ${stage} WHERE ${outOfRange(ident(c))} LIMIT 1`).catch(() => []);
-    if (bad) throw new ConnectorError('data', `${c} ${bad.v.slice(0, 40)} is outside ClickHouse's Date range (${MIN_DAY}..${MAX_DAY})`);
   }
 }

@@ -33,7 +33,8 @@ import { dimensionTables } from '../render.js';
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { ChServer, type ClickHouseTarget, day, describeTarget, discoverShards, type Shard, str } from './connection.js';
 import { CLICKHOUSE_CAPABILITIES } from './capabilities.js';
-import { cheapestForm, streamCsv } from './csv-load.js';
+import { cheapestForm, loadStamp, streamCsv } from './csv-load.js';
+import { stampedParts } from '../csv-stamp.js';
 import { cancelSuperseded, insertRowsText, nextSeq, type Published, publishShard, refreshDimensions, rowsText, type ShardBatch, type ShardDays, streamRows } from './load.js';
 import { Batcher } from '../../util/batcher.js';
 import { migrateV1 } from './migrate.js';
@@ -259,12 +260,12 @@ export class ClickHouseWarehouse implements Warehouse {
       checkCurrency(this.main, this.layout, load),
     ]);
     onStart();
-    const form = body.format === 'rows' ? body : await cheapestForm(body.parts);
+    const form = body.format === 'rows' ? body : await cheapestForm(stampedParts(body, loadStamp(load, version), load));
     // A small canonical-CSV window is in memory now: its rows join the insert of the windows
     // that finish with it (one part for all of them); other rows stream in their own insert.
     const { count, extra } = form.format === 'rows'
       ? body.format !== 'rows' ? await this.insertSmall(load, version, form.batches, routes) : await streamRows(this.loadTarget(), load, version, form.batches, routes)
-      : await this.stageCsv(load, version, form.parts, routes);
+      : await this.streamCsv(load, form.parts, routes);
     const parts: ShardDays[] = this.shards.map((shard, i) => ({
       shard,
       days: days.filter((d) => routes.get(d) === i),
@@ -282,9 +283,9 @@ export class ClickHouseWarehouse implements Warehouse {
   }
 
   /** The CSV path's new rows, and their out-of-window days per shard (routes gains them), like streamRows's. */
-  private async stageCsv(load: WindowLoad, version: number, parts: AsyncIterable<CsvPart>, routes: Map<string, number>) {
+  private async streamCsv(load: WindowLoad, parts: AsyncIterable<CsvPart>, routes: Map<string, number>) {
     const settings = { ...this.insertSettings, ...this.csvSettings };
-    const { count, extra: days } = await streamCsv({ layout: this.layout, server: this.main, insertSettings: settings }, load, version, parts);
+    const { count, extra: days } = await streamCsv({ layout: this.layout, server: this.main, insertSettings: settings }, load, parts);
     const extra = new Map<number, Set<string>>();
     const fresh = days.filter((d) => !routes.has(d));
     for (const [d, shard] of await this.route(load.connector, fresh.map((d) => checkDay(d, '_date')))) routes.set(d, shard);
