@@ -607,6 +607,44 @@ for (const cluster of [false, true]) {
           await t.close();
         }
       });
+
+      test('cluster: big canonical-CSV windows land on the shard the Distributed table picks for their day (a one-day window straight into that shard)', async () => {
+        const rows = sampleRows('2026-10-01', 6, 3000, 31);
+        const days = [...new Set(rows.map((r) => r[0] as string))];
+        const size = async (b: ReportBody) => {
+          let n = 0;
+          if (b.format === 'canonical-csv') for await (const p of b.parts) n += p.chunks.reduce((a, ch) => a + ch.byteLength, 0);
+          return n;
+        };
+        assert.ok(await size(csvBody(rows.filter((r) => r[0] === days[0]), days[0]!)) > SMALL_CSV_BYTES, 'a day is over the small-window size');
+        for (const d of days) assert.equal(await ctx.wh.replaceWindow(load('csv-sharded', d, d), csvBody(rows.filter((r) => r[0] === d), d, 500)), 3000);
+        // A multi-day window may span shards: it goes through the Distributed table.
+        const multi = rows.map((r) => { const x = [...r]; x[COL.transaction_date] = x[COL._date]!; return x; });
+        assert.equal(await ctx.wh.replaceWindow(load('csv-sharded-multi', days[0]!, days[5]!), csvBody(multi, null, 500)), 18000);
+        const t = await testServers(true, ctx.db);
+        try {
+          const local = `${ident(ctx.db)}.rakuten_affiliate_report_rows_local`;
+          const placed = async (version: string) => (await Promise.all(t.servers.map((s) => s.rows<{ c: string; d: string }>(
+            `SELECT _connector AS c, toString(_date) AS d FROM ${local} WHERE _connector LIKE 'csv-sharded%' AND _version ${version} AND _sign = 1 GROUP BY _connector, _date`,
+          )))).map((rs) => rs.map((r) => `${r.c} ${r.d}`).sort());
+          const mine = await placed('> 0');
+          assert.equal(mine.flat().length, 12, 'each (connector, day) on one shard');
+          assert.ok(mine.every((rs) => rs.length > 0), 'both shards hold some');
+          await ctx.server.run(
+            `INSERT INTO ${ident(ctx.db)}.rakuten_affiliate_report_rows (_connector, _date, _synced_at, _sync_id, _version, _row, _sign)
+             SELECT c, toDate('2026-10-01') + number % 6, now(), 'probe', toUInt64(0), toUInt32(number), toInt8(1)
+             FROM (SELECT number FROM system.numbers LIMIT 6) ARRAY JOIN ['csv-sharded', 'csv-sharded-multi'] AS c`,
+          );
+          let probe: string[][] = [];
+          for (let i = 0; i < 100 && probe.flat().length < 12; i++) {
+            probe = await placed('= 0');
+            if (probe.flat().length < 12) await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.deepEqual(probe, mine, 'the Distributed table puts every (connector, day) where the load did');
+        } finally {
+          await t.close();
+        }
+      });
     }
   });
 }

@@ -1,7 +1,7 @@
 /**
  * Canonical CSV (CsvPart, report-body.ts) back into ReportRows, for a warehouse that takes the CSV
- * form for big windows but whose cheapest path for a small one is its row path (ClickHouse: a
- * staging table costs three statements, more than the rows of a 125-row window). Reads exactly
+ * form for big windows but whose cheapest path for a small one is its row path (ClickHouse: small
+ * windows that finish together share one insert of rows). Reads exactly
  * the form CsvPart defines: RFC-4180 quotes ("" inside), `\n` line ends, an empty unquoted cell is
  * NULL, `_date` the part's day or the row's transaction_date when the CSV has no `_date`. A stamped
  * CSV (CsvStamp) reads back too: its NULL cell is NULL, `_date` is the first cell after the columns,

@@ -53,7 +53,7 @@ export type ReportBodyFormat = 'rows' | 'canonical-csv';
 
 /**
  * `canonical-csv` bodies are read once, either as `parts` or, when the body offers it, as
- * `stamped(stamp)` (the report reader does; canonical-csv.ts's stampParts gives the same for any body).
+ * `stamped(stamp)` (the report reader offers it; src/warehouse/csv-stamp.ts gives the same for any body).
  */
 export type ReportBody =
   | { readonly format: 'rows'; readonly batches: AsyncIterable<ReportRow[]> }

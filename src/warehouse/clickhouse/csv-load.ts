@@ -4,7 +4,8 @@
  * `INSERT … SELECT` (which cost the server as much again as the insert itself). The reader writes
  * them with this load's stamp (CsvStamp: `\N` for NULL, and on every line `_date`, the load's
  * constants and the row's number), so every line is a whole row of the table. On a cluster they go
- * through the Distributed table (synchronously, so every shard has its rows when it returns).
+ * to the shard that owns them all (a one-day window), else through the Distributed table
+ * (synchronously, so every shard has its rows when it returns).
  * Step 1 of load.ts's sequence; publishing and the rest are the same for both paths.
  */
 import { PassThrough } from 'node:stream';
@@ -15,7 +16,7 @@ import { ConnectorError } from '../../util/errors.js';
 import type { WindowLoad } from '../types.js';
 import { type ChServer, ident } from './connection.js';
 import { loadCurrency } from '../currency.js';
-import { checkDay, CURRENCY, type Layout, MAX_DAY, MIN_DAY, ROWS_TABLE } from './schema.js';
+import { checkDay, CURRENCY, MAX_DAY, MIN_DAY } from './schema.js';
 
 /** A CSV cell always quoted (the stamp's text constants). */
 const quoted = (v: string): string => `"${v.replace(/"/g, '""')}"`;
@@ -74,11 +75,13 @@ export async function cheapestForm(parts: AsyncIterable<CsvPart>): Promise<Repor
 }
 
 export interface CsvTarget {
-  layout: Layout;
-  /** Where the insert goes: the URL's server (through the Distributed table on a cluster). */
-  server: ChServer;
   /** Settings for inserts: partitions per block, synchronous Distributed inserts, CSV quoting. */
   insertSettings: Record<string, number>;
+  /**
+   * Where the rows go, given the `_date` of every row (CsvPart.day) or null (each row's own): the
+   * shard's rows table when one shard owns them all, else the Distributed table on the URL's server.
+   */
+  target(day: string | null): Promise<{ server: ChServer; table: string }>;
 }
 
 /**
@@ -97,10 +100,11 @@ export async function streamCsv(w: CsvTarget, load: WindowLoad, parts: AsyncIter
         if (part.columns.includes('_date')) throw new ConnectorError('internal', 'a stamped CSV part must not have a _date column of its own');
         partDay = part.day;
         if (partDay !== null) checkDay(partDay, '_date');
+        const to = await w.target(partDay);
         const b = new PassThrough({ highWaterMark: 1 << 20 });
         b.on('error', () => undefined);
         body = b;
-        done = w.server.insertStream(w.layout.t(ROWS_TABLE), [...part.columns, ...STAMP_COLUMNS].map(ident), b, 'CSV', w.insertSettings);
+        done = to.server.insertStream(to.table, [...part.columns, ...STAMP_COLUMNS].map(ident), b, 'CSV', w.insertSettings);
         done.catch((e: unknown) => {
           failed = e ?? new Error('insert failed');
         });

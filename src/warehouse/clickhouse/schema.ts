@@ -46,7 +46,7 @@ const noCurrency = (defs: readonly ColumnDef[]): ColumnDef[] => defs.filter((c) 
 
 export const T = REPORT_TABLE.name;
 export const STAGE_PREFIX = 'rakuten_stage_';
-/** A staging table older than this belongs to a dead process (a load never takes that long). */
+/** A staging table (earlier versions) older than this belongs to a dead process (a load never takes that long). */
 const STAGE_MAX_AGE_MS = 24 * 3600_000;
 
 /** Date is days since 1970 in a UInt16: anything outside would wrap silently. */
@@ -290,7 +290,10 @@ async function initDimensions(s: ChServer, l: Layout): Promise<void> {
   }
 }
 
-/** Staging tables left by a process that died mid-load. Names carry their creation time. */
+/**
+ * Staging tables left by a process of an earlier version (which staged CSV loads) that died
+ * mid-load. Names carry their creation time; a young one may belong to such a process still loading.
+ */
 export async function dropStaleStages(servers: ChServer[], l: Layout): Promise<void> {
   const now = Date.now();
   await Promise.all(

@@ -114,7 +114,7 @@ export class ClickHouseWarehouse implements Warehouse {
     this.layout = new Layout(target.database, target.cluster);
     this.cluster = target.cluster;
     this.main = new ChServer(target, target.host, target.port);
-    // Each load has its own staging table, so loads of different windows may overlap.
+    // Each load has its own version, so loads of different windows may overlap.
     this.capabilities = { ...CLICKHOUSE_CAPABILITIES, sharedState };
   }
 
@@ -285,7 +285,17 @@ export class ClickHouseWarehouse implements Warehouse {
   /** The CSV path's new rows, and their out-of-window days per shard (routes gains them), like streamRows's. */
   private async streamCsv(load: WindowLoad, parts: AsyncIterable<CsvPart>, routes: Map<string, number>) {
     const settings = { ...this.insertSettings, ...this.csvSettings };
-    const { count, extra: days } = await streamCsv({ layout: this.layout, server: this.main, insertSettings: settings }, load, parts);
+    const target = async (day: string | null) => {
+      // One shard owns every row: its own table, where the Distributed one would parse the rows on
+      // the URL's server and send them on to the shard (measured in docs/BENCHMARKS.md).
+      const days = day !== null ? [day] : [...routes.keys()].filter((d) => d >= load.start && d <= load.end);
+      const owners = new Set((await this.route(load.connector, days)).values());
+      const [only] = owners;
+      return owners.size === 1 && only !== undefined
+        ? { server: this.shards[only]!.server, table: this.t(this.layout.local(ROWS_TABLE)) }
+        : { server: this.main, table: this.t(ROWS_TABLE) };
+    };
+    const { count, extra: days } = await streamCsv({ insertSettings: settings, target }, load, parts);
     const extra = new Map<number, Set<string>>();
     const fresh = days.filter((d) => !routes.has(d));
     for (const [d, shard] of await this.route(load.connector, fresh.map((d) => checkDay(d, '_date')))) routes.set(d, shard);
