@@ -59,3 +59,15 @@ test('canonical CSV back into rows (the ClickHouse small-window path): hostile c
   assert.throws(() => canonicalCsvRows('a,b\n', ['publisher_id'], '2025-01-01'), /more than 1 cells/);
   assert.throws(() => canonicalCsvRows('a\n', ['publisher_id', 'offer_id'], '2025-01-01'), /1 cells, expected 2/);
 });
+
+test('every split point gives the same records: stray quotes, text after a closing quote, lone CR, empty fields, a record wider than 64 fields', () => {
+  const wide = Array.from({ length: 70 }, (_, i) => `f${i}`);
+  const doc = `p,q"r,s\rt,,\n"u"v,w\r\n,\n${wide.join(',')}\r\nz`;
+  const want = [['p', 'q"r', 's'], ['t', '', ''], ['uv', 'w'], ['', ''], wide, ['z']];
+  assert.deepEqual(parseIn([doc]), { rows: want, lines: [1, 2, 3, 4, 5, 6] });
+  for (let i = 0; i <= doc.length; i++) {
+    for (let j = i; j <= doc.length; j += 5) {
+      assert.deepEqual(parseIn([doc.slice(0, i), doc.slice(i, j), doc.slice(j)]).rows, want, `split at ${i},${j}`);
+    }
+  }
+});

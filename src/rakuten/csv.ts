@@ -152,6 +152,7 @@ export class CsvTokenizer {
     let state = this.state;
     for (;;) {
       if (state === S.FieldStart) {
+        i = this.plainFields(i);
         if (i >= n) break;
         this.fieldStart = i;
         if (buf[i] === QUOTE) {
@@ -232,19 +233,76 @@ export class CsvTokenizer {
     }
   }
 
+  /**
+   * The common case, fast: from a field start, plain fields (no quote) and the records they end,
+   * written straight into the record's spans. Stops at a quote, or at a field the chunk does not
+   * finish; returns where the general state machine takes over (a field start).
+   */
+  private plainFields(from: number): number {
+    const buf = this.buf;
+    const n = this.n;
+    const rec = this.rec;
+    let i = from;
+    let count = rec.count;
+    let starts = rec.start, ends = rec.end, kinds = rec.kind;
+    while (i < n && buf[i] !== QUOTE) {
+      let j = i;
+      let c = 0;
+      while (j < n) {
+        c = buf[j]!;
+        // Every stop byte is at most a comma: most bytes need no table look-up.
+        if (c > COMMA || STOP[c] === 0) j++;
+        else break;
+      }
+      if (j >= n || c === QUOTE) break;
+      if (count === starts.length) {
+        rec.count = count;
+        this.growRecord();
+        starts = rec.start;
+        ends = rec.end;
+        kinds = rec.kind;
+      }
+      starts[count] = i;
+      ends[count] = j;
+      kinds[count] = PLAIN;
+      count++;
+      i = j + 1;
+      if (c === COMMA) continue;
+      // CR or LF ends the record; CRLF counts once.
+      if (c === CR) {
+        if (i < n) {
+          if (buf[i] === LF) i++;
+        } else {
+          this.skipLF = true;
+        }
+      }
+      rec.count = count;
+      this.endRecord(i);
+      count = 0;
+      this.line++;
+      this.recStart = i;
+      rec.line = this.line;
+    }
+    rec.count = count;
+    return i;
+  }
+
+  private growRecord(): void {
+    const rec = this.rec;
+    const grow = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    rec.start = grow(rec.start, (k) => new Int32Array(k));
+    rec.end = grow(rec.end, (k) => new Int32Array(k));
+    rec.kind = grow(rec.kind, (k) => new Uint8Array(k));
+  }
+
   private endField(to: number): void {
     const rec = this.rec;
-    let f = rec.count;
-    if (f === rec.start.length) {
-      const grow = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-        const b = make(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      rec.start = grow(rec.start, (k) => new Int32Array(k));
-      rec.end = grow(rec.end, (k) => new Int32Array(k));
-      rec.kind = grow(rec.kind, (k) => new Uint8Array(k));
-    }
+    const f = rec.count;
+    if (f === rec.start.length) this.growRecord();
     const kind = this.fieldKind;
     if (kind === QUOTED) {
       rec.start[f] = this.fieldStart + 1;
