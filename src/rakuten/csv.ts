@@ -185,18 +185,7 @@ export class CsvTokenizer {
         i = j + 1;
         state = S.FieldStart;
         if (c === COMMA) continue;
-        // CR or LF ends the record; CRLF counts once.
-        if (c === CR) {
-          if (i < n) {
-            if (buf[i] === LF) i++;
-          } else {
-            this.skipLF = true;
-          }
-        }
-        this.endRecord(i);
-        this.line++;
-        this.recStart = i;
-        this.rec.line = this.line;
+        i = this.lineEnd(c, i);
         continue;
       }
       // Quoted: to the next quote, counting line breaks.
@@ -268,22 +257,30 @@ export class CsvTokenizer {
       count++;
       i = j + 1;
       if (c === COMMA) continue;
-      // CR or LF ends the record; CRLF counts once.
-      if (c === CR) {
-        if (i < n) {
-          if (buf[i] === LF) i++;
-        } else {
-          this.skipLF = true;
-        }
-      }
       rec.count = count;
-      this.endRecord(i);
+      i = this.lineEnd(c, i);
       count = 0;
-      this.line++;
-      this.recStart = i;
-      rec.line = this.line;
     }
     rec.count = count;
+    return i;
+  }
+
+  /**
+   * The record ends at a line break `c` (CR or LF) just before i: CRLF counts once (a CR at the
+   * chunk's end skips the next chunk's LF). Hands the record over; returns where the next one starts.
+   */
+  private lineEnd(c: number, i: number): number {
+    if (c === CR) {
+      if (i < this.n) {
+        if (this.buf[i] === LF) i++;
+      } else {
+        this.skipLF = true;
+      }
+    }
+    this.endRecord(i);
+    this.line++;
+    this.recStart = i;
+    this.rec.line = this.line;
     return i;
   }
 
