@@ -141,8 +141,13 @@ interface StampBytes {
   /** `,<tail>,` (after `_date`, before the row number). */
   tail: Buffer;
   /** The window's day as bytes, when it is every row's `_date`. */
-  day: Buffer | null;
+  readonly day: Buffer | null;
   range: CsvStamp['dateRange'];
+}
+
+function stampBytes(stamp: CsvStamp, day: string | null): StampBytes {
+  const nullCell = Buffer.from(stamp.nullCell);
+  return { nullCell, nullFirst: nullCell[0] ?? -1, tail: Buffer.from(`,${stamp.tail},`), range: stamp.dateRange, day: day === null ? null : Buffer.from(day, 'latin1') };
 }
 
 class Reader {
@@ -183,12 +188,9 @@ class Reader {
   private rowNumber = 0;
 
   constructor(private readonly opts: ReadOptions, private readonly csv: boolean, stamp?: CsvStamp) {
-    this.stamp = stamp
-      ? { nullCell: Buffer.from(stamp.nullCell), nullFirst: Buffer.from(stamp.nullCell)[0] ?? -1, tail: Buffer.from(`,${stamp.tail},`), range: stamp.dateRange, day: null }
-      : null;
     this.parseDate = dateParser(opts.dateFormat);
     this.day = windowDay(opts);
-    if (this.stamp && this.day !== null) this.stamp.day = Buffer.from(this.day, 'latin1');
+    this.stamp = stamp ? stampBytes(stamp, this.day) : null;
     this.tokenizer = new CsvTokenizer((rec) => this.onRecord(rec));
   }
 
