@@ -18,13 +18,15 @@ const SHAPE = { nullCell: '\\N', trailing: 8 };
 const q = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 /** A Rakuten report (BOM, CRLF, the UI's headers, an extra column) with text that looks like the NULL cell. */
-function report(dates: string[], extra = true): string {
-  const texts = ['\\N', '\\Nope', 'back\\slash', '  padded  ', 'comma, quote "', '', 'plain', 'new\nline'];
-  const lines = [[...CANONICAL_HEADERS, ...(extra ? ['Region'] : [])].map(q).join(',')];
+function report(dates: string[], extra = true, extraAt: number = CANONICAL_HEADERS.length): string {
+  // Quotes inside, at either edge, alone and with edge spaces: the reader copies an escaped cell's bytes as they are.
+  const texts = ['\\N', '\\Nope', 'back\\slash', '  padded  ', 'comma, quote "', '', 'plain', 'new\nline', '"lead', 'trail"', ' "pad" ', '"', '""'];
+  const withExtra = (cells: string[], v: string): string[] => (extra ? [...cells.slice(0, extraAt), v, ...cells.slice(extraAt)] : cells);
+  const lines = [withExtra([...CANONICAL_HEADERS], 'Region').map(q).join(',')];
   dates.forEach((d, i) => {
     const t = (k: number): string => texts[(i + k) % texts.length]!;
     const cells = [d, '1,234', i % 3 ? '' : '7', '2', '$1,000.50', i % 4 ? '-$0.0001' : '', '$12.00', `O${i}`, t(0), t(1), t(2), `G${i % 3}`, t(3), `P${i % 5}`, t(4), t(5), `F${i % 2}`, t(6), `L${i}`, t(7)];
-    lines.push([...cells, ...(extra ? [i % 2 ? 'north' : ''] : [])].map(q).join(','));
+    lines.push(withExtra(cells, i % 2 ? 'north' : '').map(q).join(','));
   });
   return `\uFEFF${lines.join('\r\n')}\r\n`;
 }
@@ -41,9 +43,15 @@ const chunked = (text: string, size: number) => (async function* () {
   for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
 })();
 
-for (const [start, end, dates] of [['2025-06-02', '2025-06-02', ['6/2/25']], ['2025-06-01', '2025-06-03', ['6/1/25', '6/3/25', '6/2/25']]] as const) {
-  test(`stamped CSV (${start}..${end}): the reader's bytes are csv-stamp's, and they read back to the rows form`, async () => {
-    const text = report(Array.from({ length: 40 }, (_, i) => dates[i % dates.length]!));
+const CASES = [
+  ['2025-06-02', '2025-06-02', ['6/2/25'], CANONICAL_HEADERS.length],
+  ['2025-06-01', '2025-06-03', ['6/1/25', '6/3/25', '6/2/25'], CANONICAL_HEADERS.length],
+  // An unknown column between two text columns: it is not copied with its neighbours.
+  ['2025-06-02', '2025-06-02', ['6/2/25'], CANONICAL_HEADERS.indexOf('Publisher Name')],
+] as const;
+for (const [start, end, dates, extraAt] of CASES) {
+  test(`stamped CSV (${start}..${end}, the extra column at ${extraAt}): the reader's bytes are csv-stamp's, and they read back to the rows form`, async () => {
+    const text = report(Array.from({ length: 40 }, (_, i) => dates[i % dates.length]!), true, extraAt);
     const read = () => readReport(chunked(text, 97), opts(start, end), 'canonical-csv');
     const body = read();
     assert.ok(body.stamped, 'the reader offers the stamped form');

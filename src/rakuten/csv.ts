@@ -23,8 +23,13 @@ const QUOTE = 34, COMMA = 44, CR = 13, LF = 10;
 export const PLAIN = 0;
 /** Quoted, no `""` inside and nothing after the closing quote: the value is the span between the quotes. */
 export const QUOTED = 1;
-/** Anything else (`""` escapes, stray quotes, text after a closing quote): the span is the raw field. */
-export const RAW = 2;
+/**
+ * Quoted with `""` escapes and nothing after the closing quote: the span is between the quotes,
+ * escapes still doubled — exactly the inside of a canonical quoted CSV field.
+ */
+export const ESCAPED = 2;
+/** Anything else (stray quotes, text after a closing quote): the span is the raw field. */
+export const RAW = 3;
 
 /** Bytes that stop an unquoted scan. */
 const STOP = new Uint8Array(256);
@@ -41,7 +46,8 @@ export class CsvError extends Error {
 
 /**
  * One record's fields as spans of `buf` (valid only during the callback). For PLAIN and QUOTED
- * fields the span is the value's bytes; for RAW fields it is the field as written (see fieldText).
+ * fields (kind <= QUOTED) the span is the value's bytes; for ESCAPED fields it is the inside of
+ * the quotes; for RAW fields it is the field as written (see fieldText).
  */
 export interface CsvRecord {
   buf: Buffer;
@@ -207,7 +213,7 @@ export class CsvTokenizer {
         break;
       }
       if (buf[j + 1] === QUOTE) {
-        this.fieldKind = RAW;
+        this.fieldKind = ESCAPED;
         i = j + 2;
         continue;
       }
@@ -301,7 +307,7 @@ export class CsvTokenizer {
     const f = rec.count;
     if (f === rec.start.length) this.growRecord();
     const kind = this.fieldKind;
-    if (kind === QUOTED) {
+    if (kind === QUOTED || kind === ESCAPED) {
       rec.start[f] = this.fieldStart + 1;
       rec.end[f] = this.closePos;
     } else {
@@ -330,7 +336,9 @@ export class CsvTokenizer {
 export function fieldText(rec: CsvRecord, f: number): string {
   const s = rec.start[f]!;
   const e = rec.end[f]!;
-  if (rec.kind[f] !== RAW) return rec.buf.toString('utf8', s, e);
+  const kind = rec.kind[f]!;
+  if (kind <= QUOTED) return rec.buf.toString('utf8', s, e);
+  if (kind === ESCAPED) return rec.buf.toString('utf8', s, e).replace(/""/g, '"');
   const raw = rec.buf.toString('utf8', s, e);
   if (raw.charCodeAt(0) !== QUOTE) return raw; // unquoted with stray quotes: all literal
   let out = '';

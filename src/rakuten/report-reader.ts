@@ -15,10 +15,11 @@
 import type { CsvPart, CsvStamp, ReportBody, ReportBodyFormat } from '../model/report-body.js';
 import { COLUMN_INDEX, LOADED_COLUMNS, type LoadedColumn, type ReportRow } from '../model/schema.js';
 import { ConnectorError } from '../util/errors.js';
-import { CsvError, type CsvRecord, CsvTokenizer, fieldText, PLAIN, RAW, recordTexts } from './csv.js';
+import { CsvError, type CsvRecord, CsvTokenizer, ESCAPED, fieldText, PLAIN, QUOTED, recordTexts } from './csv.js';
 import { type HeaderMapping, looksLikeHeader, mapHeader, missingColumnsHint } from './columns.js';
 import { countBytes, dateParser, moneyBytes, needsTrim, parseCount, parseMoney, parseText, ValueError } from './values.js';
 import type { DateType } from './url.js';
+import { type StampBytes, stampBytes, writeStampEnd } from './stamp-bytes.js';
 import { Utf8Stream } from './utf8-stream.js';
 
 export interface ReadOptions {
@@ -132,23 +133,6 @@ const SKIP = 0, TEXT = 1, COUNT = 2, MONEY = 3, DATE = 4;
 const OUT_SIZE = 256 * 1024;
 const FLUSH_AT = 128 * 1024;
 const QUOTE = 34, COMMA = 44, LF = 10;
-
-/** A stamp's bytes, ready to copy (see CsvStamp). */
-interface StampBytes {
-  nullCell: Buffer;
-  /** First byte of nullCell: a text cell starting with it is quoted. */
-  nullFirst: number;
-  /** `,<tail>,` (after `_date`, before the row number). */
-  tail: Buffer;
-  /** The window's day as bytes, when it is every row's `_date`. */
-  readonly day: Buffer | null;
-  range: CsvStamp['dateRange'];
-}
-
-function stampBytes(stamp: CsvStamp, day: string | null): StampBytes {
-  const nullCell = Buffer.from(stamp.nullCell);
-  return { nullCell, nullFirst: nullCell[0] ?? -1, tail: Buffer.from(`,${stamp.tail},`), range: stamp.dateRange, day: day === null ? null : Buffer.from(day, 'latin1') };
-}
 
 class Reader {
   readonly tokenizer: CsvTokenizer;
@@ -290,7 +274,7 @@ class Reader {
     const s = rec.start[c]!, e = rec.end[c]!;
     if (s === e) return null;
     const len = e - s;
-    if (len === this.lastDateLen && rec.kind[c] !== RAW) {
+    if (len === this.lastDateLen && rec.kind[c]! <= QUOTED) {
       let k = 0;
       while (k < len && buf[s + k] === this.lastDateRaw[k]) k++;
       if (k === len) return this.lastDateIso;
@@ -300,7 +284,7 @@ class Reader {
     const iso = this.parseDate(raw);
     const range = this.stamp?.range;
     if (range && (iso < range.min || iso > range.max)) throw new ValueError(`${iso} is outside ${range.label} (${range.min}..${range.max})`);
-    if (rec.kind[c] !== RAW && len <= this.lastDateRaw.length) {
+    if (rec.kind[c]! <= QUOTED && len <= this.lastDateRaw.length) {
       buf.copy(this.lastDateRaw, 0, s, e);
       this.lastDateLen = len;
     } else {
@@ -349,11 +333,11 @@ class Reader {
         const s = rec.start[c]!, e = rec.end[c]!;
         let v: string | null = null;
         if (k === TEXT) {
-          if (s !== e) v = rec.kind[c] !== RAW && !needsTrim(buf, s, e) ? buf.toString('utf8', s, e) : parseText(fieldText(rec, c));
+          if (s !== e) v = rec.kind[c]! <= QUOTED && !needsTrim(buf, s, e) ? buf.toString('utf8', s, e) : parseText(fieldText(rec, c));
         } else if (k === DATE) {
           v = this.dateOf(rec, c);
         } else if (s !== e) {
-          const r = rec.kind[c] === RAW || e - s > 40 ? -1 : k === COUNT ? countBytes(buf, s, e, this.scratch, 0) : moneyBytes(buf, s, e, this.scratch, 0);
+          const r = rec.kind[c]! > QUOTED || e - s > 40 ? -1 : k === COUNT ? countBytes(buf, s, e, this.scratch, 0) : moneyBytes(buf, s, e, this.scratch, 0);
           v = r >= 0 ? this.scratch.toString('latin1', 0, r) : k === COUNT ? parseCount(fieldText(rec, c)) : parseMoney(fieldText(rec, c));
         }
         row[this.targets[c]!] = v;
@@ -398,22 +382,14 @@ class Reader {
     this.o = o;
   }
 
-  /** `,<_date>,<tail>,<row number>` of a stamped line. */
-  private putStampEnd(stamp: StampBytes, day: string): void {
+  /** Bytes as written, and the comma after them (room is in the row's budget). */
+  private copyRun(buf: Buffer, from: number, to: number): void {
     const out = this.out;
     let o = this.o;
+    if (to - from > 32) o += buf.copy(out, o, from, to);
+    else for (let p = from; p < to; p++) out[o++] = buf[p]!;
     out[o++] = COMMA;
-    if (stamp.day !== null) for (let p = 0; p < 10; p++) out[o++] = stamp.day[p]!;
-    else o += out.write(day, o, 'latin1');
-    o += stamp.tail.copy(out, o);
-    let n = this.rowNumber++;
-    let digits = 1;
-    for (let t = 10; n >= t; t *= 10) digits++;
-    for (let p = o + digits - 1; p >= o; p--) {
-      out[p] = 48 + (n % 10);
-      n = Math.floor(n / 10);
-    }
-    this.o = o + digits;
+    this.o = o;
   }
 
   private csvRow(rec: CsvRecord): void {
@@ -422,10 +398,13 @@ class Reader {
     // Worst case of the common paths: every cell quoted, every date longer than written (or NULL
     // written as the stamp's cell), and the stamp's end of line.
     const stamp = this.stamp;
-    this.rowBudget = rec.bytes + 14 * rec.count + 32 + (stamp ? (stamp.nullCell.length + 2) * rec.count + stamp.tail.length + 32 : 0);
+    this.rowBudget = rec.bytes + 14 * rec.count + 32 + (stamp ? (stamp.nullCell.length + 2) * rec.count + stamp.end.length + 48 : 0);
     this.rowStart = this.o;
     this.ensure(this.rowBudget);
     let tx: string | null = null;
+    // A run of adjacent text cells whose canonical form is their bytes as written: copied in one
+    // go, the commas between them included (buf[runFrom..runTo), its last column runCol).
+    let runFrom = -1, runTo = -1, runCol = -2;
     let c = 0;
     try {
       for (; c < rec.count; c++) {
@@ -433,17 +412,34 @@ class Reader {
         if (k === SKIP) continue;
         const s = rec.start[c]!, e = rec.end[c]!;
         const fk = rec.kind[c]!;
+        // An ESCAPED span is already the inside of a canonical quoted field ("" doubled), and
+        // the same bytes start and end it as its value (a quote for a ""): trim sees the same edges.
+        if (k === TEXT && s !== e && fk <= ESCAPED && !needsTrim(buf, s, e) && (fk !== PLAIN || stamp === null || buf[s] !== stamp.nullFirst)) {
+          const from = fk === PLAIN ? s : s - 1, to = fk === PLAIN ? e : e + 1;
+          if (runCol !== c - 1) {
+            if (runFrom >= 0) this.copyRun(buf, runFrom, runTo);
+            runFrom = from;
+          }
+          runTo = to;
+          runCol = c;
+          continue;
+        }
+        if (runFrom >= 0) {
+          this.copyRun(buf, runFrom, runTo);
+          runFrom = -1;
+          runCol = -2;
+        }
         const at = this.o - this.rowStart; // relative: putText may move the row to a new buffer
         if (s !== e) {
           const out = this.out;
           let o = this.o;
           if (k === TEXT) {
-            if (fk !== RAW && !needsTrim(buf, s, e)) {
-              const quote = fk !== PLAIN || (stamp !== null && buf[s] === stamp.nullFirst);
-              if (quote) out[o++] = QUOTE;
+            // Not a run's: plain text that starts like the stamp's NULL cell (quoted), or text to trim or unescape.
+            if (fk === PLAIN && !needsTrim(buf, s, e)) {
+              out[o++] = QUOTE;
               if (e - s > 32) o += buf.copy(out, o, s, e);
               else for (let p = s; p < e; p++) out[o++] = buf[p]!;
-              if (quote) out[o++] = QUOTE;
+              out[o++] = QUOTE;
               this.o = o;
             } else {
               const v = parseText(fieldText(rec, c));
@@ -458,7 +454,7 @@ class Reader {
               this.o = o + 10;
             }
           } else {
-            const r = fk === RAW ? -1 : k === COUNT ? countBytes(buf, s, e, out, o) : moneyBytes(buf, s, e, out, o);
+            const r = fk > QUOTED ? -1 : k === COUNT ? countBytes(buf, s, e, out, o) : moneyBytes(buf, s, e, out, o);
             if (r >= 0) this.o = r;
             else {
               const v = k === COUNT ? parseCount(fieldText(rec, c)) : parseMoney(fieldText(rec, c));
@@ -470,6 +466,7 @@ class Reader {
         if (stamp !== null && this.o - this.rowStart === at) this.putNull(stamp.nullCell);
         this.out[this.o++] = COMMA;
       }
+      if (runFrom >= 0) this.copyRun(buf, runFrom, runTo);
       this.o--; // the last comma
     } catch (e) {
       this.o = this.rowStart;
@@ -488,7 +485,7 @@ class Reader {
       if (j !== null) this.putText(j);
       else if (stamp !== null) this.putNull(stamp.nullCell);
     }
-    if (stamp !== null) this.putStampEnd(stamp, day);
+    if (stamp !== null) this.o = writeStampEnd(this.out, this.o, stamp, day, this.rowNumber++);
     this.out[this.o++] = LF;
     if (this.o - this.rowStart > this.maxLine) this.maxLine = this.o - this.rowStart;
     this.rowStart = this.o;
