@@ -203,7 +203,9 @@ describe('serve: start-up failures and /healthz', () => {
     child.stderr.on('data', (b) => (stderr += b));
     child.stdout.on('data', (b) => (stderr += b));
     let code: number | null | undefined;
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve((code = c))));
+    child.on('exit', (c) => (code = c));
+    // 'close', not 'exit': only then has everything the child wrote to its pipes been read.
+    const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     return { child, exited, code: () => code, err: () => stderr };
   }
 

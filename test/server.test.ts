@@ -428,7 +428,8 @@ describe('serve: the CLI process', () => {
     let stdout = '';
     child.stderr.on('data', (b) => (stderr += b));
     child.stdout.on('data', (b) => (stdout += b));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // 'close', not 'exit': only then has everything the child wrote to its pipes been read.
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     return { child, exited, err: () => stderr, out: () => stdout };
   }
 
