@@ -29,6 +29,7 @@ import { type ReportRow, TOP_DIMENSIONS } from '../../model/schema.js';
 import { ConnectorError } from '../../util/errors.js';
 import { addDays } from '../../util/days.js';
 import { coverageFrom, dayTotalsFrom, topEntryFrom } from '../amounts.js';
+import { loadCurrency } from '../currency.js';
 import { dimensionTables } from '../render.js';
 import type { Coverage, DayTotals, TopEntry, Warehouse, WarehouseCapabilities, WindowLoad } from '../types.js';
 import { ChServer, type ClickHouseTarget, day, describeTarget, discoverShards, type Shard, str } from './connection.js';
@@ -106,6 +107,8 @@ export class ClickHouseWarehouse implements Warehouse {
   private rowInserts: Batcher<string>[] = [];
   /** Per run (connector, sync id): the version its windows must exceed (runVersion). */
   private readonly runFloors = new Map<string, Promise<number>>();
+  /** Per run (connector, sync id, currency): the check that the connector's rows are in the load's currency (runCurrency). */
+  private readonly runCurrencies = new Map<string, Promise<void>>();
   private ready: Promise<void> | null = null;
 
   /** sharedState: that of the bookkeeping the registry lent it (see index.ts). */
@@ -257,7 +260,7 @@ export class ClickHouseWarehouse implements Warehouse {
     const [routes, version] = await Promise.all([
       this.route(load.connector, days),
       this.runVersion(load),
-      checkCurrency(this.main, this.layout, load),
+      this.runCurrency(load),
     ]);
     onStart();
     const form = body.format === 'rows' ? body : await cheapestForm(stampedParts(body, loadStamp(load, version), load));
@@ -341,16 +344,16 @@ export class ClickHouseWarehouse implements Warehouse {
    * within the process (nextSeq), so the run's later windows need no read.
    */
   private async runVersion(load: WindowLoad): Promise<number> {
-    const key = `${load.connector}\u0000${load.syncId}`;
-    let floor = this.runFloors.get(key);
-    if (!floor) {
-      floor = this.newVersion(load.connector, '1');
-      this.runFloors.set(key, floor);
-      floor.catch(() => this.runFloors.delete(key));
-      // Runs end; keep only the recent ones (serve runs for months).
-      if (this.runFloors.size > 256) this.runFloors.delete(this.runFloors.keys().next().value!);
-    }
-    return nextSeq(await floor);
+    return nextSeq(await perRun(this.runFloors, `${load.connector}\u0000${load.syncId}`, () => this.newVersion(load.connector, '1')));
+  }
+
+  /**
+   * The currency check (currency.ts), once per run and currency: during a run the sync holds the
+   * connector's lease, so no relabel and no other load can change its rows' currency meanwhile; its
+   * own loads are all in this currency. One query per window was a third of an agency window's cost.
+   */
+  private runCurrency(load: WindowLoad): Promise<void> {
+    return perRun(this.runCurrencies, `${load.connector}\u0000${load.syncId}\u0000${loadCurrency(load)}`, () => checkCurrency(this.main, this.layout, load));
   }
 
   /** A version above every version the connector's days `where` already have (clocks of other machines may run ahead). */
@@ -370,6 +373,7 @@ export class ClickHouseWarehouse implements Warehouse {
    */
   async deleteConnectorData(connector: string): Promise<void> {
     await this.topology();
+    this.forgetCurrencyChecks(connector);
     const c = str(connector);
     const version = await this.newVersion(connector, '1');
     await Promise.all(
@@ -433,7 +437,17 @@ export class ClickHouseWarehouse implements Warehouse {
   /** currency.ts: a mutation per table and shard where a row differs, waited for. */
   async relabelCurrency(connector: string, currency: string): Promise<void> {
     await this.topology();
-    await relabel(this.layout, this.shards, connector, currency);
+    this.forgetCurrencyChecks(connector);
+    try {
+      await relabel(this.layout, this.shards, connector, currency);
+    } finally {
+      this.forgetCurrencyChecks(connector);
+    }
+  }
+
+  /** The connector's rows change currency (or go): its runs' currency checks are asked again. */
+  private forgetCurrencyChecks(connector: string): void {
+    for (const key of this.runCurrencies.keys()) if (key.startsWith(`${connector}\u0000`)) this.runCurrencies.delete(key);
   }
 
   /** The current versions with rows (currency.ts), as coverages reads them. */
@@ -465,4 +479,19 @@ export class ClickHouseWarehouse implements Warehouse {
     const all = new Set<ChServer>([this.main, ...this.shards.map((s) => s.server)]);
     await Promise.all([...all].map((s) => s.close().catch(() => undefined)));
   }
+}
+
+/**
+ * A run's answer, computed once (by `make`) and shared by its windows. A failure is not kept (a
+ * retry asks again); runs end, so only the recent ones are kept (serve runs for months).
+ */
+function perRun<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = cache.get(key);
+  if (!p) {
+    p = make();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+    if (cache.size > 256) cache.delete(cache.keys().next().value!);
+  }
+  return p;
 }
