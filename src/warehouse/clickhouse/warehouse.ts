@@ -373,7 +373,6 @@ export class ClickHouseWarehouse implements Warehouse {
    */
   async deleteConnectorData(connector: string): Promise<void> {
     await this.topology();
-    this.forgetCurrencyChecks(connector);
     const c = str(connector);
     const version = await this.newVersion(connector, '1');
     await Promise.all(
@@ -437,7 +436,6 @@ export class ClickHouseWarehouse implements Warehouse {
   /** currency.ts: a mutation per table and shard where a row differs, waited for. */
   async relabelCurrency(connector: string, currency: string): Promise<void> {
     await this.topology();
-    this.forgetCurrencyChecks(connector);
     try {
       await relabel(this.layout, this.shards, connector, currency);
     } finally {
@@ -445,7 +443,7 @@ export class ClickHouseWarehouse implements Warehouse {
     }
   }
 
-  /** The connector's rows change currency (or go): its runs' currency checks are asked again. */
+  /** The connector's rows changed currency: its runs' currency checks are asked again (only passed checks are kept). */
   private forgetCurrencyChecks(connector: string): void {
     for (const key of this.runCurrencies.keys()) if (key.startsWith(`${connector}\u0000`)) this.runCurrencies.delete(key);
   }
